@@ -1,0 +1,3 @@
+from cligym.cli.app import main
+
+main()

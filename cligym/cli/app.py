@@ -1,0 +1,86 @@
+"""The `cligym` command: global options, subcommands, and one place where user errors become one line."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+import typer
+from rich.console import Console
+
+from cligym import __version__
+from cligym.cli.base_command import base_app
+from cligym.cli.doctor_command import EXAMPLES as DOCTOR_EXAMPLES
+from cligym.cli.doctor_command import doctor
+from cligym.cli.gc_command import EXAMPLES as GC_EXAMPLES
+from cligym.cli.gc_command import gc
+from cligym.errors import CligymError
+
+app = typer.Typer(
+    name="cligym",
+    help="Break healthy environments on purpose, pack them as repair tasks, and learn from agents that fix them.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    epilog="Examples:\n\n  cligym doctor\n\n  cligym base build\n\n  cligym gc --run RUN_ID",
+)
+app.command("doctor", epilog=DOCTOR_EXAMPLES)(doctor)
+app.command("gc", epilog=GC_EXAMPLES)(gc)
+app.add_typer(base_app, name="base")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cligym {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Global options; each subcommand takes --config and -o/--set for settings."""
+
+
+def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
+    # Unwinds like Ctrl-C, so every sandbox context removes its container.
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    """Entry point: user errors print one line plus a hint and exit 2; Ctrl-C and SIGTERM exit 130."""
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    sys.exit(_run_app())
+
+
+def _run_app() -> int:
+    err = Console(stderr=True)
+    try:
+        # Outside standalone mode click returns the code of a typer.Exit instead of exiting.
+        exit_code = app(standalone_mode=False)
+    except CligymError as exc:
+        if "--debug" in sys.argv:
+            err.print_exception()
+        err.print(f"[red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        if exc.hint:
+            err.print(f"[dim]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+        return 2
+    except (KeyboardInterrupt, typer.Abort):
+        err.print("[yellow]interrupted[/]; the containers of this command were removed")
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(f"[red]error:[/] {exc.format_message()}")
+        return int(exc.exit_code)
+    return exit_code if isinstance(exit_code, int) else 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+"""A Docker container we started, limited in resources and always removed: the one way every stage
+touches containers."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import socket
+import tarfile
+import threading
+import time
+import uuid
+from pathlib import PurePosixPath
+from types import TracebackType
+from typing import Any
+
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.models.containers import Container
+from docker.utils.socket import frames_iter
+
+from cligym.docker_connection import docker_client
+from cligym.errors import CligymError, SandboxUnavailableError
+from cligym.labels import ROLE_COMMIT, ROLE_SANDBOX, cligym_labels
+from cligym.sandbox.exec_result import ExecResult
+from cligym.sandbox.output_capture import HeadTailBuffer, PidMarkerFilter
+from cligym.sandbox.process_tree import EXEC_WRAPPER, KILL_TREE
+from cligym.settings import SandboxSettings
+
+log = logging.getLogger(__name__)
+
+STDOUT, STDERR = 1, 2
+# How long a command may keep its output pipe open after its main process exited (a background child
+# inheriting stdout), and how long we wait for a killed tree to release it.
+_PIPE_GRACE_S = 1.0
+_KILL_GRACE_S = 5.0
+_POLL_S = 0.25
+
+
+class Sandbox:
+    """A labelled, resource-limited container kept alive for ``exec`` calls, removed on exit.
+
+    Use as a context manager; the container is removed on normal exit, on exceptions and on Ctrl-C::
+
+        with Sandbox("python:3.11-slim", run_id="demo") as box:
+            result = box.exec("python3 --version", timeout=10)
+    """
+
+    def __init__(
+        self,
+        image: str,
+        *,
+        run_id: str | None = None,
+        settings: SandboxSettings | None = None,
+        network: bool | None = None,
+        environment: dict[str, str] | None = None,
+        workdir: str | None = None,
+        cap_add: list[str] | None = None,
+        name_prefix: str = "cligym",
+        keepalive_command: list[str] | None = None,
+    ) -> None:
+        self.image = image
+        self.run_id = run_id
+        self.settings = settings or SandboxSettings()
+        self.network = self.settings.network if network is None else network
+        self.environment = environment or {}
+        self.workdir = workdir
+        self.cap_add = cap_add or []
+        self.name = f"{name_prefix}-{run_id + '-' if run_id else ''}{uuid.uuid4().hex[:10]}"
+        # `sleep infinity` needs coreutils; images whose coreutils are broken can pass another command.
+        self.keepalive_command = keepalive_command or ["sleep", "infinity"]
+        self._container: Container | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Create and start the container. Raises ``CligymError`` when the image does not exist."""
+        client = docker_client()
+        try:
+            self._container = client.containers.run(
+                self.image,
+                command=self.keepalive_command,
+                name=self.name,
+                detach=True,
+                labels=cligym_labels(ROLE_SANDBOX, self.run_id),
+                mem_limit=self.settings.memory,
+                memswap_limit=self.settings.memory,
+                pids_limit=self.settings.pids,
+                nano_cpus=int(self.settings.cpus * 1e9),
+                network_mode=None if self.network else "none",
+                environment=self.environment,
+                working_dir=self.workdir,
+                cap_add=self.cap_add,
+                # An init process reaps the zombies of killed commands and forwards signals.
+                init=True,
+            )
+        except ImageNotFound:
+            raise CligymError(
+                f"image {self.image!r} does not exist on this Docker host",
+                "build it first (e.g. `cligym base build` for the base image)",
+            ) from None
+        except APIError as exc:
+            self._remove_by_name()
+            raise SandboxUnavailableError(f"cannot start a container from {self.image!r}: {exc.explanation}") from None
+        return self
+
+    def remove(self) -> None:
+        """Remove the container (killing anything still running in it). Safe to call twice."""
+        container, self._container = self._container, None
+        if container is None:
+            return
+        try:
+            container.remove(force=True, v=True)
+        except NotFound:
+            pass
+        except DockerException as exc:  # leave it for `cligym gc`, which finds it by label
+            log.warning("could not remove container %s: %s", container.name, exc)
+
+    def _remove_by_name(self) -> None:
+        with contextlib.suppress(DockerException):
+            docker_client().containers.get(self.name).remove(force=True, v=True)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.remove()
+
+    @property
+    def container(self) -> Container:
+        if self._container is None:
+            raise SandboxUnavailableError(f"sandbox {self.name} is not running", "use it inside `with Sandbox(...)`")
+        return self._container
+
+    @property
+    def id(self) -> str:
+        return str(self.container.id)
+
+    # -- commands --------------------------------------------------------------------------------------
+
+    def exec(
+        self,
+        command: str,
+        *,
+        timeout: float | None = None,
+        output_cap_bytes: int | None = None,
+        environment: dict[str, str] | None = None,
+        workdir: str | None = None,
+        user: str = "",
+        shell: str = "/bin/bash",
+        login: bool = False,
+    ) -> ExecResult:
+        """Run ``command`` through ``shell -c`` and wait at most ``timeout`` seconds.
+
+        On timeout the command and every process it started are killed, and the result has
+        ``timed_out=True``. Each output stream keeps at most ``output_cap_bytes`` (head and tail).
+        """
+        timeout = self.settings.exec_timeout if timeout is None else timeout
+        cap = self.settings.output_cap_bytes if output_cap_bytes is None else output_cap_bytes
+        api = docker_client().api
+        argv = ["/bin/sh", "-c", EXEC_WRAPPER, "cligym-exec", shell, command]
+        if login:
+            argv = ["/bin/sh", "-c", EXEC_WRAPPER.replace('-c "$2"', '-lc "$2"'), "cligym-exec", shell, command]
+        started = time.monotonic()
+        try:
+            exec_id = api.exec_create(
+                self.container.id,
+                argv,
+                stdout=True,
+                stderr=True,
+                environment=environment,
+                workdir=workdir,
+                user=user,
+            )["Id"]
+            sock = api.exec_start(exec_id, socket=True)
+        except NotFound:
+            raise SandboxUnavailableError(f"container {self.name} is gone") from None
+        except APIError as exc:
+            raise SandboxUnavailableError(f"cannot exec in {self.name}: {exc.explanation}") from None
+
+        stdout = HeadTailBuffer(cap)
+        stderr = HeadTailBuffer(cap)
+        stderr_filter = PidMarkerFilter(stderr)
+        pump = _FramePump(sock, stdout, stderr_filter)
+        pump.start()
+        timed_out = self._wait_for_exec(api, exec_id, pump, started + timeout)
+        if timed_out:
+            if stderr_filter.pid is not None:
+                self._kill_tree(stderr_filter.pid)
+            pump.join(_KILL_GRACE_S)
+        pump.close()
+        stderr_filter.close()
+        exit_code = self._exit_code(api, exec_id)
+        return ExecResult(
+            command=command,
+            exit_code=exit_code,
+            stdout=stdout.text(),
+            stderr=stderr.text(),
+            duration_s=round(time.monotonic() - started, 3),
+            timed_out=timed_out,
+            stdout_cut_bytes=stdout.cut_bytes,
+            stderr_cut_bytes=stderr.cut_bytes,
+        )
+
+    def _wait_for_exec(self, api: Any, exec_id: str, pump: _FramePump, deadline: float) -> bool:
+        """Wait until the output stream ends or the exec process exits; True when the deadline passed."""
+        exited = False
+        while pump.is_alive():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return True
+            pump.join(min(_POLL_S, remaining))
+            # The main process may have exited while a background child still holds the pipe open: keep
+            # reading while output still flows, then stop waiting for the pipe.
+            exited = exited or not self._exec_running(api, exec_id)
+            if exited and time.monotonic() - pump.last_data_at > _PIPE_GRACE_S:
+                return False
+        return False
+
+    def _exec_running(self, api: Any, exec_id: str) -> bool:
+        try:
+            return bool(api.exec_inspect(exec_id)["Running"])
+        except NotFound:
+            raise SandboxUnavailableError(f"container {self.name} is gone") from None
+
+    def _exit_code(self, api: Any, exec_id: str) -> int | None:
+        # The daemon may need a moment after the stream closes to record the exit code.
+        for _ in range(40):
+            info = api.exec_inspect(exec_id)
+            if not info["Running"]:
+                code = info["ExitCode"]
+                return int(code) if code is not None else None
+            time.sleep(0.05)
+        return None
+
+    def _kill_tree(self, pid: int) -> None:
+        try:
+            exec_id = docker_client().api.exec_create(
+                self.container.id, ["/bin/sh", "-c", KILL_TREE, "cligym-kill", str(pid)], user="0"
+            )["Id"]
+            docker_client().api.exec_start(exec_id)
+        except DockerException as exc:
+            log.warning("could not kill timed-out process tree %s in %s: %s", pid, self.name, exc)
+
+    # -- files -----------------------------------------------------------------------------------------
+
+    def write_file(self, path: str, content: bytes | str, mode: int = 0o644) -> None:
+        """Write ``content`` to the absolute ``path`` in the container (parent directories are created).
+
+        Goes through Docker's archive API, so it works even when the container's own tools are broken.
+        """
+        target = PurePosixPath(path)
+        if not target.is_absolute():
+            raise ValueError(f"sandbox paths must be absolute, got {path!r}")
+        data = content.encode() if isinstance(content, str) else content
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            parts = target.parts[1:]
+            for depth in range(1, len(parts)):
+                info = tarfile.TarInfo("/".join(parts[:depth]))
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                archive.addfile(info)
+            info = tarfile.TarInfo("/".join(parts))
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            archive.addfile(info, io.BytesIO(data))
+        try:
+            self.container.put_archive("/", buffer.getvalue())
+        except APIError as exc:
+            raise OSError(f"cannot write {path} in {self.name}: {exc.explanation}") from None
+
+    def read_file(self, path: str) -> bytes:
+        """The bytes of the regular file at ``path``; ``FileNotFoundError`` when there is none."""
+        try:
+            stream, _ = self.container.get_archive(path)
+        except NotFound:
+            raise FileNotFoundError(f"{path} does not exist in {self.name}") from None
+        except APIError as exc:
+            raise OSError(f"cannot read {path} in {self.name}: {exc.explanation}") from None
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream)), mode="r") as archive:
+            member = archive.next()
+            if member is None or not member.isfile():
+                raise IsADirectoryError(f"{path} in {self.name} is not a regular file")
+            extracted = archive.extractfile(member)
+            assert extracted is not None
+            return extracted.read()
+
+    # -- images ----------------------------------------------------------------------------------------
+
+    def commit(self, repository: str, tag: str = "latest", message: str = "") -> str:
+        """Snapshot the container's file system as a new image; returns its id.
+
+        The image keeps the source image's CMD/ENTRYPOINT, not our keep-alive command, and carries our labels.
+        """
+        source_config = docker_client().images.get(self.image).attrs.get("Config") or {}
+        changes = [f"LABEL {key}={value}" for key, value in cligym_labels(ROLE_COMMIT, self.run_id).items()]
+        changes.append(f"CMD {json.dumps(source_config.get('Cmd') or [])}")
+        try:
+            image = self.container.commit(repository=repository, tag=tag, message=message, changes=changes)
+        except APIError as exc:
+            raise SandboxUnavailableError(f"cannot commit {self.name}: {exc.explanation}") from None
+        return str(image.id)
+
+
+class _FramePump(threading.Thread):
+    """Reads Docker's multiplexed exec stream into the capture buffers until it ends or is closed."""
+
+    def __init__(self, sock: Any, stdout: HeadTailBuffer, stderr: PidMarkerFilter) -> None:
+        super().__init__(name="cligym-exec-output", daemon=True)
+        self._sock = sock
+        self._stdout = stdout
+        self._stderr = stderr
+        self.last_data_at = time.monotonic()
+
+    def run(self) -> None:
+        try:
+            for stream, data in frames_iter(self._sock, tty=False):
+                (self._stderr if stream == STDERR else self._stdout).write(data)
+                self.last_data_at = time.monotonic()
+        except (OSError, ValueError):  # the socket was closed under us
+            pass
+
+    def close(self) -> None:
+        """Unblock the reader (a killed or escaped process may still hold the pipe) and wait for it."""
+        raw = getattr(self._sock, "_sock", None)
+        try:
+            if raw is not None:
+                raw.shutdown(socket.SHUT_RDWR)
+            self._sock.close()
+        except OSError:
+            pass
+        self.join(_PIPE_GRACE_S)

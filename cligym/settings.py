@@ -1,0 +1,145 @@
+"""Typed settings for every component, loaded from YAML defaults, a user file and ``key=value`` overrides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cligym.configs import DEFAULT_SETTINGS_FILE
+from cligym.errors import ConfigError
+
+CA_BUNDLE_ENV_VARS = ("CLIGYM_CA_BUNDLE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BaseImageSettings(_Strict):
+    """Which image gold environments start FROM, and how to make it when it cannot be pulled."""
+
+    name: str = Field("python:3.11-slim", description="Image reference every gold environment is built FROM.")
+    extra_ca_bundle: str | None = Field(
+        "auto", description='PEM bundle copied into images; "auto" reads the host environment; null disables.'
+    )
+    debian_suite: str = Field("bookworm", description="Debian suite for the local fallback build.")
+    debian_mirror: str = Field("http://deb.debian.org/debian", description="Debian mirror for debootstrap.")
+
+    def resolved_ca_bundle(self) -> Path | None:
+        """The CA bundle file to inject, or None. ``auto`` takes the first host variable naming a file."""
+        if self.extra_ca_bundle is None or self.extra_ca_bundle == "":
+            return None
+        if self.extra_ca_bundle == "auto":
+            for var in CA_BUNDLE_ENV_VARS:
+                value = os.environ.get(var)
+                if value and Path(value).is_file():
+                    return Path(value)
+            return None
+        path = Path(self.extra_ca_bundle).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"base_image.extra_ca_bundle: {path} is not a file",
+                "point it at a PEM bundle such as /etc/ssl/certs/ca-certificates.crt, or set it to null",
+            )
+        return path
+
+
+class SandboxSettings(_Strict):
+    """Resource limits and command budgets for every container cligym starts."""
+
+    memory: str = Field("4g", description="Memory limit (docker syntax: 512m, 4g); swap is disabled.")
+    pids: int = Field(2048, gt=0, description="Maximum number of processes in the container.")
+    cpus: float = Field(2.0, gt=0, description="CPU quota in cores.")
+    network: bool = Field(True, description="False starts containers with no network at all.")
+    exec_timeout: float = Field(600, gt=0, description="Seconds before a command is killed.")
+    output_cap_bytes: int = Field(1_000_000, ge=1024, description="Bytes kept per stream (head + tail).")
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_has_docker_syntax(cls, value: str) -> str:
+        number = value.lower().rstrip("bkmg")
+        if not number.isdigit():
+            raise ValueError(f"{value!r} is not a docker memory size such as 512m or 4g")
+        return value
+
+
+class DoctorSettings(_Strict):
+    """Thresholds used by ``cligym doctor``."""
+
+    min_free_disk_gb: float = Field(20, ge=0, description="Free space needed where Docker keeps images.")
+
+
+class Settings(_Strict):
+    """All cligym settings."""
+
+    base_image: BaseImageSettings = Field(default_factory=BaseImageSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    doctor: DoctorSettings = Field(default_factory=DoctorSettings)
+
+
+def _read_yaml_mapping(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist", "check the path given to --config") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}".splitlines()[0]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings, not {type(data).__name__}")
+    return data
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """Turn ``sandbox.memory=2g`` into ``{"sandbox": {"memory": "2g"}}``; the value is parsed as YAML."""
+    key_path, sep, raw_value = text.partition("=")
+    if not sep or not key_path.strip():
+        raise ConfigError(f"override {text!r} is not of the form key.path=value", "e.g. -o sandbox.memory=2g")
+    value = yaml.safe_load(raw_value) if raw_value.strip() else None
+    nested: dict[str, Any] = {}
+    cursor = nested
+    keys = key_path.strip().split(".")
+    for key in keys[:-1]:
+        cursor = cursor.setdefault(key, {})
+    cursor[keys[-1]] = value
+    return nested
+
+
+def load_settings(config_file: Path | None = None, overrides: list[str] | None = None) -> Settings:
+    """Defaults from ``configs/cligym.yaml``, then the user's file (or ``$CLIGYM_CONFIG``), then overrides."""
+    data = _read_yaml_mapping(DEFAULT_SETTINGS_FILE)
+    source = "configs/cligym.yaml"
+    if config_file is None and os.environ.get("CLIGYM_CONFIG"):
+        config_file = Path(os.environ["CLIGYM_CONFIG"])
+    if config_file is not None:
+        data = _merge(data, _read_yaml_mapping(config_file))
+        source = str(config_file)
+    for override in overrides or []:
+        data = _merge(data, parse_override(override))
+    if overrides:
+        source += " with -o overrides"
+
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(
+            f"{source}: setting {field}: {first['msg']}",
+            "see configs/cligym.yaml for every setting and its meaning",
+        ) from None

@@ -1,0 +1,1 @@
+"""Filtering: keep the trajectories that really repaired the environment, and say why others were dropped."""

@@ -1,0 +1,1 @@
+"""Inversion: break a gold environment on purpose and record how, as a validated repair task."""

@@ -1,0 +1,1 @@
+"""Rollout: run agents against repair tasks in parallel containers and record every step."""

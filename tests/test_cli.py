@@ -1,0 +1,96 @@
+"""The installed `cligym` command, run as users run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cligym.base_images import BaseImage
+from cligym.base_images.ca_layer import ca_layer_tag
+from cligym.docker_connection import docker_client
+from cligym.sandbox import Sandbox
+
+CLIGYM = [sys.executable, "-m", "cligym"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    # A wide terminal keeps each table row of rich's output on one line.
+    env = {**os.environ, "COLUMNS": "300"}
+    return subprocess.run([*CLIGYM, *args], capture_output=True, text=True, timeout=600, env=env)
+
+
+def table_row(output: str, check: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith(f"│ {check} "))
+
+
+@pytest.mark.parametrize("command", [[], ["doctor"], ["base"], ["base", "build"], ["gc"]])
+def test_every_command_help_shows_examples(command: list[str]) -> None:
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Examples:" in result.stdout
+    assert "cligym " in result.stdout.split("Examples:")[1]
+
+
+def test_missing_config_file_is_one_line_without_traceback(tmp_path: Path) -> None:
+    result = run_cli("doctor", "--config", str(tmp_path / "absent.yaml"))
+    assert result.returncode == 2
+    assert "error: config file" in result.stderr and "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    result = run_cli("doctor", "--bogus")
+    assert result.returncode == 2
+    assert "No such option" in result.stderr
+
+
+def test_version_prints_the_package_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("cligym ")
+
+
+@pytest.mark.docker
+def test_doctor_reports_every_check_ok_on_a_set_up_machine(base_image: BaseImage) -> None:
+    result = run_cli("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for check in ("Docker daemon", "docker compose v2", "base image", "free disk", "CA bundle"):
+        assert "│ ok " in table_row(result.stdout, check), result.stdout
+
+
+@pytest.mark.docker
+def test_doctor_suggests_the_ca_option_when_tls_fails_in_containers(base_image: BaseImage, tmp_path: Path) -> None:
+    # A bundle holding one unrelated root certificate: TLS to PyPI cannot verify against it.
+    text = Path("/etc/ssl/certs/ca-certificates.crt").read_text()
+    first_cert = text[: text.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")]
+    unrelated = tmp_path / "unrelated-root.pem"
+    unrelated.write_text(first_cert[first_cert.index("-----BEGIN CERTIFICATE-----") :] + "\n")
+    option = f"base_image.extra_ca_bundle={unrelated}"
+    result = run_cli("doctor", "-o", option)
+    # The CA layer for this bundle is not built yet, so doctor says to build it first.
+    assert "cligym base build" in table_row(result.stdout, "base image")
+    build = run_cli("base", "build", "-o", option)
+    assert build.returncode == 0, build.stderr
+    try:
+        result = run_cli("doctor", "-o", option)
+        assert result.returncode == 1
+        row = table_row(result.stdout, "CA bundle")
+        assert "│ fail " in row and "TLS verification fails inside containers" in row
+        assert "set base_image.extra_ca_bundle to your proxy's CA bundle" in row
+    finally:
+        configured = docker_client().images.get(base_image.configured_name)
+        docker_client().images.remove(ca_layer_tag(str(configured.id), unrelated.read_bytes()))
+
+
+@pytest.mark.docker
+def test_gc_removes_a_leftover_container_of_a_run(base_image: BaseImage, run_id: str) -> None:
+    leftover = Sandbox(base_image.reference, run_id=run_id).start()  # never removed: as after a crash
+    result = run_cli("gc", "--run", run_id)
+    assert result.returncode == 0, result.stderr
+    assert "removed 1 containers" in result.stdout
+    from tests.conftest import containers_named
+
+    assert containers_named(leftover.name) == []

@@ -1,0 +1,69 @@
+"""The package installs and imports under one namespace, editable and not, and ships its data files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SUBPACKAGES = [
+    "cligym",
+    "cligym.generation",
+    "cligym.rollout",
+    "cligym.filtering",
+    "cligym.training",
+    "cligym.configs",
+    "cligym.sandbox",
+    "cligym.base_images",
+    "cligym.cli",
+]
+IMPORT_ALL = (
+    "import importlib, pathlib, sys\n"
+    f"mods = {SUBPACKAGES!r}\n"
+    "for name in mods: importlib.import_module(name)\n"
+    "from cligym.configs import DEFAULT_SETTINGS_FILE\n"
+    "from importlib import resources\n"
+    "assert DEFAULT_SETTINGS_FILE.is_file(), DEFAULT_SETTINGS_FILE\n"
+    "assert resources.files('cligym.base_images').joinpath('python.Dockerfile').is_file()\n"
+    "import cligym.generation as g; print(pathlib.Path(g.__file__).resolve())\n"
+)
+
+
+def test_editable_install_imports_every_subpackage_from_the_source_tree(tmp_path: Path) -> None:
+    # Run outside the repository so only the installed mapping can resolve cligym.generation.
+    result = subprocess.run([sys.executable, "-c", IMPORT_ALL], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()) == REPO / "generation" / "__init__.py"
+
+
+@pytest.mark.slow
+def test_wheel_install_in_a_fresh_venv_imports_every_subpackage(tmp_path: Path) -> None:
+    wheel_dir = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheel_dir), str(REPO)],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(wheel_dir.glob("cligym-*.whl"))
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = env_dir / "bin" / "python"
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr
+    result = subprocess.run([str(python), "-c", IMPORT_ALL], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert str(env_dir) in result.stdout  # imported from site-packages, not the source tree
+    cli = subprocess.run([str(env_dir / "bin" / "cligym"), "--help"], capture_output=True, text=True)
+    assert cli.returncode == 0 and "doctor" in cli.stdout
+    heavy = subprocess.run([str(python), "-c", "import trl"], capture_output=True, text=True)
+    assert heavy.returncode != 0, "the base install must stay light: trl belongs in the [train] extra"
+
+
+@pytest.mark.parametrize("ruff_args", [["check"], ["format", "--check"]])
+def test_code_is_ruff_clean(ruff_args: list[str]) -> None:
+    result = subprocess.run([sys.executable, "-m", "ruff", *ruff_args, str(REPO)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
