@@ -67,3 +67,9 @@ def test_wheel_install_in_a_fresh_venv_imports_every_subpackage(tmp_path: Path) 
 def test_code_is_ruff_clean(ruff_args: list[str]) -> None:
     result = subprocess.run([sys.executable, "-m", "ruff", *ruff_args, str(REPO)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_code_type_checks_with_mypy() -> None:
+    packages = ["cligym", "generation", "rollout", "filtering", "training", "configs"]
+    result = subprocess.run([sys.executable, "-m", "mypy", *packages], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
