@@ -15,6 +15,8 @@ from cligym.cli.doctor_command import EXAMPLES as DOCTOR_EXAMPLES
 from cligym.cli.doctor_command import doctor
 from cligym.cli.gc_command import EXAMPLES as GC_EXAMPLES
 from cligym.cli.gc_command import gc
+from cligym.cli.gold_command import EXAMPLES as GOLD_EXAMPLES
+from cligym.cli.gold_command import gold
 from cligym.errors import CligymError
 
 app = typer.Typer(
@@ -27,6 +29,7 @@ app = typer.Typer(
 )
 app.command("doctor", epilog=DOCTOR_EXAMPLES)(doctor)
 app.command("gc", epilog=GC_EXAMPLES)(gc)
+app.command("gold", epilog=GOLD_EXAMPLES)(gold)
 app.add_typer(base_app, name="base")
 
 

@@ -1,0 +1,206 @@
+"""From a repo spec to a gold record: fetch, detect, build the image, run the tests twice, probe."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cligym.generation.gold.baseline import GoldBuildError, judge_baseline
+from cligym.generation.gold.detect import InstallPlan, detect_install_plan
+from cligym.generation.gold.dockerfile import (
+    JUNIT_PATH,
+    REPO_PATH,
+    SOURCE_DIR_IN_CONTEXT,
+    parse_collected,
+    pytest_base_command,
+    pytest_collect_command,
+    pytest_run_command,
+    render_gold_dockerfile,
+)
+from cligym.generation.gold.junit import parse_junit
+from cligym.generation.gold.probe import run_probe
+from cligym.generation.gold.record import GOLD_SCHEMA_VERSION, GoldImage, GoldRecord, SuiteRun
+from cligym.generation.gold.source import SourceTree, fetch_source
+from cligym.generation.repo_spec import RepoSpec, load_repo_spec
+from docker.errors import ImageNotFound
+
+from cligym import __version__
+from cligym.base_images import ensure_base_image
+from cligym.docker_connection import docker_client
+from cligym.image_build import build_image
+from cligym.labels import cligym_labels
+from cligym.sandbox import Sandbox
+from cligym.settings import Settings
+
+GOLD_STAGE = "gold"
+ROLE_GOLD = "gold"
+Progress = Callable[[str], None]
+
+
+def gold_dir(run_dir: Path, name: str) -> Path:
+    return run_dir / "gold" / name
+
+
+def gold_image_tag(name: str, spec_hash: str) -> str:
+    return f"cligym/gold-{name}:{spec_hash}"
+
+
+def build_gold(
+    spec_path: Path, settings: Settings, run_dir: Path, progress: Progress, rebuild: bool = False
+) -> GoldRecord:
+    """Build (or reuse) the gold environment of one spec and write its record under ``run_dir/gold/NAME``."""
+    spec, spec_dir = load_repo_spec(spec_path)
+    out_dir = gold_dir(run_dir, spec.name)
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+
+    progress("fetching source")
+    source = fetch_source(spec, spec_dir)
+    plan = detect_install_plan(source.root)
+    _check_has_tests(spec, plan, source)
+    base_reference = spec.base_image or ensure_base_image(settings.base_image, progress).reference
+    dockerfile = render_gold_dockerfile(spec, plan, source, base_reference)
+    base_id = str(docker_client().images.get(base_reference).id)
+    spec_hash = hashlib.sha256(f"{dockerfile}\0{source.digest}\0{base_id}".encode()).hexdigest()[:12]
+    tag = gold_image_tag(spec.name, spec_hash)
+
+    base_command = pytest_base_command(spec, plan)
+    test_command = pytest_run_command(base_command)
+    # The record is reusable when the image, the test command and the way we judge and probe are the same.
+    record_key = hashlib.sha256(f"{spec_hash}\0{test_command}\0{GOLD_SCHEMA_VERSION}".encode()).hexdigest()[:12]
+    record_path = out_dir / "record.json"
+    if record_path.is_file() and not rebuild:
+        existing = _read_previous_record(record_path)
+        if existing is not None and existing.record_key == record_key and _image_exists(tag):
+            progress("up to date")
+            return existing
+
+    context = out_dir / "context"
+    if context.exists():
+        shutil.rmtree(context)
+    context.mkdir(parents=True)
+    (context / "Dockerfile").write_text(dockerfile)
+    if source.sdist_url is None:
+        shutil.copytree(source.root, context / SOURCE_DIR_IN_CONTEXT, symlinks=True)
+
+    if rebuild or not _image_exists(tag):
+        progress(f"building {tag}")
+        log_path = out_dir / "build.log"
+        with log_path.open("w") as log:
+            build_image(
+                context,
+                tag,
+                labels=cligym_labels(ROLE_GOLD) | {"io.cligym.gold": spec.name, "io.cligym.spec-hash": spec_hash},
+                on_log=lambda line: log.write(line + "\n"),
+            )
+    timings["build"] = round(time.monotonic() - started, 1)
+    image = docker_client().images.get(tag)
+    size = int(image.attrs.get("Size", 0))
+    if size > spec.max_image_mb * 1_000_000:
+        docker_client().images.remove(tag, force=True)
+        raise GoldBuildError(
+            f"{spec.name}: the gold image is {size / 1e6:.0f} MB, over the budget of {spec.max_image_mb} MB",
+            "trim system_packages / test extras, or raise max_image_mb in the repo spec",
+        )
+
+    logs = out_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    phase = time.monotonic()
+    progress("collecting tests")
+    collected = _collect(tag, base_command, settings, logs)
+    runs = []
+    for index in (1, 2):
+        progress(f"running the tests ({index}/2)")
+        runs.append(_run_suite(tag, test_command, spec, settings, logs / f"run{index}"))
+    verdict = judge_baseline(spec.name, runs[0], runs[1])
+    timings["baseline"] = round(time.monotonic() - phase, 1)
+
+    phase = time.monotonic()
+    progress("probing what the tests use")
+    probe = run_probe(tag, test_command, REPO_PATH, spec.timeout, settings.sandbox)
+    timings["probe"] = round(time.monotonic() - phase, 1)
+    timings["total"] = round(time.monotonic() - started, 1)
+
+    durations = {o.test_id: o.duration_s for o in runs[0].outcomes if o.test_id in set(verdict.gold)}
+    record = GoldRecord(
+        name=spec.name,
+        spec=spec,
+        spec_hash=spec_hash,
+        record_key=record_key,
+        source=source.description,
+        image=GoldImage(tag=tag, id=str(image.id), size_bytes=size, base_reference=base_reference),
+        dockerfile=dockerfile,
+        repo_path=REPO_PATH,
+        install_plan=plan,
+        test_command=test_command,
+        collected_tests=collected,
+        runs=runs,
+        gold_tests=verdict.gold,
+        flaky_tests=verdict.flaky,
+        failing_tests=verdict.failing,
+        skipped_tests=verdict.skipped,
+        test_durations_s=durations,
+        tracked_files=source.manifest(),
+        probe=probe,
+        timings_s=timings,
+        created_at=datetime.now(UTC),
+        cligym_version=__version__,
+    )
+    record.write(record_path)
+    return record
+
+
+def _read_previous_record(path: Path) -> GoldRecord | None:
+    """The record of an earlier run, or None when it was written by an older schema (then it is rebuilt)."""
+    try:
+        return GoldRecord.read(path)
+    except ValueError:
+        return None
+
+
+def _image_exists(tag: str) -> bool:
+    try:
+        docker_client().images.get(tag)
+    except ImageNotFound:
+        return False
+    return True
+
+
+def _check_has_tests(spec: RepoSpec, plan: InstallPlan, source: SourceTree) -> None:
+    if spec.test or spec.test_paths:
+        return
+    has_test_files = any(source.root.rglob("test_*.py")) or any(source.root.rglob("*_test.py"))
+    if not plan.test_paths and not has_test_files:
+        raise GoldBuildError(
+            f"{spec.name}: {source.description} contains no tests",
+            "many sdists ship without tests: pick a release that includes them, or use a git source",
+        )
+
+
+def _collect(tag: str, base_command: str, settings: Settings, logs: Path) -> list[str]:
+    with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
+        result = box.exec(pytest_collect_command(base_command), timeout=600, workdir=REPO_PATH)
+    (logs / "collect.txt").write_text(result.stdout + result.stderr)
+    return parse_collected(result.stdout)
+
+
+def _run_suite(tag: str, test_command: str, spec: RepoSpec, settings: Settings, log_prefix: Path) -> SuiteRun:
+    with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
+        result = box.exec(test_command, timeout=spec.timeout, workdir=REPO_PATH)
+        log_prefix.with_suffix(".out.txt").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
+        try:
+            xml = box.read_file(JUNIT_PATH)
+        except FileNotFoundError:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
+            raise GoldBuildError(
+                f"{spec.name}: the test run wrote no JUnit report ({result.summary()}):\n{tail}",
+                "check the test command, test_paths and pytest_args in the repo spec",
+            ) from None
+    log_prefix.with_suffix(".junit.xml").write_bytes(xml)
+    return SuiteRun(
+        exit_code=result.exit_code, duration_s=result.duration_s, timed_out=result.timed_out, outcomes=parse_junit(xml)
+    )

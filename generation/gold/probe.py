@@ -1,0 +1,46 @@
+"""Run the gold tests once more under observation and report what they use."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+from cligym.generation.gold.record import Probe
+
+from cligym.sandbox import Sandbox
+from cligym.settings import SandboxSettings
+
+PROBE_DIR = "/tmp/cligym-probe"
+_HOOK_MODULE = "cligym_probe_hook"
+_PTH_FILE = "zz_cligym_probe.pth"
+_COLLECTOR = "/tmp/cligym-probe-collect.py"
+_REPORT = "/tmp/cligym-probe-report.json"
+_INSTALL_STRACE = (
+    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends strace"
+)
+
+
+def _script(name: str) -> str:
+    return resources.files("cligym.generation.gold").joinpath(name).read_text()
+
+
+def run_probe(image: str, test_command: str, repo_path: str, timeout: float, settings: SandboxSettings) -> Probe:
+    """Install the hook (a .pth file in the container's site-packages) and strace when apt can fetch it,
+    run the tests, and collect the report inside the container. The gold image itself is not changed."""
+    with Sandbox(image, settings=settings, name_prefix="cligym-probe") as box:
+        traced = box.exec(_INSTALL_STRACE, timeout=600, shell="/bin/sh").ok
+        site = box.exec("python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])'").stdout.strip()
+        box.write_file(f"{site}/{_HOOK_MODULE}.py", _script("probe_hook.py"))
+        box.write_file(f"{site}/{_PTH_FILE}", f"import {_HOOK_MODULE}\n")
+        box.write_file(_COLLECTOR, _script("probe_collect.py"))
+        box.exec(f"mkdir -p {PROBE_DIR}")
+        command = test_command
+        if traced:
+            command = f"strace -f -qq -s 1024 -e trace=execve,openat,open -o {PROBE_DIR}/strace.log {test_command}"
+        box.exec(command, timeout=timeout * 3, environment={"CLIGYM_PROBE_DIR": PROBE_DIR}, workdir=repo_path)
+        box.exec(f"rm -f {site}/{_PTH_FILE}")
+        collected = box.exec(f"python {_COLLECTOR} {PROBE_DIR} {repo_path} {_REPORT}", timeout=600)
+        if not collected.ok:
+            raise RuntimeError(f"probe collection failed: {collected.stderr[-2000:]}")
+        report = json.loads(box.read_file(_REPORT))
+    return Probe.model_validate(report)

@@ -1,0 +1,112 @@
+"""The gold record: a built image whose tests pass reliably, and what those tests depend on."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from cligym.generation.gold.detect import InstallPlan
+from cligym.generation.gold.junit import TestOutcome, TestStatus
+from cligym.generation.repo_spec import RepoSpec
+from pydantic import BaseModel, ConfigDict, Field
+
+# Bump when the record's meaning changes (what is probed, how tests are judged): records are rebuilt.
+GOLD_SCHEMA_VERSION = "cligym.gold/1"
+ModuleOrigin = Literal["repo", "site-packages", "stdlib", "builtin", "other"]
+
+
+class SuiteRun(BaseModel):
+    """One run of the whole test suite in a fresh container."""
+
+    exit_code: int | None
+    duration_s: float
+    timed_out: bool
+    outcomes: list[TestOutcome]
+
+    def status_by_test(self) -> dict[str, TestStatus]:
+        return {outcome.test_id: outcome.status for outcome in self.outcomes}
+
+
+class ProbedModule(BaseModel):
+    name: str
+    file: str | None
+    origin: ModuleOrigin
+    distribution: str | None = None
+    distribution_version: str | None = None
+
+
+class ProbedFile(BaseModel):
+    """A file outside the repository that test processes opened, loaded or executed."""
+
+    path: str
+    package: str | None = Field(None, description="Debian package owning the path, per dpkg -S.")
+
+
+class Probe(BaseModel):
+    """What the gold tests really use; later stages aim their breakages with it."""
+
+    modules: list[ProbedModule] = Field(default_factory=list)
+    shared_libraries: list[ProbedFile] = Field(default_factory=list)
+    executables: list[ProbedFile] = Field(default_factory=list)
+    env_vars: list[str] = Field(default_factory=list)
+    files: list[ProbedFile] = Field(default_factory=list)
+    python_processes: int = 0
+    strace: bool = Field(False, description="True when executables and file opens were traced with strace.")
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "modules": len(self.modules),
+            "libs": len(self.shared_libraries),
+            "execs": len(self.executables),
+            "env": len(self.env_vars),
+            "files": len(self.files),
+        }
+
+
+class GoldImage(BaseModel):
+    tag: str
+    id: str
+    size_bytes: int
+    base_reference: str
+
+
+class GoldRecord(BaseModel):
+    """Everything later stages need to break this environment and to judge a repair."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    schema_version: str = GOLD_SCHEMA_VERSION
+    name: str
+    spec: RepoSpec
+    spec_hash: str = Field(description="Hash of the Dockerfile, source and base image; tags the gold image.")
+    record_key: str = Field(description="spec_hash plus test command and schema; a match means up to date.")
+    source: str
+    image: GoldImage
+    dockerfile: str
+    repo_path: str
+    install_plan: InstallPlan
+    test_command: str
+    collected_tests: list[str]
+    runs: list[SuiteRun]
+    gold_tests: list[str]
+    flaky_tests: list[str]
+    failing_tests: list[str]
+    skipped_tests: list[str]
+    test_durations_s: dict[str, float]
+    tracked_files: dict[str, str] = Field(description="sha256 of each file the repository tracks, by path.")
+    probe: Probe
+    timings_s: dict[str, float]
+    created_at: datetime
+    cligym_version: str
+
+    def write(self, path: Path) -> None:
+        """Write atomically: a crash never leaves a half-written record."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".json.partial")
+        partial.write_text(self.model_dump_json(indent=2))
+        partial.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> GoldRecord:
+        return cls.model_validate_json(path.read_text())

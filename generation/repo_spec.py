@@ -1,0 +1,136 @@
+"""The repository spec (``configs/repos/NAME.yaml``): where a project comes from and how to test it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cligym.errors import ConfigError
+
+SPEC_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[A-Za-z0-9.+!_-]+)$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalSource(_Strict):
+    """A directory on this machine; relative paths are relative to the spec file."""
+
+    kind: Literal["local"] = "local"
+    path: str
+
+
+class GitSource(_Strict):
+    """A git repository cloned on the host at a fixed ref (commit, tag or branch)."""
+
+    kind: Literal["git"] = "git"
+    url: str
+    ref: str = "HEAD"
+
+
+class PypiSource(_Strict):
+    """A source distribution from PyPI, pinned as ``name==version``; downloaded inside the build."""
+
+    kind: Literal["pypi"] = "pypi"
+    sdist: str
+
+    @field_validator("sdist")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if not REQUIREMENT.match(value.strip()):
+            raise ValueError(f"{value!r} must be pinned as name==version, e.g. attrs==25.3.0")
+        return value.strip()
+
+    @property
+    def project(self) -> str:
+        match = REQUIREMENT.match(self.sdist)
+        assert match
+        return match["name"]
+
+    @property
+    def version(self) -> str:
+        match = REQUIREMENT.match(self.sdist)
+        assert match
+        return match["version"]
+
+
+Source = Annotated[LocalSource | GitSource | PypiSource, Field(discriminator="kind")]
+
+
+class RepoSpec(_Strict):
+    """What a gold environment is built from. Only ``name`` and ``source`` are required; the rest is
+    auto-detected for Python projects and can be overridden here."""
+
+    name: str = Field(description="Lower-case name; the gold image is cligym/gold-NAME.")
+    source: Source
+    base_image: str | None = Field(None, description="Image to build FROM instead of the configured base.")
+    system_packages: list[str] = Field(default_factory=list, description="Debian packages to apt-get install.")
+    install: list[str] | None = Field(None, description="Shell steps run in /repo; default: auto-detected.")
+    test_requirements: list[str] = Field(default_factory=list, description="Extra pip requirements for tests.")
+    test: str | None = Field(None, description="A pytest command; JUnit options are appended. Default: detected.")
+    test_paths: list[str] | None = Field(None, description="Test files or directories, relative to the repo.")
+    pytest_args: list[str] = Field(default_factory=list, description="Extra pytest arguments, e.g. --deselect.")
+    timeout: int = Field(1800, gt=0, description="Seconds allowed for one run of the whole test suite.")
+    max_image_mb: int = Field(4000, gt=0, description="Fail the build when the gold image is larger.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_tag(cls, value: str) -> str:
+        if not SPEC_NAME.match(value):
+            raise ValueError(f"{value!r} must be lower-case letters, digits, '.', '_' or '-' (it names an image)")
+        return value
+
+    @field_validator("test")
+    @classmethod
+    def _test_runs_pytest(cls, value: str | None) -> str | None:
+        if value is not None and "pytest" not in value:
+            raise ValueError("must run pytest (JUnit options are appended); unittest suites run under pytest too")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_shorthand(cls, data: object) -> object:
+        # Accept `source: {sdist: x==1}`, `{path: ..}`, `{git: url, ref: ..}` without spelling out `kind`.
+        if isinstance(data, dict) and isinstance(data.get("source"), dict) and "kind" not in data["source"]:
+            source = dict(data["source"])
+            if "sdist" in source:
+                source["kind"] = "pypi"
+            elif "path" in source:
+                source["kind"] = "local"
+            elif "git" in source or "url" in source:
+                source["kind"] = "git"
+                if "git" in source:
+                    source["url"] = source.pop("git")
+            else:
+                raise ValueError("source must have one of: sdist (PyPI name==version), path (local), git (URL)")
+            data = {**data, "source": source}
+        return data
+
+
+def load_repo_spec(path: Path) -> tuple[RepoSpec, Path]:
+    """Read and validate a spec file; returns the spec and the directory relative paths resolve against."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"repo spec {path} does not exist", "pass a file such as configs/repos/attrs.yaml") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"repo spec {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"repo spec {path} must be a mapping with at least `name` and `source`")
+    try:
+        spec = RepoSpec.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"] if not str(part).startswith(("function-", "tagged-")))
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(
+            f"repo spec {path}: {field or 'spec'}: {message}",
+            "see configs/repos/README.md for every field",
+        ) from None
+    return spec, path.resolve().parent
