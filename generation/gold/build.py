@@ -95,7 +95,7 @@ def build_gold(
                 context,
                 tag,
                 labels=cligym_labels(ROLE_GOLD) | {"io.cligym.gold": spec.name, "io.cligym.spec-hash": spec_hash},
-                on_log=lambda line: log.write(line + "\n"),
+                on_log=lambda line: print(line, file=log),
             )
     timings["build"] = round(time.monotonic() - started, 1)
     image = docker_client().images.get(tag)

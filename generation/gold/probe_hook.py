@@ -16,7 +16,7 @@ _LIMIT = 50000
 _BULK_READERS = {"copy", "__iter__", "items", "values", "keys", "__eq__", "__repr__", "_data"}
 
 
-def _install() -> None:
+def _install(directory: str) -> None:
     opened: set = set()
     executed: set = set()
     env_read: set = set()
@@ -55,7 +55,7 @@ def _install() -> None:
             env_read.add(key if isinstance(key, str) else os.fsdecode(key))
         return original_getitem(self, key)
 
-    environ_type.__getitem__ = recording_getitem
+    environ_type.__getitem__ = recording_getitem  # type: ignore[method-assign]
 
     def dump() -> None:
         modules = {}
@@ -81,8 +81,8 @@ def _install() -> None:
             "env": sorted(env_read),
         }
         try:
-            os.makedirs(_DIR, exist_ok=True)
-            with open(os.path.join(_DIR, f"py-{os.getpid()}.json"), "w") as out:
+            os.makedirs(directory, exist_ok=True)
+            with open(os.path.join(directory, f"py-{os.getpid()}.json"), "w") as out:
                 json.dump(record, out)
         except OSError:
             pass
@@ -91,4 +91,4 @@ def _install() -> None:
 
 
 if _DIR:
-    _install()
+    _install(_DIR)
