@@ -60,6 +60,7 @@ class PypiSource(_Strict):
         return match["version"]
 
 
+SOURCE_KINDS = ("local", "git", "pypi")
 Source = Annotated[LocalSource | GitSource | PypiSource, Field(discriminator="kind")]
 
 
@@ -127,7 +128,9 @@ def load_repo_spec(path: Path) -> tuple[RepoSpec, Path]:
         spec = RepoSpec.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"] if not str(part).startswith(("function-", "tagged-")))
+        # Drop the discriminator tag pydantic puts in the location (source.pypi.sdist -> source.sdist).
+        parts = [str(part) for part in first["loc"]]
+        field = ".".join(p for i, p in enumerate(parts) if not (i and parts[i - 1] == "source" and p in SOURCE_KINDS))
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(
             f"repo spec {path}: {field or 'spec'}: {message}",

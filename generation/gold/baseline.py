@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cligym.generation.gold.record import SuiteRun
-
 from cligym.errors import CligymError
+from cligym.generation.gold.record import SuiteRun
 
 
 class GoldBuildError(CligymError):

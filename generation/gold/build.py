@@ -9,6 +9,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from docker.errors import ImageNotFound
+
+from cligym import __version__
+from cligym.base_images import ensure_base_image
+from cligym.docker_connection import docker_client
 from cligym.generation.gold.baseline import GoldBuildError, judge_baseline
 from cligym.generation.gold.detect import InstallPlan, detect_install_plan
 from cligym.generation.gold.dockerfile import (
@@ -26,11 +31,6 @@ from cligym.generation.gold.probe import run_probe
 from cligym.generation.gold.record import GOLD_SCHEMA_VERSION, GoldImage, GoldRecord, SuiteRun
 from cligym.generation.gold.source import SourceTree, fetch_source
 from cligym.generation.repo_spec import RepoSpec, load_repo_spec
-from docker.errors import ImageNotFound
-
-from cligym import __version__
-from cligym.base_images import ensure_base_image
-from cligym.docker_connection import docker_client
 from cligym.image_build import build_image
 from cligym.labels import cligym_labels
 from cligym.sandbox import Sandbox

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import shlex
 
+from cligym import __version__
 from cligym.generation.gold.detect import InstallPlan
 from cligym.generation.gold.source import SourceTree
 from cligym.generation.repo_spec import RepoSpec
-
-from cligym import __version__
 
 REPO_PATH = "/repo"
 JUNIT_PATH = "/tmp/cligym/junit.xml"

@@ -13,6 +13,9 @@ TestStatus = Literal["passed", "failed", "error", "skipped"]
 
 
 class TestOutcome(BaseModel):
+    """One test's status in one run."""
+
+    __test__ = False  # a data model, not a pytest test class
     model_config = ConfigDict(frozen=True)
 
     test_id: str

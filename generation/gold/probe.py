@@ -6,7 +6,6 @@ import json
 from importlib import resources
 
 from cligym.generation.gold.record import Probe
-
 from cligym.sandbox import Sandbox
 from cligym.settings import SandboxSettings
 

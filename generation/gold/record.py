@@ -6,10 +6,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from cligym.generation.gold.detect import InstallPlan
 from cligym.generation.gold.junit import TestOutcome, TestStatus
 from cligym.generation.repo_spec import RepoSpec
-from pydantic import BaseModel, ConfigDict, Field
 
 # Bump when the record's meaning changes (what is probed, how tests are judged): records are rebuilt.
 GOLD_SCHEMA_VERSION = "cligym.gold/1"

@@ -19,9 +19,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from cligym.generation.repo_spec import GitSource, LocalSource, PypiSource, RepoSpec
-
 from cligym.errors import ConfigError
+from cligym.generation.repo_spec import GitSource, LocalSource, PypiSource, RepoSpec
 
 # Never part of a repository's tracked files even when no git metadata says so.
 UNTRACKED_NAMES = {

@@ -1,0 +1,69 @@
+"""Pieces of the probe's in-container collector, as pure functions."""
+
+from __future__ import annotations
+
+from cligym.generation.gold.probe_collect import (
+    is_interesting_file,
+    is_shared_library,
+    module_origin,
+    parse_strace,
+    usrmerge_variants,
+)
+
+STRACE_LOG = """\
+101   execve("/usr/bin/python", ["python", "-m", "pytest"], 0x7ffd /* 9 vars */) = 0
+101   openat(AT_FDCWD, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3
+101   openat(AT_FDCWD, "/lib/x86_64-linux-gnu/libz.so.1", O_RDONLY|O_CLOEXEC) = 3
+101   openat(AT_FDCWD, "/usr/local/lib/libmissing.so", O_RDONLY|O_CLOEXEC) = -1 ENOENT (No such file or directory)
+102   execve("/usr/local/sbin/git", ["git", "status"], 0x55 /* 9 vars */) = -1 ENOENT (No such file or directory)
+102   execve("/usr/bin/git", ["git", "status"], 0x55 /* 9 vars */ <unfinished ...>
+103   openat(AT_FDCWD, "/etc/gitconfig", O_RDONLY <unfinished ...>
+102   <... execve resumed>) = 0
+103   <... openat resumed>) = -1 ENOENT (No such file or directory)
+104   open("/etc/hosts", O_RDONLY) = 5
+"""
+
+
+def test_strace_log_yields_successful_execs_and_opens_only() -> None:
+    executed, opened = parse_strace(STRACE_LOG)
+    assert executed == {"/usr/bin/python", "/usr/bin/git"}
+    assert opened == {"/etc/ld.so.cache", "/lib/x86_64-linux-gnu/libz.so.1", "/etc/hosts"}
+
+
+def test_shared_library_names() -> None:
+    assert is_shared_library("/usr/lib/x86_64-linux-gnu/libz.so.1.2.13")
+    assert is_shared_library("/usr/lib/python3.11/lib-dynload/_sqlite3.cpython-311-x86_64-linux-gnu.so")
+    assert not is_shared_library("/etc/ld.so.cache")
+    assert not is_shared_library("/etc/ld.so.conf")
+
+
+def test_module_origins() -> None:
+    stdlib = {"/usr/lib/python3.11"}
+    assert module_origin("/repo/pkg/mod.py", "/repo", stdlib) == "repo"
+    assert module_origin("/usr/local/lib/python3.11/dist-packages/x/__init__.py", "/repo", stdlib) == "site-packages"
+    assert module_origin("/usr/lib/python3.11/json/__init__.py", "/repo", stdlib) == "stdlib"
+    assert module_origin(None, "/repo", stdlib) == "builtin"
+    assert module_origin("/repository/x.py", "/repo", stdlib) == "other"
+
+
+def test_interesting_files_exclude_repo_scratch_code_and_libraries() -> None:
+    keep = ["/etc/os-release", "/usr/share/zoneinfo/UTC", "/etc/ssl/openssl.cnf"]
+    drop = [
+        "/repo/setup.cfg",
+        "/tmp/pytest-of-root/x",
+        "/proc/self/maps",
+        "/usr/lib/python3.11/os.py",
+        "/usr/local/lib/python3.11/dist-packages/x-1.0.dist-info/METADATA",
+        "/usr/lib/x86_64-linux-gnu/libz.so.1",
+        "relative/path",
+    ]
+    assert all(is_interesting_file(p, "/repo", "/tmp/cligym-probe") for p in keep)
+    assert not any(is_interesting_file(p, "/repo", "/tmp/cligym-probe") for p in drop)
+
+
+def test_usrmerge_variants_cover_both_spellings() -> None:
+    assert usrmerge_variants("/usr/lib/x86_64-linux-gnu/libz.so.1") == [
+        "/usr/lib/x86_64-linux-gnu/libz.so.1",
+        "/lib/x86_64-linux-gnu/libz.so.1",
+    ]
+    assert usrmerge_variants("/bin/sh") == ["/bin/sh", "/usr/bin/sh"]
