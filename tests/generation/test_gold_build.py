@@ -1,0 +1,174 @@
+"""Gold builds against the real daemon: the bundled example end to end, its probe, and bad input."""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cligym.base_images import BaseImage
+from cligym.docker_connection import docker_client
+from cligym.errors import CligymError, ImageBuildError
+from cligym.generation.gold import GoldBuildError, GoldRecord, build_gold
+from cligym.settings import load_settings
+
+pytestmark = pytest.mark.docker
+
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY_SPEC = REPO / "configs" / "repos" / "inventory.yaml"
+
+
+@pytest.fixture(scope="module")
+def inventory_record(base_image: BaseImage, tmp_path_factory: pytest.TempPathFactory) -> GoldRecord:
+    run_dir = tmp_path_factory.mktemp("gold-run")
+    return build_gold(INVENTORY_SPEC, load_settings(), run_dir, progress=lambda _: None)
+
+
+def test_inventory_gold_record_holds_every_reliably_passing_test(inventory_record: GoldRecord) -> None:
+    record = inventory_record
+    assert len(record.collected_tests) == 23
+    assert sorted(record.gold_tests) == sorted(record.collected_tests)
+    assert record.flaky_tests == [] and record.failing_tests == []
+    assert len(record.runs) == 2 and all(run.exit_code == 0 for run in record.runs)
+    assert "tests/test_store.py::test_sqlite_is_recent_enough_for_upsert" in record.gold_tests
+    assert record.test_command.startswith("python -m pytest tests ")
+    assert record.image.tag == f"cligym/gold-inventory:{record.spec_hash}"
+    assert docker_client().images.get(record.image.tag).id == record.image.id
+    assert "pyproject.toml" in record.tracked_files and "tests/test_cli.py" in record.tracked_files
+
+
+def test_probe_sees_the_libraries_modules_programs_and_files_the_tests_use(inventory_record: GoldRecord) -> None:
+    probe = inventory_record.probe
+    libraries = {Path(lib.path).name.split(".so")[0]: lib.package for lib in probe.shared_libraries}
+    assert libraries["libsqlite3"] == "libsqlite3-0"
+    assert libraries["libz"] == "zlib1g"
+    # Nothing the tests never touch: no YAML, XML-over-libxml2 or curl libraries.
+    assert not {"libyaml-0", "libxml2", "libcurl"} & set(libraries)
+
+    modules = {module.name: module for module in probe.modules}
+    assert modules["inventory.store"].origin == "repo"
+    assert modules["sqlite3"].origin == "stdlib"
+    assert modules["tabulate"].origin == "site-packages" and modules["tabulate"].distribution == "tabulate"
+    assert modules["packaging.version"].distribution == "packaging"
+    assert "yaml" not in modules and "lxml" not in modules
+
+    executables = {Path(e.path).name for e in probe.executables}
+    assert "inventory" in executables
+    assert "INVENTORY_CURRENCY" in probe.env_vars
+    assert "HOME_OF_NOTHING" not in probe.env_vars
+    files = {f.path: f.package for f in probe.files}
+    assert files["/etc/os-release"] == "base-files"
+    assert not any(path.startswith(("/repo/", "/proc/", "/tmp/")) for path in files)
+    assert probe.strace and probe.python_processes >= 2
+
+
+def test_a_second_build_reuses_the_image_and_the_record(inventory_record: GoldRecord, tmp_path: Path) -> None:
+    run_dir = tmp_path / "again"
+    (run_dir / "gold" / "inventory").mkdir(parents=True)
+    inventory_record.write(run_dir / "gold" / "inventory" / "record.json")
+    messages: list[str] = []
+    again = build_gold(INVENTORY_SPEC, load_settings(), run_dir, progress=messages.append)
+    assert again.record_key == inventory_record.record_key
+    assert "up to date" in messages and not any(m.startswith("building") for m in messages)
+
+
+def make_project(root: Path, tests: str, name: str = "demo") -> Path:
+    (root / name).mkdir(parents=True)
+    (root / name / "__init__.py").write_text("")
+    (root / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""
+            [build-system]
+            requires = ["setuptools>=61"]
+            build-backend = "setuptools.build_meta"
+            [project]
+            name = "{name}"
+            version = "0.1"
+            [tool.setuptools]
+            packages = ["{name}"]
+            """
+        )
+    )
+    if tests:
+        (root / "tests").mkdir()
+        (root / "tests" / "test_demo.py").write_text(textwrap.dedent(tests))
+    return root
+
+
+@pytest.fixture
+def gold_name() -> Iterator[str]:
+    """A spec name of the test's own; its gold images are removed afterwards."""
+    name = f"demo-{uuid.uuid4().hex[:8]}"
+    yield name
+    for image in docker_client().images.list(filters={"label": f"io.cligym.gold={name}"}):
+        docker_client().images.remove(image.id, force=True)
+
+
+def spec_file(tmp_path: Path, name: str, project: Path, extra: str = "") -> Path:
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(f"name: {name}\nsource:\n  path: {project}\n{extra}")
+    return spec
+
+
+def build(tmp_path: Path, spec: Path) -> GoldRecord:
+    return build_gold(spec, load_settings(), tmp_path / "run", progress=lambda _: None)
+
+
+def test_a_failing_install_step_names_the_step_and_shows_its_output(
+    base_image: BaseImage, tmp_path: Path, gold_name: str
+) -> None:
+    project = make_project(tmp_path / "src", "def test_ok():\n    pass\n")
+    spec = spec_file(tmp_path, gold_name, project, "install:\n  - echo installing-now && exit 7\n")
+    with pytest.raises(ImageBuildError) as info:
+        build(tmp_path, spec)
+    assert "echo installing-now && exit 7" in info.value.message
+    assert "installing-now" in info.value.message.split("\n", 1)[1]
+    assert not (tmp_path / "run" / "gold" / gold_name / "record.json").exists()
+
+
+def test_a_project_without_tests_is_refused_before_building(
+    base_image: BaseImage, tmp_path: Path, gold_name: str
+) -> None:
+    project = make_project(tmp_path / "src", tests="")
+    with pytest.raises(GoldBuildError, match="contains no tests"):
+        build(tmp_path, spec_file(tmp_path, gold_name, project))
+
+
+def test_no_tests_collected(base_image: BaseImage, tmp_path: Path, gold_name: str) -> None:
+    project = make_project(tmp_path / "src", "def helper():\n    pass\n")
+    with pytest.raises(GoldBuildError, match="no tests were collected"):
+        build(tmp_path, spec_file(tmp_path, gold_name, project))
+
+
+def test_all_tests_failing(base_image: BaseImage, tmp_path: Path, gold_name: str) -> None:
+    project = make_project(tmp_path / "src", "def test_a():\n    assert False\n\ndef test_b():\n    assert 0\n")
+    with pytest.raises(GoldBuildError, match="all 2 tests fail"):
+        build(tmp_path, spec_file(tmp_path, gold_name, project))
+    assert not (tmp_path / "run" / "gold" / gold_name / "record.json").exists()
+
+
+def test_a_flaky_majority_is_refused(base_image: BaseImage, tmp_path: Path, gold_name: str) -> None:
+    # 200 coin flips per run: about half the tests pass in only one run, a quarter in both.
+    tests = "import os, pytest\n\n@pytest.mark.parametrize('i', range(200))\ndef test_coin(i):\n"
+    project = make_project(tmp_path / "src", tests + "    assert os.urandom(1)[0] < 128\n")
+    with pytest.raises(GoldBuildError, match="passing tests are flaky"):
+        build(tmp_path, spec_file(tmp_path, gold_name, project))
+
+
+def test_an_image_over_its_size_budget_is_refused_and_removed(
+    base_image: BaseImage, tmp_path: Path, gold_name: str
+) -> None:
+    project = make_project(tmp_path / "src", "def test_ok():\n    pass\n")
+    with pytest.raises(GoldBuildError, match="over the budget of 1 MB"):
+        build(tmp_path, spec_file(tmp_path, gold_name, project, "max_image_mb: 1\n"))
+    assert docker_client().images.list(filters={"label": f"io.cligym.gold={gold_name}"}) == []
+
+
+def test_an_unknown_pypi_release_is_a_clear_error(tmp_path: Path) -> None:
+    spec = tmp_path / "ghost.yaml"
+    spec.write_text("name: ghost\nsource: {sdist: cligym-no-such-project-anywhere==0.0.1}\n")
+    with pytest.raises(CligymError, match=r"PyPI has no release cligym-no-such-project-anywhere==0\.0\.1"):
+        build(tmp_path, spec)
