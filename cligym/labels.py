@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 MANAGED = "io.cligym.managed"
 RUN_ID = "io.cligym.run"
 ROLE = "io.cligym.role"
+SESSION = "io.cligym.session"
+
+# This process: after Ctrl-C its containers are found by this label, also those started in the race.
+SESSION_ID = uuid.uuid4().hex[:12]
 
 ROLE_SANDBOX = "sandbox"
 ROLE_BASE = "base"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,54 @@ def test_gc_removes_a_leftover_container_of_a_run(base_image: BaseImage, run_id:
     from tests.conftest import containers_named
 
     assert containers_named(leftover.name) == []
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.docker
+def test_gold_prints_the_table_and_records_the_run(base_image: BaseImage, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    result = run_cli("gold", str(REPO / "configs" / "repos" / "inventory.yaml"), "--run-dir", str(run_dir))
+    assert result.returncode == 0, result.stdout + result.stderr
+    row = table_row(result.stdout, "inventory")
+    assert row.split("│")[2].strip() == "23" and row.split("│")[3].strip() == "23"
+    assert (run_dir / "gold" / "inventory" / "record.json").is_file()
+    status = run_cli("status", str(run_dir))
+    assert "done" in table_row(status.stdout, "gold")
+
+
+def test_gold_with_a_bad_spec_fails_with_one_line_per_spec(tmp_path: Path) -> None:
+    spec = tmp_path / "broken.yaml"
+    spec.write_text("name: broken\nsource: {sdist: attrs}\n")
+    result = run_cli("gold", str(spec), "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 1
+    assert "broken failed: repo spec" in " ".join(result.stdout.split())
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.docker
+def test_ctrl_c_during_gold_removes_its_containers_and_writes_no_record(base_image: BaseImage, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    spec = str(REPO / "configs" / "repos" / "inventory.yaml")
+    client = docker_client()
+    before = {c.id for c in client.containers.list(all=True)}
+    process = subprocess.Popen(
+        [*CLIGYM, "gold", spec, "--run-dir", str(run_dir), "--rebuild"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while not {c.id for c in client.containers.list(filters={"name": "cligym-gold"})} - before:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no test container started"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert {c.id for c in client.containers.list(all=True)} - before == set()
+    assert not (run_dir / "gold" / "inventory" / "record.json").exists()
+    status = run_cli("status", str(run_dir))
+    assert "interrupted" in table_row(status.stdout, "gold")

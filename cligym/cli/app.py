@@ -17,7 +17,10 @@ from cligym.cli.gc_command import EXAMPLES as GC_EXAMPLES
 from cligym.cli.gc_command import gc
 from cligym.cli.gold_command import EXAMPLES as GOLD_EXAMPLES
 from cligym.cli.gold_command import gold
+from cligym.cli.status_command import EXAMPLES as STATUS_EXAMPLES
+from cligym.cli.status_command import status
 from cligym.errors import CligymError
+from cligym.sandbox import remove_live_sandboxes
 
 app = typer.Typer(
     name="cligym",
@@ -25,11 +28,12 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
-    epilog="Examples:\n\n  cligym doctor\n\n  cligym base build\n\n  cligym gc --run RUN_ID",
+    epilog="Examples:\n\n  cligym doctor\n\n  cligym gold configs/repos/inventory.yaml\n\n  cligym status runs/default",
 )
 app.command("doctor", epilog=DOCTOR_EXAMPLES)(doctor)
 app.command("gc", epilog=GC_EXAMPLES)(gc)
 app.command("gold", epilog=GOLD_EXAMPLES)(gold)
+app.command("status", epilog=STATUS_EXAMPLES)(status)
 app.add_typer(base_app, name="base")
 
 
@@ -58,6 +62,12 @@ def main() -> None:
     sys.exit(_run_app())
 
 
+def _interrupted(err: Console) -> int:
+    removed = remove_live_sandboxes()
+    err.print(f"[yellow]interrupted[/]; removed {removed} running containers of this command")
+    return 130
+
+
 def _run_app() -> int:
     err = Console(stderr=True)
     try:
@@ -71,8 +81,7 @@ def _run_app() -> int:
             err.print(f"[dim]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
         return 2
     except (KeyboardInterrupt, typer.Abort):
-        err.print("[yellow]interrupted[/]; the containers of this command were removed")
-        return 130
+        return _interrupted(err)
     except typer.Exit as exc:
         return int(exc.exit_code)
     except typer.TyperException as exc:  # usage errors: unknown option, missing argument
@@ -82,6 +91,8 @@ def _run_app() -> int:
         else:
             err.print(f"[red]error:[/] {exc.format_message()}")
         return int(exc.exit_code)
+    if exit_code == 130:  # typer turns Ctrl-C inside a command into a returned 130
+        return _interrupted(err)
     return exit_code if isinstance(exit_code, int) else 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import typer
@@ -12,7 +11,8 @@ from rich.table import Table
 from cligym.cli.context import ConfigOption, OverrideOption, console, settings_from_options
 from cligym.errors import CligymError
 from cligym.generation.gold import GoldRecord, build_gold
-from cligym.generation.gold.build import GOLD_STAGE
+from cligym.generation.gold.build import GOLD_STAGE, gold_dir
+from cligym.parallel import map_in_threads
 from cligym.run_state import RunState
 
 EXAMPLES = """
@@ -40,38 +40,35 @@ def gold(
     records: dict[str, GoldRecord] = {}
     failures: dict[str, CligymError] = {}
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
+        tasks = {spec: bar.add_task(f"{spec.stem}: waiting", total=None) for spec in specs}
 
         def one(spec: Path) -> GoldRecord:
-            task = bar.add_task(f"{spec.stem}: starting", total=None)
-            state.start(GOLD_STAGE, spec.stem)
-            try:
-                record = build_gold(
-                    spec,
-                    settings,
-                    run_dir,
-                    lambda message: bar.update(task, description=f"{spec.stem}: {message}"),
-                    rebuild=rebuild,
-                )
-            except CligymError as exc:
-                state.fail(GOLD_STAGE, spec.stem, str(exc))
-                bar.update(task, description=f"{spec.stem}: [red]failed[/]")
-                raise
-            except BaseException as exc:
-                state.fail(GOLD_STAGE, spec.stem, f"{type(exc).__name__}: {exc}")
-                raise
-            state.finish(GOLD_STAGE, spec.stem, run_dir / "gold" / record.name / "record.json")
-            bar.update(task, description=f"{spec.stem}: [green]done[/]")
-            return record
+            def progress(message: str) -> None:
+                bar.update(tasks[spec], description=f"{spec.stem}: {message}")
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(one, spec): spec for spec in specs}
-            for future in as_completed(futures):
-                spec = futures[future]
-                try:
-                    records[spec.stem] = future.result()
-                except CligymError as exc:
-                    failures[spec.stem] = exc
-    state.close()
+            state.start(GOLD_STAGE, spec.stem)
+            return build_gold(spec, settings, run_dir, progress, rebuild=rebuild)
+
+        try:
+            for spec, record, error in map_in_threads(one, specs, workers):
+                if record is not None:
+                    records[spec.stem] = record
+                    state.finish(GOLD_STAGE, spec.stem, gold_dir(run_dir, record.name) / "record.json")
+                    bar.update(tasks[spec], description=f"{spec.stem}: [green]done[/]")
+                    continue
+                state.fail(GOLD_STAGE, spec.stem, str(error))
+                bar.update(tasks[spec], description=f"{spec.stem}: [red]failed[/]")
+                assert error is not None
+                if not isinstance(error, CligymError):
+                    raise error  # a bug, not bad input: show the traceback
+                failures[spec.stem] = error
+        except KeyboardInterrupt:
+            for unit in state.units(GOLD_STAGE):
+                if unit.status == "running":
+                    state.fail(GOLD_STAGE, unit.key, "interrupted")
+            raise
+        finally:
+            state.close()
     if records:
         console.print(_summary_table(list(records.values())))
     for name, error in failures.items():

@@ -22,7 +22,7 @@ from docker.utils.socket import frames_iter
 
 from cligym.docker_connection import docker_client
 from cligym.errors import CligymError, SandboxUnavailableError
-from cligym.labels import ROLE_COMMIT, ROLE_SANDBOX, cligym_labels
+from cligym.labels import ROLE_COMMIT, ROLE_SANDBOX, SESSION, SESSION_ID, cligym_labels
 from cligym.sandbox.exec_result import ExecResult
 from cligym.sandbox.output_capture import HeadTailBuffer, PidMarkerFilter
 from cligym.sandbox.process_tree import EXEC_WRAPPER, KILL_TREE
@@ -36,6 +36,35 @@ STDOUT, STDERR = 1, 2
 _PIPE_GRACE_S = 1.0
 _KILL_GRACE_S = 5.0
 _POLL_S = 0.25
+
+# Every sandbox this process has started and not yet removed, so that Ctrl-C can remove them all, also
+# those that worker threads are using. Once cancelled, no new sandbox starts.
+_live_sandboxes: set[Sandbox] = set()
+_live_lock = threading.Lock()
+_cancelled = threading.Event()
+_WORKER_GRACE_S = 5.0
+
+
+def remove_live_sandboxes() -> int:
+    """Stop starting sandboxes and remove every container this process started; returns how many.
+
+    Worker threads get a few seconds to notice (their containers vanish under them), then any container
+    labelled with this session that a thread created meanwhile is removed too.
+    """
+    with _live_lock:
+        _cancelled.set()
+        sandboxes = list(_live_sandboxes)
+    for sandbox in sandboxes:
+        sandbox.remove()
+    deadline = time.monotonic() + _WORKER_GRACE_S
+    for thread in threading.enumerate():
+        if thread.name.startswith("cligym-worker"):
+            thread.join(max(0.0, deadline - time.monotonic()))
+    stragglers = docker_client().containers.list(all=True, filters={"label": f"{SESSION}={SESSION_ID}"})
+    for container in stragglers:
+        with contextlib.suppress(DockerException):
+            container.remove(force=True, v=True)
+    return len(sandboxes) + len(stragglers)
 
 
 class Sandbox:
@@ -76,6 +105,8 @@ class Sandbox:
 
     def start(self) -> Sandbox:
         """Create and start the container. Raises ``CligymError`` when the image does not exist."""
+        if _cancelled.is_set():
+            raise SandboxUnavailableError("cligym is shutting down (interrupted)")
         client = docker_client()
         try:
             self._container = client.containers.run(
@@ -83,7 +114,7 @@ class Sandbox:
                 command=self.keepalive_command,
                 name=self.name,
                 detach=True,
-                labels=cligym_labels(ROLE_SANDBOX, self.run_id),
+                labels=cligym_labels(ROLE_SANDBOX, self.run_id) | {SESSION: SESSION_ID},
                 mem_limit=self.settings.memory,
                 memswap_limit=self.settings.memory,
                 pids_limit=self.settings.pids,
@@ -103,10 +134,17 @@ class Sandbox:
         except APIError as exc:
             self._remove_by_name()
             raise SandboxUnavailableError(f"cannot start a container from {self.image!r}: {exc.explanation}") from None
-        return self
+        with _live_lock:
+            if not _cancelled.is_set():
+                _live_sandboxes.add(self)
+                return self
+        self.remove()
+        raise SandboxUnavailableError("cligym is shutting down (interrupted)")
 
     def remove(self) -> None:
         """Remove the container (killing anything still running in it). Safe to call twice."""
+        with _live_lock:
+            _live_sandboxes.discard(self)
         container, self._container = self._container, None
         if container is None:
             return
