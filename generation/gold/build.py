@@ -17,7 +17,6 @@ from cligym.docker_connection import docker_client
 from cligym.generation.gold.baseline import GoldBuildError, judge_baseline
 from cligym.generation.gold.detect import InstallPlan, detect_install_plan
 from cligym.generation.gold.dockerfile import (
-    JUNIT_PATH,
     REPO_PATH,
     SOURCE_DIR_IN_CONTEXT,
     parse_collected,
@@ -26,10 +25,10 @@ from cligym.generation.gold.dockerfile import (
     pytest_run_command,
     render_gold_dockerfile,
 )
-from cligym.generation.gold.junit import parse_junit
 from cligym.generation.gold.probe import run_probe
 from cligym.generation.gold.record import GOLD_SCHEMA_VERSION, GoldImage, GoldRecord, SuiteRun
 from cligym.generation.gold.source import SourceTree, fetch_source
+from cligym.generation.gold.suite_run import read_outcomes, run_suite
 from cligym.generation.repo_spec import RepoSpec, load_repo_spec
 from cligym.image_build import build_image
 from cligym.labels import cligym_labels
@@ -190,17 +189,20 @@ def _collect(tag: str, base_command: str, settings: Settings, logs: Path) -> lis
 
 def _run_suite(tag: str, test_command: str, spec: RepoSpec, settings: Settings, log_prefix: Path) -> SuiteRun:
     with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
-        result = box.exec(test_command, timeout=spec.timeout, workdir=REPO_PATH)
+        result = run_suite(box, test_command, REPO_PATH, spec.timeout)
         log_prefix.with_suffix(".out.txt").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
-        try:
-            xml = box.read_file(JUNIT_PATH)
-        except FileNotFoundError:
-            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
-            raise GoldBuildError(
-                f"{spec.name}: the test run wrote no JUnit report ({result.summary()}):\n{tail}",
-                "check the test command, test_paths and pytest_args in the repo spec",
-            ) from None
-    log_prefix.with_suffix(".junit.xml").write_bytes(xml)
+        read = read_outcomes(box)
+    if read is None:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
+        raise GoldBuildError(
+            f"{spec.name}: the test run wrote no report ({result.summary()}):\n{tail}",
+            "check the test command, test_paths and pytest_args in the repo spec",
+        )
+    outcomes, report, junit = read
+    if report is not None:
+        log_prefix.with_suffix(".report.json").write_bytes(report)
+    if junit is not None:
+        log_prefix.with_suffix(".junit.xml").write_bytes(junit)
     return SuiteRun(
-        exit_code=result.exit_code, duration_s=result.duration_s, timed_out=result.timed_out, outcomes=parse_junit(xml)
+        exit_code=result.exit_code, duration_s=result.duration_s, timed_out=result.timed_out, outcomes=outcomes
     )

@@ -11,6 +11,9 @@ from cligym.generation.repo_spec import RepoSpec
 
 REPO_PATH = "/repo"
 JUNIT_PATH = "/tmp/cligym/junit.xml"
+PYTEST_REPORT_PATH = "/tmp/cligym/pytest-report.json"
+PYTEST_PLUGIN_DIR = "/tmp/cligym/plugin"
+PYTEST_PLUGIN_MODULE = "cligym_pytest_report"
 SOURCE_DIR_IN_CONTEXT = "src"
 
 _SDIST_FETCH = (
@@ -72,11 +75,14 @@ def pytest_base_command(spec: RepoSpec, plan: InstallPlan) -> str:
 
 
 def pytest_run_command(base_command: str) -> str:
-    """The base command plus JUnit XML (xunit1 keeps each test's file) and no cache writes into the repo.
-
-    pytest creates the report's directory itself; the command stays a single process for the probe's strace.
-    """
-    return f"{base_command} -q -p no:cacheprovider -o junit_family=xunit1 --junitxml={JUNIT_PATH}"
+    """The base command with our report plugin (exact node ids), JUnit XML (xunit1 keeps each test's file),
+    and no cache writes into the repository. ``export`` keeps the plugin visible to compound commands."""
+    return (
+        f'export PYTHONPATH="{PYTEST_PLUGIN_DIR}${{PYTHONPATH:+:$PYTHONPATH}}" '
+        f"CLIGYM_PYTEST_REPORT={PYTEST_REPORT_PATH}; "
+        f"{base_command} -q -p no:cacheprovider -p {PYTEST_PLUGIN_MODULE} "
+        f"-o junit_family=xunit1 --junitxml={JUNIT_PATH}"
+    )
 
 
 def pytest_collect_command(base_command: str) -> str:

@@ -1,7 +1,8 @@
-"""Per-test outcomes from pytest's JUnit XML (xunit1 family, which records each test's file)."""
+"""Per-test outcomes of a pytest run: from our plugin's JSON report, or from JUnit XML (xunit1)."""
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from typing import Literal
 
@@ -48,6 +49,20 @@ def parse_junit(xml_text: str | bytes) -> list[TestOutcome]:
 
 
 _SEVERITY = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+
+
+def parse_pytest_report(json_text: str | bytes) -> list[TestOutcome]:
+    """Outcomes from the report our pytest plugin writes (exact node ids, worst status per test)."""
+    try:
+        data = json.loads(json_text)
+        return [
+            TestOutcome(
+                test_id=node_id, status=entry["status"], duration_s=entry["duration_s"], message=entry["message"]
+            )
+            for node_id, entry in data["tests"].items()
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CligymError(f"the pytest report is malformed: {exc}") from None
 
 
 def junit_node_id(file: str | None, classname: str, name: str) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shlex
 from importlib import resources
 
 from cligym.generation.gold.record import Probe
+from cligym.generation.gold.suite_run import install_report_plugin
 from cligym.sandbox import Sandbox
 from cligym.settings import SandboxSettings
 
@@ -35,7 +37,12 @@ def run_probe(image: str, test_command: str, repo_path: str, timeout: float, set
         box.exec(f"mkdir -p {PROBE_DIR}")
         command = test_command
         if traced:
-            command = f"strace -f -qq -s 1024 -e trace=execve,openat,open -o {PROBE_DIR}/strace.log {test_command}"
+            # The test command may be compound (export ...; pytest ...): trace the shell that runs it.
+            command = (
+                f"strace -f -qq -s 1024 -e trace=execve,openat,open -o {PROBE_DIR}/strace.log "
+                f"/bin/sh -c {shlex.quote(test_command)}"
+            )
+        install_report_plugin(box)
         box.exec(command, timeout=timeout * 3, environment={"CLIGYM_PROBE_DIR": PROBE_DIR}, workdir=repo_path)
         box.exec(f"rm -f {site}/{_PTH_FILE}")
         collected = box.exec(f"python {_COLLECTOR} {PROBE_DIR} {repo_path} {_REPORT}", timeout=600)

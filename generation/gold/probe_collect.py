@@ -28,10 +28,17 @@ def is_shared_library(path):
 
 
 def parse_strace(text):
-    """(executables, opened files): paths of successful execve and open/openat calls."""
+    """(executables, opened files): paths of successful execve and open/openat calls.
+
+    The first execve is the shell the probe itself starts the tests with, not something the tests run.
+    """
     executed, opened = set(), set()
     pending = {}
-    for line in text.splitlines():
+    lines = text.splitlines()
+    first_exec = next((i for i, line in enumerate(lines) if STRACE_CALL.match(line) and "execve(" in line), None)
+    if first_exec is not None:
+        del lines[first_exec]
+    for line in lines:
         call = STRACE_CALL.match(line)
         if call:
             if STRACE_UNFINISHED.search(line):
@@ -183,7 +190,7 @@ def collect(probe_dir, repo):
             }
         )
     owners = dpkg_owners(sorted(libraries | files | executables))
-    env.discard("CLIGYM_PROBE_DIR")
+    env = {name for name in env if not name.startswith("CLIGYM_")}  # our own harness variables
     return {
         "modules": module_rows,
         "shared_libraries": [{"path": p, "package": owners.get(p)} for p in sorted(libraries)],

@@ -8,8 +8,10 @@ inside the Docker build, pinned by checksum, so the generated Dockerfile stands 
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -38,7 +40,9 @@ UNTRACKED_NAMES = {
     "dist",
     ".eggs",
 }
-PYPI_URL = os.environ.get("CLIGYM_PYPI_URL", "https://pypi.org")
+# The simple API pip reads; a private index named by PIP_INDEX_URL works the same way.
+INDEX_URL = os.environ.get("CLIGYM_INDEX_URL") or os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
 
 
 @dataclass(frozen=True)
@@ -110,27 +114,52 @@ def _fetch_sdist(source: PypiSource) -> SourceTree:
 
 
 def _sdist_url(source: PypiSource) -> tuple[str, str]:
-    meta_url = f"{PYPI_URL}/pypi/{source.project}/{source.version}/json"
+    """URL and sha256 of the release's .tar.gz, from the package index's simple API (as pip reads it)."""
+    project = canonical_name(source.project)
+    page = f"{INDEX_URL.rstrip('/')}/{project}/"
     try:
-        meta = json.loads(_http_get(meta_url, f"PyPI metadata of {source.sdist}"))
+        body = _http_get(page, f"the index page of {source.project}", accept=SIMPLE_JSON)
     except ConfigError as exc:
-        if "404" in exc.message:
-            raise ConfigError(
-                f"PyPI has no release {source.sdist}", "check the project name and version on pypi.org"
-            ) from None
+        if "HTTP 404" in exc.message:
+            raise ConfigError(f"the package index has no project {source.project!r}", f"check {page}") from None
         raise
-    for entry in meta.get("urls", []):
-        if entry.get("packagetype") == "sdist" and entry["filename"].endswith(".tar.gz"):
-            return entry["url"], entry["digests"]["sha256"]
+    for filename, url, sha256 in _index_files(body):
+        if not filename.endswith(".tar.gz"):
+            continue
+        name, _, version = filename[: -len(".tar.gz")].rpartition("-")
+        if canonical_name(name) == project and version == source.version:
+            if not sha256:
+                raise ConfigError(f"the index lists {filename} without a sha256", "use an index that publishes hashes")
+            return url, sha256
     raise ConfigError(
-        f"{source.sdist} has no .tar.gz source distribution on PyPI (wheels only)",
-        "use a git source for this project instead",
+        f"PyPI has no release {source.sdist} with a .tar.gz source distribution",
+        f"check the version on {page} (some releases ship wheels only; then use a git source)",
     )
 
 
-def _http_get(url: str, what: str) -> bytes:
+def canonical_name(name: str) -> str:
+    """PEP 503 normalisation: MarkupSafe, markup_safe and markup.safe are the same project."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _index_files(body: bytes) -> list[tuple[str, str, str | None]]:
+    """(filename, url, sha256) from a PEP 691 JSON page, or from a PEP 503 HTML page."""
     try:
-        with urllib.request.urlopen(url, timeout=120) as response:
+        data = json.loads(body)
+    except ValueError:
+        files = []
+        for href, filename in re.findall(r'<a[^>]*href="([^"]+)"[^>]*>([^<]+)</a>', body.decode(errors="replace")):
+            url, _, fragment = html.unescape(href).partition("#")
+            digest = fragment.removeprefix("sha256=") if fragment.startswith("sha256=") else None
+            files.append((filename.strip(), url, digest))
+        return files
+    return [(f["filename"], f["url"], f.get("hashes", {}).get("sha256")) for f in data.get("files", [])]
+
+
+def _http_get(url: str, what: str, accept: str | None = None) -> bytes:
+    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
             return bytes(response.read())
     except urllib.error.HTTPError as exc:
         raise ConfigError(f"cannot download {what}: HTTP {exc.code} from {url}") from None

@@ -34,7 +34,7 @@ def test_inventory_gold_record_holds_every_reliably_passing_test(inventory_recor
     assert record.flaky_tests == [] and record.failing_tests == []
     assert len(record.runs) == 2 and all(run.exit_code == 0 for run in record.runs)
     assert "tests/test_store.py::test_sqlite_is_recent_enough_for_upsert" in record.gold_tests
-    assert record.test_command.startswith("python -m pytest tests ")
+    assert "; python -m pytest tests -q " in record.test_command
     assert record.image.tag == f"cligym/gold-inventory:{record.spec_hash}"
     assert docker_client().images.get(record.image.tag).id == record.image.id
     assert "pyproject.toml" in record.tracked_files and "tests/test_cli.py" in record.tracked_files
@@ -170,5 +170,25 @@ def test_an_image_over_its_size_budget_is_refused_and_removed(
 def test_an_unknown_pypi_release_is_a_clear_error(tmp_path: Path) -> None:
     spec = tmp_path / "ghost.yaml"
     spec.write_text("name: ghost\nsource: {sdist: cligym-no-such-project-anywhere==0.0.1}\n")
-    with pytest.raises(CligymError, match=r"PyPI has no release cligym-no-such-project-anywhere==0\.0\.1"):
+    with pytest.raises(CligymError, match=r"the package index has no project 'cligym-no-such-project-anywhere'"):
         build(tmp_path, spec)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["markupsafe", "tabulate"])
+def test_real_pypi_projects_become_gold_environments(base_image: BaseImage, tmp_path: Path, name: str) -> None:
+    record = build_gold(REPO / "configs" / "repos" / f"{name}.yaml", load_settings(), tmp_path, lambda _: None)
+    assert record.source.startswith("PyPI sdist")
+    assert len(record.gold_tests) >= 70 and record.flaky_tests == []
+    assert set(record.gold_tests) <= set(record.collected_tests)
+    libraries = {Path(lib.path).name for lib in record.probe.shared_libraries}
+    modules = {module.name: module for module in record.probe.modules}
+    if name == "markupsafe":
+        # The C extension was compiled from the sdist, and the tests really load it.
+        assert record.install_plan.has_c_extension and "build-essential" in record.dockerfile
+        assert any(lib.startswith("_speedups.cpython-311") for lib in libraries)
+        assert modules["markupsafe._speedups"].origin == "repo"
+    else:
+        assert not record.install_plan.has_c_extension and "build-essential" not in record.dockerfile
+        assert modules["tabulate"].origin == "repo"
+        assert not any(lib.startswith("_speedups") for lib in libraries)

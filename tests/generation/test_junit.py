@@ -1,4 +1,4 @@
-"""JUnit XML from real pytest runs maps back to the exact node ids pytest collects."""
+"""Per-test outcomes from real pytest runs: our report plugin and JUnit XML, against collected node ids."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 from cligym.generation.gold.dockerfile import parse_collected
-from cligym.generation.gold.junit import parse_junit
+from cligym.generation.gold.junit import parse_junit, parse_pytest_report
 
 SAMPLE_TESTS = textwrap.dedent(
     """
@@ -97,3 +97,72 @@ def test_a_teardown_error_after_a_pass_counts_as_error(tmp_path: Path) -> None:
     run_pytest(tmp_path, "-o", "junit_family=xunit1", "--junitxml=report.xml")
     outcomes = parse_junit((tmp_path / "report.xml").read_bytes())
     assert [(o.test_id, o.status) for o in outcomes] == [("test_teardown.py::test_passes_then_teardown_fails", "error")]
+
+
+CUSTOM_ITEMS_CONFTEST = textwrap.dedent(
+    """
+    import pytest
+
+    def pytest_collect_file(parent, file_path):
+        if file_path.suffix == ".cases":
+            return CaseFile.from_parent(parent, path=file_path)
+
+    class CaseFile(pytest.File):
+        def collect(self):
+            for line in self.path.read_text().split():
+                yield CaseItem.from_parent(self, name=line)
+
+    class CaseItem(pytest.Item):
+        def runtest(self):
+            assert not self.name.startswith("bad")
+
+        def reportinfo(self):  # like PyYAML's data-driven tests: the location is the case's data file
+            return self.path.parent / (self.name + ".data"), None, self.name
+    """
+)
+PLUGIN = Path(__file__).resolve().parents[2] / "generation" / "gold" / "pytest_report_plugin.py"
+
+
+def test_report_plugin_gives_exact_ids_even_for_custom_items(tmp_path: Path) -> None:
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_sample.py").write_text(SAMPLE_TESTS)
+    (tests / "conftest.py").write_text(CUSTOM_ITEMS_CONFTEST)
+    (tests / "data.cases").write_text("good-one good-two bad-three\n")
+    plugin_dir = tmp_path / "plugin"
+    plugin_dir.mkdir()
+    (plugin_dir / "cligym_pytest_report.py").write_text(PLUGIN.read_text())
+    collected = parse_collected(run_pytest(tmp_path, "--collect-only").stdout)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "cligym_pytest_report",
+            "-o",
+            "junit_family=xunit1",
+            "--junitxml=report.xml",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={
+            "PYTHONPATH": str(plugin_dir),
+            "CLIGYM_PYTEST_REPORT": str(tmp_path / "report.json"),
+            "PATH": "/usr/bin:/bin",
+        },
+    )
+    outcomes = {o.test_id: o for o in parse_pytest_report((tmp_path / "report.json").read_bytes())}
+    assert set(outcomes) == set(collected)
+    assert outcomes["tests/data.cases::good-one"].status == "passed"
+    assert outcomes["tests/data.cases::bad-three"].status == "failed"
+    assert outcomes["tests/test_sample.py::test_error"].status == "error"
+    assert outcomes["tests/test_sample.py::test_xfail"].status == "skipped"
+    assert outcomes["tests/test_sample.py::TestOuter::TestInner::test_nested"].status == "passed"
+    # JUnit cannot name custom items exactly: the reason verdicts use the plugin's report.
+    junit_ids = {o.test_id for o in parse_junit((tmp_path / "report.xml").read_bytes())}
+    assert "tests/data.cases::good-one" not in junit_ids

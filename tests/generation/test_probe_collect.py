@@ -11,6 +11,7 @@ from cligym.generation.gold.probe_collect import (
 )
 
 STRACE_LOG = """\
+100   execve("/bin/sh", ["/bin/sh", "-c", "python -m pytest"], 0x7ffd /* 9 vars */) = 0
 101   execve("/usr/bin/python", ["python", "-m", "pytest"], 0x7ffd /* 9 vars */) = 0
 101   openat(AT_FDCWD, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3
 101   openat(AT_FDCWD, "/lib/x86_64-linux-gnu/libz.so.1", O_RDONLY|O_CLOEXEC) = 3
@@ -24,7 +25,7 @@ STRACE_LOG = """\
 """
 
 
-def test_strace_log_yields_successful_execs_and_opens_only() -> None:
+def test_strace_log_yields_successful_execs_and_opens_only_without_the_probes_own_shell() -> None:
     executed, opened = parse_strace(STRACE_LOG)
     assert executed == {"/usr/bin/python", "/usr/bin/git"}
     assert opened == {"/etc/ld.so.cache", "/lib/x86_64-linux-gnu/libz.so.1", "/etc/hosts"}

@@ -1,0 +1,51 @@
+"""A pytest plugin (loaded with ``-p cligym_pytest_report``) that writes every test's exact node id and
+status as JSON when the session ends. JUnit XML loses node ids for custom items (PyYAML's data-driven
+tests, mypy plugin YAML cases), so this report is what verdicts are computed from.
+
+Runs inside the project's interpreter: standard library only, no import of pytest at module level.
+"""
+
+import json
+import os
+
+_REPORT = os.environ.get("CLIGYM_PYTEST_REPORT")
+_SEVERITY = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
+_results: dict = {}
+
+
+def _record(nodeid: str, status: str, duration: float, message: str) -> None:
+    previous = _results.get(nodeid)
+    total = duration + (previous["duration_s"] if previous else 0.0)
+    if previous is None or _SEVERITY[status] > _SEVERITY[previous["status"]]:
+        _results[nodeid] = {"status": status, "duration_s": total, "message": message[:500]}
+    else:
+        previous["duration_s"] = total
+
+
+def _message(report) -> str:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2])
+    return getattr(report, "longreprtext", "") or ""
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.when == "call":
+        status = "passed" if report.passed else "skipped" if report.skipped else "failed"
+    else:  # an error in setup or teardown is the test's error, whatever its call did
+        status = "error" if report.failed else "skipped" if report.skipped else "passed"
+    _record(report.nodeid, status, float(getattr(report, "duration", 0.0) or 0.0), _message(report))
+
+
+def pytest_collectreport(report) -> None:
+    if report.failed:
+        _record(report.nodeid or "<collection>", "error", 0.0, _message(report))
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if not _REPORT or hasattr(session.config, "workerinput"):  # xdist workers: the controller reports
+        return
+    os.makedirs(os.path.dirname(_REPORT) or ".", exist_ok=True)
+    partial = _REPORT + ".partial"
+    with open(partial, "w") as out:
+        json.dump({"exitstatus": int(exitstatus), "tests": _results}, out)
+    os.replace(partial, _REPORT)

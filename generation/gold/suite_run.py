@@ -1,0 +1,40 @@
+"""One run of a project's test suite in a sandbox, read back as per-test outcomes."""
+
+from __future__ import annotations
+
+import contextlib
+from importlib import resources
+
+from cligym.generation.gold.dockerfile import (
+    JUNIT_PATH,
+    PYTEST_PLUGIN_DIR,
+    PYTEST_PLUGIN_MODULE,
+    PYTEST_REPORT_PATH,
+)
+from cligym.generation.gold.junit import TestOutcome, parse_junit, parse_pytest_report
+from cligym.sandbox import ExecResult, Sandbox
+
+
+def install_report_plugin(box: Sandbox) -> None:
+    """Put our pytest plugin where the test command's PYTHONPATH points (never into site-packages)."""
+    plugin = resources.files("cligym.generation.gold").joinpath("pytest_report_plugin.py").read_text()
+    box.write_file(f"{PYTEST_PLUGIN_DIR}/{PYTEST_PLUGIN_MODULE}.py", plugin)
+
+
+def read_outcomes(box: Sandbox) -> tuple[list[TestOutcome], bytes | None, bytes | None] | None:
+    """Outcomes from the plugin's report, else from JUnit XML; with both raw reports. None if neither exists."""
+    report = junit = None
+    with contextlib.suppress(FileNotFoundError):
+        report = box.read_file(PYTEST_REPORT_PATH)
+    with contextlib.suppress(FileNotFoundError):
+        junit = box.read_file(JUNIT_PATH)
+    if report is not None:
+        return parse_pytest_report(report), report, junit
+    if junit is not None:
+        return parse_junit(junit), report, junit
+    return None
+
+
+def run_suite(box: Sandbox, test_command: str, workdir: str, timeout: float) -> ExecResult:
+    install_report_plugin(box)
+    return box.exec(test_command, timeout=timeout, workdir=workdir)
