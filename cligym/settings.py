@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cligym.configs import DEFAULT_SETTINGS_FILE
 from cligym.errors import ConfigError
+from cligym.yaml_config import describe_validation_error, read_yaml_mapping
 
 CA_BUNDLE_ENV_VARS = ("CLIGYM_CA_BUNDLE", "PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
@@ -81,20 +82,6 @@ class Settings(_Strict):
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)
 
 
-def _read_yaml_mapping(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist", "check the path given to --config") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}".splitlines()[0]) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of settings, not {type(data).__name__}")
-    return data
-
-
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
@@ -122,12 +109,12 @@ def parse_override(text: str) -> dict[str, Any]:
 
 def load_settings(config_file: Path | None = None, overrides: list[str] | None = None) -> Settings:
     """Defaults from ``configs/cligym.yaml``, then the user's file (or ``$CLIGYM_CONFIG``), then overrides."""
-    data = _read_yaml_mapping(DEFAULT_SETTINGS_FILE)
+    data = read_yaml_mapping(DEFAULT_SETTINGS_FILE, "settings file", "reinstall cligym")
     source = "configs/cligym.yaml"
     if config_file is None and os.environ.get("CLIGYM_CONFIG"):
         config_file = Path(os.environ["CLIGYM_CONFIG"])
     if config_file is not None:
-        data = _merge(data, _read_yaml_mapping(config_file))
+        data = _merge(data, read_yaml_mapping(config_file, "config file", "check the path given to --config"))
         source = str(config_file)
     for override in overrides or []:
         data = _merge(data, parse_override(override))
@@ -137,9 +124,7 @@ def load_settings(config_file: Path | None = None, overrides: list[str] | None =
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
         raise ConfigError(
-            f"{source}: setting {field}: {first['msg']}",
+            f"{source}: setting {describe_validation_error(exc)}",
             "see configs/cligym.yaml for every setting and its meaning",
         ) from None

@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cligym.errors import ConfigError
+from cligym.yaml_config import describe_validation_error, read_yaml_mapping
 
 SPEC_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[A-Za-z0-9.+!_-]+)$")
@@ -116,24 +116,12 @@ class RepoSpec(_Strict):
 
 def load_repo_spec(path: Path) -> tuple[RepoSpec, Path]:
     """Read and validate a spec file; returns the spec and the directory relative paths resolve against."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"repo spec {path} does not exist", "pass a file such as configs/repos/attrs.yaml") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"repo spec {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"repo spec {path} must be a mapping with at least `name` and `source`")
+    data = read_yaml_mapping(path, "repo spec", "pass a file such as configs/repos/attrs.yaml")
     try:
         spec = RepoSpec.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        # Drop the discriminator tag pydantic puts in the location (source.pypi.sdist -> source.sdist).
-        parts = [str(part) for part in first["loc"]]
-        field = ".".join(p for i, p in enumerate(parts) if not (i and parts[i - 1] == "source" and p in SOURCE_KINDS))
-        message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(
-            f"repo spec {path}: {field or 'spec'}: {message}",
+            f"repo spec {path}: {describe_validation_error(exc, union_tags=SOURCE_KINDS)}",
             "see configs/repos/README.md for every field",
         ) from None
     return spec, path.resolve().parent

@@ -45,7 +45,7 @@ def test_source_shorthands(tmp_path: Path) -> None:
         ("name: a\nsource: {sdist: a==1}\ntimeout: -5\n", "timeout"),
         ("name: a\nsource: {sdist: a==1}\ninstal: [x]\n", "instal"),
         ("source: {sdist: a==1}\n", "name: Field required"),
-        ("- just\n- a list\n", "must be a mapping"),
+        ("- just\n- a list\n", "must hold a mapping, not a list"),
         ("name: [unclosed\n", "is not valid YAML"),
     ],
 )
