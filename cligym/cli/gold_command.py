@@ -93,7 +93,7 @@ def _summary_table(records: list[GoldRecord]) -> Table:
             str(len(record.collected_tests)),
             str(len(record.gold_tests)),
             str(len(record.flaky_tests)),
-            f"{record.timings_s.get('build', 0):.0f}",
+            f"{record.timings_s['build']:.0f}" if "build" in record.timings_s else "cached",
             f"{record.timings_s.get('baseline', 0):.0f}",
             f"{record.timings_s.get('probe', 0):.0f}",
             f"{record.image.size_bytes / 1e6:.0f}",

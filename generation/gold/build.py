@@ -88,6 +88,7 @@ def build_gold(
 
     if rebuild or not _image_exists(tag):
         progress(f"building {tag}")
+        build_started = time.monotonic()
         log_path = out_dir / "build.log"
         with log_path.open("w") as log:
             build_image(
@@ -96,7 +97,7 @@ def build_gold(
                 labels=cligym_labels(ROLE_GOLD) | {"io.cligym.gold": spec.name, "io.cligym.spec-hash": spec_hash},
                 on_log=lambda line: print(line, file=log),
             )
-    timings["build"] = round(time.monotonic() - started, 1)
+        timings["build"] = round(time.monotonic() - build_started, 1)
     image = docker_client().images.get(tag)
     size = int(image.attrs.get("Size", 0))
     if size > spec.max_image_mb * 1_000_000:
