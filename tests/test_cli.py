@@ -29,7 +29,9 @@ def table_row(output: str, check: str) -> str:
     return next(line for line in output.splitlines() if line.startswith(f"│ {check} "))
 
 
-@pytest.mark.parametrize("command", [[], ["doctor"], ["base"], ["base", "build"], ["gc"]])
+@pytest.mark.parametrize(
+    "command", [[], ["doctor"], ["base"], ["base", "build"], ["gc"], ["gold"], ["status"], ["operators"]]
+)
 def test_every_command_help_shows_examples(command: list[str]) -> None:
     result = run_cli(*command, "--help")
     assert result.returncode == 0, result.stderr

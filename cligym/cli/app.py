@@ -17,6 +17,8 @@ from cligym.cli.gc_command import EXAMPLES as GC_EXAMPLES
 from cligym.cli.gc_command import gc
 from cligym.cli.gold_command import EXAMPLES as GOLD_EXAMPLES
 from cligym.cli.gold_command import gold
+from cligym.cli.operators_command import EXAMPLES as OPERATORS_EXAMPLES
+from cligym.cli.operators_command import operators
 from cligym.cli.status_command import EXAMPLES as STATUS_EXAMPLES
 from cligym.cli.status_command import status
 from cligym.errors import CligymError
@@ -34,6 +36,7 @@ app.command("doctor", epilog=DOCTOR_EXAMPLES)(doctor)
 app.command("gc", epilog=GC_EXAMPLES)(gc)
 app.command("gold", epilog=GOLD_EXAMPLES)(gold)
 app.command("status", epilog=STATUS_EXAMPLES)(status)
+app.command("operators", epilog=OPERATORS_EXAMPLES)(operators)
 app.add_typer(base_app, name="base")
 
 

@@ -1,0 +1,78 @@
+"""Python package damage: a distribution the tests import is missing, shadowed or without metadata."""
+
+from __future__ import annotations
+
+import random
+import shlex
+from pathlib import PurePosixPath
+
+from cligym.generation.gold.record import GoldRecord
+from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
+from cligym.generation.operators.probe_targets import imported_distributions
+
+SITE_PACKAGES = "$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')"
+STDLIB = "$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"stdlib\"])')"
+
+
+def force_reinstall(target: Target) -> list[str]:
+    return [
+        f"python -m pip install --force-reinstall --no-deps {shlex.quote(f'{target.distribution}=={target.version}')}"
+    ]
+
+
+@register
+class ModuleDeleted(FaultOperator):
+    name = "module-deleted"
+    category = Category.PYTHON_PACKAGE
+    description = "Delete the file of a third-party module the tests import"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return [t for t in imported_distributions(gold) if t.version]
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        path = target.path or ""
+        # A package loses its __init__ (and its bytecode), a single-file module disappears.
+        removed = str(PurePosixPath(path).parent) if path.endswith("__init__.py") and rng.random() < 0.5 else path
+        return [
+            run(
+                f"rm -rf {shlex.quote(removed)} && find / -xdev -name '__pycache__' -path '*{target.name}*' "
+                "-prune -exec rm -rf {} + 2>/dev/null; true"
+            )
+        ]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return force_reinstall(target)
+
+
+@register
+class ModuleShadowed(FaultOperator):
+    name = "module-shadowed"
+    category = Category.PYTHON_PACKAGE
+    description = "Shadow a third-party module with an empty one earlier on sys.path"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return imported_distributions(gold)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        docstring = rng.choice(["Compatibility shim.", "Vendored stub, see upstream.", "Placeholder module."])
+        return [run(f'printf \'"""{docstring}"""\\n\' > {STDLIB}/{target.name}.py')]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return [f"rm -f {STDLIB}/{target.name}.py {STDLIB}/__pycache__/{target.name}.*.pyc"]
+
+
+@register
+class DistMetadataRemoved(FaultOperator):
+    name = "dist-metadata-removed"
+    category = Category.PYTHON_PACKAGE
+    description = "Remove the installed metadata (.dist-info) of a distribution the tests import"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return [t for t in imported_distributions(gold) if t.version]
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        pattern = f"{(target.distribution or '').replace('-', '_')}-{target.version}.dist-info"
+        return [run(f"rm -rf {SITE_PACKAGES}/{shlex.quote(pattern)}")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return force_reinstall(target)

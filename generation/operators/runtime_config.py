@@ -1,0 +1,51 @@
+"""Interpreter configuration: start-up hooks and search paths that change what ``import`` finds."""
+
+from __future__ import annotations
+
+import random
+
+from cligym.generation.gold.record import GoldRecord
+from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, env, register, run
+from cligym.generation.operators.probe_targets import imported_distributions, imported_stdlib_modules
+from cligym.generation.operators.python_packages import SITE_PACKAGES
+
+PTH_NAMES = ["distutils-precedence-fix.pth", "_virtualenv_compat.pth", "zz_site_tweaks.pth"]
+SHADOW_DIRS = ["/opt/python-compat", "/usr/local/share/pylib", "/opt/site-overrides"]
+
+
+@register
+class PthBlocksImport(FaultOperator):
+    name = "pth-blocks-import"
+    category = Category.RUNTIME_CONFIG
+    description = "A .pth file in site-packages marks a module the tests import as unimportable"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return imported_stdlib_modules(gold) + imported_distributions(gold)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        name = rng.choice(PTH_NAMES)
+        line = f"import sys; sys.modules['{target.name}'] = None"
+        return [run(f'echo "{line}" > {SITE_PACKAGES}/{name}')]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return ["rm -f " + " ".join(f"{SITE_PACKAGES}/{name}" for name in PTH_NAMES)]
+
+
+@register
+class PythonPathShadow(FaultOperator):
+    name = "pythonpath-shadow"
+    category = Category.RUNTIME_CONFIG
+    description = "PYTHONPATH in the image puts an empty module of the same name before the real one"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return imported_stdlib_modules(gold) + imported_distributions(gold)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        directory = rng.choice(SHADOW_DIRS)
+        return [
+            run(f"mkdir -p {directory} && printf '# site override\\n' > {directory}/{target.name}.py"),
+            env("PYTHONPATH", directory),
+        ]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return ["rm -f " + " ".join(f"{d}/{target.name}.py" for d in SHADOW_DIRS)]

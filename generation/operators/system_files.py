@@ -1,0 +1,69 @@
+"""System files and packages: a data file, configuration file or program the tests use is gone or wrong."""
+
+from __future__ import annotations
+
+import random
+import shlex
+
+from cligym.generation.gold.record import GoldRecord
+from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
+from cligym.generation.operators.probe_targets import packaged_executables, packaged_files
+
+
+def reinstall_restoring_conffiles(package: str) -> list[str]:
+    # --force-confmiss: a deleted configuration file is put back, which a plain reinstall does not do.
+    return [
+        "apt-get update",
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y --reinstall -o Dpkg::Options::=--force-confmiss "
+        + shlex.quote(package),
+    ]
+
+
+@register
+class PackagedFileRemoved(FaultOperator):
+    name = "packaged-file-removed"
+    category = Category.FILE_SYSTEM
+    description = "Delete a data or configuration file the tests read that a Debian package installed"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return packaged_files(gold)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        return [run(f"rm -f {shlex.quote(target.path or '')}")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return reinstall_restoring_conffiles(target.debian_package or "")
+
+
+@register
+class PackagedFileLinkBroken(FaultOperator):
+    name = "packaged-file-link-broken"
+    category = Category.FILE_SYSTEM
+    description = "Replace a file the tests read with a symlink that points nowhere"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return packaged_files(gold)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        path = shlex.quote(target.path or "")
+        where = rng.choice(["/var/lib/dpkg/alternatives/missing", "../share/base-files/stale", "/run/config/live"])
+        return [run(f"rm -f {path} && ln -s {where} {path}")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return [f"rm -f {shlex.quote(target.path or '')}", *reinstall_restoring_conffiles(target.debian_package or "")]
+
+
+@register
+class ExecutableRemoved(FaultOperator):
+    name = "executable-removed"
+    category = Category.SYSTEM_PACKAGE
+    description = "Delete a program the tests run that a Debian package installed"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return packaged_executables(gold)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        return [run(f"rm -f {shlex.quote(target.path or '')}")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return reinstall_restoring_conffiles(target.debian_package or "")

@@ -1,0 +1,103 @@
+"""The fault-operator catalog: every operator is a complete, deterministic unit aimed by the probe."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from cligym.generation.gold.record import GoldRecord, Probe, ProbedFile, ProbedModule
+from cligym.generation.operators import OPERATORS, Category
+from cligym.generation.operators.probe_targets import breakable_libraries, soname_link
+
+
+def gold_with(probe: Probe) -> GoldRecord:
+    record = GoldRecord.model_construct(name="demo", repo_path="/repo", probe=probe)
+    return record
+
+
+PROBE = Probe(
+    modules=[
+        ProbedModule(
+            name="tabulate",
+            file="/usr/lib/python3/dist-packages/tabulate/__init__.py",
+            origin="site-packages",
+            distribution="tabulate",
+            distribution_version="0.9.0",
+        ),
+        ProbedModule(
+            name="_pytest",
+            file="/x/_pytest/__init__.py",
+            origin="site-packages",
+            distribution="pytest",
+            distribution_version="9.0",
+        ),
+        ProbedModule(name="sqlite3", file="/usr/lib/python3.11/sqlite3/__init__.py", origin="stdlib"),
+    ],
+    shared_libraries=[
+        ProbedFile(path="/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6", package="libsqlite3-0"),
+        ProbedFile(path="/usr/lib/x86_64-linux-gnu/libc.so.6", package="libc6"),
+        ProbedFile(path="/repo/pkg/_speedups.cpython-311-x86_64-linux-gnu.so", package=None),
+    ],
+    files=[ProbedFile(path="/etc/os-release", package="base-files")],
+    executables=[ProbedFile(path="/usr/bin/sed", package="sed"), ProbedFile(path="/usr/bin/python", package="x")],
+)
+
+
+def test_every_operator_declares_name_category_and_description() -> None:
+    assert len(OPERATORS) >= 12
+    for name, operator in OPERATORS.items():
+        assert operator.name == name
+        assert isinstance(operator.category, Category)
+        assert operator.description and not operator.description.endswith(".")
+
+
+def test_every_operator_with_targets_is_deterministic_for_a_seed_and_has_an_oracle() -> None:
+    gold = gold_with(PROBE)
+    for operator in OPERATORS.values():
+        for target in operator.targets(gold):
+            first = operator.break_steps(target, random.Random(7))
+            assert first == operator.break_steps(target, random.Random(7)), operator.name
+            assert first and all(step.instruction in ("RUN", "ENV") for step in first)
+            assert operator.repair_commands(target), operator.name
+
+
+def test_targets_skip_libraries_the_repair_tools_need_and_the_test_harness() -> None:
+    gold = gold_with(PROBE)
+    assert [t.path for t in breakable_libraries(gold)] == ["/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6"]
+    module_targets = {t.name for t in OPERATORS["module-deleted"].targets(gold)}
+    assert module_targets == {"tabulate"}
+    assert {t.path for t in OPERATORS["executable-removed"].targets(gold)} == {"/usr/bin/sed"}
+
+
+@pytest.mark.parametrize(
+    ("path", "link"),
+    [
+        ("/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6", "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0"),
+        ("/usr/lib/x86_64-linux-gnu/libz.so.1.2.13", "/usr/lib/x86_64-linux-gnu/libz.so.1"),
+        ("/usr/lib/x86_64-linux-gnu/libc.so.6", None),
+        ("/usr/lib/python3.11/lib-dynload/_json.cpython-311-x86_64-linux-gnu.so", None),
+    ],
+)
+def test_soname_links(path: str, link: str | None) -> None:
+    assert soname_link(path) == link
+
+
+def test_operators_cover_at_least_six_categories_so_far() -> None:
+    assert len({operator.category for operator in OPERATORS.values()}) >= 6
+
+
+def test_cli_lists_the_catalog(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cligym", "operators"],
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    for name in OPERATORS:
+        assert name in result.stdout
