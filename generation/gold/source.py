@@ -210,9 +210,16 @@ def _copy_local(source: LocalSource, spec_dir: Path, name: str) -> SourceTree:
 
 
 def _copy_tracked(origin: Path, target: Path) -> None:
-    """Copy git-tracked files when ``origin`` is a git work tree, otherwise every non-build file."""
-    # Run inside a subdirectory, ls-files lists only the files below it, relative to it.
-    listed = subprocess.run(["git", "-C", str(origin), "ls-files", "-z"], capture_output=True, text=True, check=False)
+    """Copy the files git tracks or would track (not ignored) when ``origin`` is in a git work tree,
+    otherwise every non-build file."""
+    # Run inside a subdirectory, ls-files lists only the files below it, relative to it. New files that are
+    # not ignored count too: they are part of the work in progress the user points us at.
+    listed = subprocess.run(
+        ["git", "-C", str(origin), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     tracked = [relative for relative in listed.stdout.split("\0") if relative] if listed.returncode == 0 else []
     if tracked:
         for relative in tracked:

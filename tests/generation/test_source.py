@@ -29,7 +29,9 @@ def git_repo(tmp_path: Path) -> Path:
     git("tag", "v1", cwd=repo)
     (repo / "pkg" / "__init__.py").write_text("VERSION = 2\n")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "v2", cwd=repo)
-    (repo / "notes.txt").write_text("untracked scratch\n")
+    (repo / ".gitignore").write_text("notes.txt\n")
+    (repo / "notes.txt").write_text("ignored scratch\n")
+    (repo / "pkg" / "new_module.py").write_text("# not committed yet\n")
     return repo
 
 
@@ -48,10 +50,11 @@ def test_a_missing_git_ref_is_a_clear_error(git_repo: Path) -> None:
         fetch_source(spec, git_repo.parent)
 
 
-def test_local_work_tree_copies_tracked_files_and_digest_follows_content(git_repo: Path) -> None:
+def test_local_work_tree_copies_files_git_tracks_or_would_track(git_repo: Path) -> None:
     spec = RepoSpec.model_validate({"name": "localdemo", "source": {"path": "project"}})
     first = fetch_source(spec, git_repo.parent)
-    assert "notes.txt" not in first.manifest()
+    assert "notes.txt" not in first.manifest()  # ignored
+    assert "pkg/new_module.py" in first.manifest()  # new, not ignored
     (git_repo / "pkg" / "__init__.py").write_text("VERSION = 3\n")
     second = fetch_source(spec, git_repo.parent)
     assert second.digest != first.digest

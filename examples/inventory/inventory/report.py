@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import platform
+from typing import TYPE_CHECKING
 
 from packaging.version import Version
 from tabulate import tabulate
 
 from inventory import __version__
-from inventory.store import Store
+
+if TYPE_CHECKING:  # the store needs sqlite3; formatting money must not
+    from inventory.store import Store
 
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
 

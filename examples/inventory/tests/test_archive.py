@@ -1,5 +1,4 @@
 import gzip
-import zlib
 
 from inventory.archive import export_snapshot, import_snapshot
 from inventory.store import Store
@@ -23,9 +22,3 @@ def test_snapshot_is_gzip_compressed(tmp_path):
     export_snapshot(store, str(path))
     assert path.read_bytes()[:2] == b"\x1f\x8b"
     assert gzip.decompress(path.read_bytes()).startswith(b'{"sku": "A1"')
-
-
-def test_zlib_round_trip():
-    payload = b"inventory " * 100
-    assert zlib.decompress(zlib.compress(payload)) == payload
-    assert zlib.crc32(payload) == zlib.crc32(payload)

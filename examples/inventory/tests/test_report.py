@@ -1,6 +1,5 @@
 import pytest
 from inventory.report import currency, money, stock_table, system_info
-from inventory.store import Store
 
 
 def test_default_currency_is_euro(monkeypatch):
@@ -20,6 +19,8 @@ def test_unsupported_currency_is_an_error(monkeypatch):
 
 
 def test_stock_table_is_a_github_table(monkeypatch):
+    from inventory.store import Store
+
     monkeypatch.delenv("INVENTORY_CURRENCY", raising=False)
     store = Store()
     store.add("A1", "apple", 10, 50)

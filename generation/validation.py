@@ -1,0 +1,177 @@
+"""Validation of a candidate, check by check, on images rebuilt from the task's own Dockerfile.
+
+Checks, in order (the first that fails rejects the candidate, with the reason kept):
+  builds          the task Dockerfile (FROM the gold image + break steps) builds
+  breaks          in a fresh container at least one gold test fails (F2P); the others still pass (P2P)
+  repo_untouched  every file the repository tracks has its gold content
+  deterministic   a second fresh container gives the same F2P set
+  oracle_repairs  in a fresh container the repair commands succeed and then every F2P and P2P test passes,
+                  with the repository still untouched
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import shutil
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+
+from docker.errors import ImageNotFound
+
+from cligym.docker_connection import docker_client
+from cligym.errors import ImageBuildError
+from cligym.generation.gold.record import GoldRecord
+from cligym.generation.gold.suite_run import read_outcomes, run_suite
+from cligym.generation.task_record import Candidate, CheckName, Validation
+from cligym.image_build import build_image
+from cligym.labels import cligym_labels
+from cligym.sandbox import Sandbox
+from cligym.settings import Settings
+
+ROLE_TASK = "task"
+Progress = Callable[[str], None]
+
+
+class Rejected(Exception):
+    def __init__(self, check: CheckName, reason: str) -> None:
+        super().__init__(reason)
+        self.check = check
+        self.reason = reason
+
+
+def task_dockerfile(gold: GoldRecord, candidate: Candidate) -> str:
+    lines = [f"FROM {gold.image.tag}", *(step.render() for step in candidate.break_steps)]
+    return "\n".join(lines) + "\n"
+
+
+def task_image_tag(gold: GoldRecord, dockerfile: str) -> str:
+    return f"cligym/task-{gold.name}:{hashlib.sha256(dockerfile.encode()).hexdigest()[:12]}"
+
+
+def validate_candidate(
+    gold: GoldRecord,
+    candidate: Candidate,
+    settings: Settings,
+    run_id: str | None = None,
+    progress: Progress = lambda _: None,
+    keep_rejected_image: bool = False,
+) -> Validation:
+    """Run every check; the task image is kept when the candidate is valid and removed otherwise."""
+    validation = Validation()
+    dockerfile = task_dockerfile(gold, candidate)
+    tag = task_image_tag(gold, dockerfile)
+    timeout = gold.spec.timeout
+    try:
+        started = time.monotonic()
+        progress("building the task image")
+        _build(dockerfile, tag, run_id)
+        validation.image_tag = tag
+        _passed(validation, "builds", started)
+
+        started = time.monotonic()
+        progress("running the gold tests in the broken image")
+        with Sandbox(tag, run_id=run_id, settings=settings.sandbox, name_prefix="cligym-validate") as box:
+            failing = _failing_gold_tests(box, gold, timeout)
+            if not failing:
+                raise Rejected("breaks", "no gold test fails in the broken image")
+            validation.fail_to_pass = sorted(failing)
+            validation.pass_to_pass = sorted(set(gold.gold_tests) - failing)
+            _passed(validation, "breaks", started)
+            started = time.monotonic()
+            changed = _changed_tracked_files(box, gold)
+            if changed:
+                raise Rejected("repo_untouched", f"the break changed tracked files: {', '.join(changed[:5])}")
+            _passed(validation, "repo_untouched", started)
+
+        started = time.monotonic()
+        progress("checking the outcome in a second fresh container")
+        with Sandbox(tag, run_id=run_id, settings=settings.sandbox, name_prefix="cligym-validate") as box:
+            again = _failing_gold_tests(box, gold, timeout)
+        if again != failing:
+            differing = sorted(again ^ failing)
+            raise Rejected(
+                "deterministic", f"{len(differing)} tests change outcome in a second container, e.g. {differing[0]}"
+            )
+        _passed(validation, "deterministic", started)
+
+        started = time.monotonic()
+        progress("running the oracle repair")
+        with Sandbox(tag, run_id=run_id, settings=settings.sandbox, name_prefix="cligym-validate") as box:
+            for command in candidate.repair_commands:
+                result = box.exec(command, timeout=600)
+                if not result.ok:
+                    tail = (result.stdout + result.stderr).strip().splitlines()[-3:]
+                    raise Rejected("oracle_repairs", f"repair command failed ({result.summary()}): {' | '.join(tail)}")
+            still_failing = _failing_gold_tests(box, gold, timeout)
+            if still_failing:
+                raise Rejected(
+                    "oracle_repairs",
+                    f"{len(still_failing)} tests still fail after the repair, e.g. {sorted(still_failing)[0]}",
+                )
+            changed = _changed_tracked_files(box, gold)
+            if changed:
+                raise Rejected("oracle_repairs", f"the repair changed tracked files: {', '.join(changed[:5])}")
+        _passed(validation, "oracle_repairs", started)
+    except Rejected as rejection:
+        validation.rejected_by = rejection.check
+        validation.reason = rejection.reason
+        if not keep_rejected_image:
+            _remove_image(tag)
+    return validation
+
+
+def _passed(validation: Validation, check: CheckName, started: float) -> None:
+    validation.checks_passed.append(check)
+    validation.seconds[check] = round(time.monotonic() - started, 2)
+
+
+def _build(dockerfile: str, tag: str, run_id: str | None) -> None:
+    try:
+        docker_client().images.get(tag)
+        return
+    except ImageNotFound:
+        pass
+    context = Path(tempfile.mkdtemp(prefix="cligym-task-"))
+    try:
+        (context / "Dockerfile").write_text(dockerfile)
+        build_image(context, tag, labels=cligym_labels(ROLE_TASK, run_id))
+    except ImageBuildError as exc:
+        raise Rejected("builds", exc.message.splitlines()[0]) from None
+    finally:
+        shutil.rmtree(context, ignore_errors=True)
+
+
+def _failing_gold_tests(box: Sandbox, gold: GoldRecord, timeout: float) -> set[str]:
+    """Gold tests that do not pass here; when the suite cannot even report, every gold test fails."""
+    run_suite(box, gold.test_command, gold.repo_path, timeout)
+    read = read_outcomes(box)
+    if read is None:
+        return set(gold.gold_tests)
+    passed = {outcome.test_id for outcome in read[0] if outcome.status == "passed"}
+    return set(gold.gold_tests) - passed
+
+
+def _changed_tracked_files(box: Sandbox, gold: GoldRecord) -> list[str]:
+    """Tracked files whose content differs from gold (or that are gone), read through Docker's archive API."""
+    stream, _ = box.container.get_archive(gold.repo_path)
+    current: dict[str, str] = {}
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+        for member in archive:
+            if not member.isfile():
+                continue
+            relative = str(PurePosixPath(*PurePosixPath(member.name).parts[1:]))
+            if relative in gold.tracked_files:
+                extracted = archive.extractfile(member)
+                assert extracted is not None
+                current[relative] = hashlib.sha256(extracted.read()).hexdigest()
+    return sorted(path for path, digest in gold.tracked_files.items() if current.get(path) != digest)
+
+
+def _remove_image(tag: str) -> None:
+    with contextlib.suppress(ImageNotFound):
+        docker_client().images.remove(tag, force=True)

@@ -1,0 +1,115 @@
+"""Validation of candidates on the bundled example's gold image: valid tasks, and each rejection rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cligym.base_images import BaseImage
+from cligym.docker_connection import docker_client
+from cligym.generation.catalog_inverter import all_catalog_candidates
+from cligym.generation.gold import GoldRecord, build_gold
+from cligym.generation.operators.base import Category, run
+from cligym.generation.task_record import Candidate
+from cligym.generation.validation import validate_candidate
+from cligym.settings import load_settings
+
+pytestmark = pytest.mark.docker
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def gold(base_image: BaseImage, tmp_path_factory: pytest.TempPathFactory) -> GoldRecord:
+    run_dir = tmp_path_factory.mktemp("gold")
+    return build_gold(REPO / "configs" / "repos" / "inventory.yaml", load_settings(), run_dir, lambda _: None)
+
+
+def catalog(gold: GoldRecord, operator: str, label: str) -> Candidate:
+    return next(
+        c for c in all_catalog_candidates(gold) if c.inverter == f"catalog:{operator}" and c.target.label() == label
+    )
+
+
+def handmade(gold: GoldRecord, steps: list[str], repair: list[str]) -> Candidate:
+    return Candidate(
+        repo=gold.name,
+        category=Category.FILE_SYSTEM,
+        inverter="test:handmade",
+        description="made by hand for a test",
+        break_steps=[run(step) for step in steps],
+        repair_commands=repair,
+    )
+
+
+def test_a_broken_shell_start_up_is_a_valid_task_with_pass_to_pass_tests(gold: GoldRecord, run_id: str) -> None:
+    validation = validate_candidate(gold, catalog(gold, "bash-env-file-limit", "BASH_ENV"), load_settings(), run_id)
+    assert validation.valid, validation.reason
+    assert validation.checks_passed == ["builds", "breaks", "repo_untouched", "deterministic", "oracle_repairs"]
+    assert validation.fail_to_pass and validation.pass_to_pass
+    assert set(validation.fail_to_pass) | set(validation.pass_to_pass) == set(gold.gold_tests)
+    assert docker_client().images.get(validation.image_tag)
+
+
+def test_a_redirected_sqlite_soname_fails_the_sqlite_tests_and_ldconfig_repairs_it(
+    gold: GoldRecord, run_id: str
+) -> None:
+    candidate = catalog(gold, "soname-link-redirected", "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6")
+    validation = validate_candidate(gold, candidate, load_settings(), run_id)
+    assert validation.valid, validation.reason
+    assert "tests/test_store.py::test_add_and_get" in validation.fail_to_pass
+    assert "tests/test_compression.py::test_zlib_round_trip" in validation.pass_to_pass
+    assert "tests/test_report.py::test_default_currency_is_euro" in validation.pass_to_pass
+
+
+def test_rejected_when_a_break_step_fails_to_build(gold: GoldRecord, run_id: str) -> None:
+    validation = validate_candidate(gold, handmade(gold, ["false"], ["true"]), load_settings(), run_id)
+    assert validation.rejected_by == "builds" and validation.checks_passed == []
+
+
+def test_rejected_when_no_gold_test_fails(gold: GoldRecord, run_id: str) -> None:
+    validation = validate_candidate(
+        gold, handmade(gold, ["rm -f /usr/share/doc/*/copyright"], ["true"]), load_settings(), run_id
+    )
+    assert validation.rejected_by == "breaks"
+    assert validation.reason == "no gold test fails in the broken image"
+    assert docker_client().images.list(filters={"label": f"io.cligym.run={run_id}"}) == []
+
+
+def test_rejected_when_the_break_edits_tracked_files(gold: GoldRecord, run_id: str) -> None:
+    steps = ["sed -i 's/return self.get(sku)/return None/' /repo/inventory/store.py"]
+    validation = validate_candidate(gold, handmade(gold, steps, ["true"]), load_settings(), run_id)
+    assert validation.rejected_by == "repo_untouched"
+    assert "inventory/store.py" in validation.reason
+
+
+def test_rejected_when_the_outcome_changes_between_containers(gold: GoldRecord, run_id: str) -> None:
+    # Every sqlite3.connect fails with probability 1/2: which tests fail differs from run to run. (A .pth
+    # line runs in a function's locals, so the lambda looks its modules up again.)
+    flaky = (
+        "import sqlite3; sqlite3.real_connect = sqlite3.connect; sqlite3.connect = lambda *a, **k: "
+        "__import__('sqlite3').real_connect(*a, **k) if __import__('os').urandom(1)[0] < 128 "
+        "else __import__('sqlite3').real_connect('/nonexistent/x.db')"
+    )
+    site = "$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')"
+    validation = validate_candidate(
+        gold, handmade(gold, [f'echo "{flaky}" > {site}/zz_flaky.pth'], ["true"]), load_settings(), run_id
+    )
+    assert validation.rejected_by == "deterministic", validation.reason
+
+
+def test_rejected_when_the_oracle_does_not_repair(gold: GoldRecord, run_id: str) -> None:
+    candidate = catalog(gold, "bash-env-file-limit", "BASH_ENV").model_copy(update={"repair_commands": ["true"]})
+    validation = validate_candidate(gold, candidate, load_settings(), run_id)
+    assert validation.rejected_by == "oracle_repairs"
+    assert "still fail after the repair" in validation.reason
+
+
+def test_rejected_when_an_oracle_command_fails(gold: GoldRecord, run_id: str) -> None:
+    candidate = catalog(gold, "bash-env-file-limit", "BASH_ENV").model_copy(
+        update={"repair_commands": ["echo trying; exit 3"]}
+    )
+    validation = validate_candidate(gold, candidate, load_settings(), run_id)
+    assert validation.rejected_by == "oracle_repairs"
+    assert "repair command failed (exit 3" in validation.reason and "trying" in validation.reason
