@@ -37,6 +37,9 @@ class Validation(BaseModel):
     fail_to_pass: list[str] = Field(default_factory=list)
     pass_to_pass: list[str] = Field(default_factory=list)
     image_tag: str | None = None
+    failure_messages: dict[str, str] = Field(
+        default_factory=dict, description="The error each F2P test reported in the broken image (first lines)."
+    )
     seconds: dict[str, float] = Field(default_factory=dict)
 
     @property
@@ -45,7 +48,7 @@ class Validation(BaseModel):
 
 
 class TaskRecord(BaseModel):
-    """A validated repair task: broken image, the tests that must pass again, and a known repair."""
+    """A validated repair task: broken image, the tests that must pass again, a known repair, the statement."""
 
     schema_version: str = TASK_SCHEMA_VERSION
     task_id: str
@@ -53,4 +56,6 @@ class TaskRecord(BaseModel):
     gold_image: str
     task_dockerfile: str
     validation: Validation
+    statement: str
+    statement_with_hint: str
     created_at: datetime

@@ -76,7 +76,7 @@ def validate_candidate(
         started = time.monotonic()
         progress("running the gold tests in the broken image")
         with Sandbox(tag, run_id=run_id, settings=settings.sandbox, name_prefix="cligym-validate") as box:
-            failing = _failing_gold_tests(box, gold, timeout)
+            failing = _failing_gold_tests(box, gold, timeout, messages=validation.failure_messages)
             if not failing:
                 raise Rejected("breaks", "no gold test fails in the broken image")
             validation.fail_to_pass = sorted(failing)
@@ -146,14 +146,31 @@ def _build(dockerfile: str, tag: str, run_id: str | None) -> None:
         shutil.rmtree(context, ignore_errors=True)
 
 
-def _failing_gold_tests(box: Sandbox, gold: GoldRecord, timeout: float) -> set[str]:
-    """Gold tests that do not pass here; when the suite cannot even report, every gold test fails."""
-    run_suite(box, gold.test_command, gold.repo_path, timeout)
+def _failing_gold_tests(
+    box: Sandbox, gold: GoldRecord, timeout: float, messages: dict[str, str] | None = None
+) -> set[str]:
+    """Gold tests that do not pass here; when the suite cannot even report, every gold test fails.
+
+    ``messages`` receives each failing test's error (or the run's own output when there was no report).
+    """
+    result = run_suite(box, gold.test_command, gold.repo_path, timeout)
     read = read_outcomes(box)
+    gold_tests = set(gold.gold_tests)
     if read is None:
-        return set(gold.gold_tests)
+        if messages is not None:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+            messages.update(dict.fromkeys(sorted(gold_tests), tail))
+        return gold_tests
     passed = {outcome.test_id for outcome in read[0] if outcome.status == "passed"}
-    return set(gold.gold_tests) - passed
+    failing = gold_tests - passed
+    if messages is not None:
+        # A test that never ran because its module failed to import gets the module's collection error.
+        by_id = {outcome.test_id: outcome.message for outcome in read[0]}
+        for test in failing:
+            message = by_id.get(test) or by_id.get(test.split("::", 1)[0], "")
+            if message:
+                messages[test] = message
+    return failing
 
 
 def _changed_tracked_files(box: Sandbox, gold: GoldRecord) -> list[str]:

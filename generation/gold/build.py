@@ -137,6 +137,7 @@ def build_gold(
         repo_path=REPO_PATH,
         install_plan=plan,
         test_command=test_command,
+        base_test_command=base_command,
         collected_tests=collected,
         runs=runs,
         gold_tests=verdict.gold,

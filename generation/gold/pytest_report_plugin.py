@@ -17,7 +17,8 @@ def _record(nodeid: str, status: str, duration: float, message: str) -> None:
     previous = _results.get(nodeid)
     total = duration + (previous["duration_s"] if previous else 0.0)
     if previous is None or _SEVERITY[status] > _SEVERITY[previous["status"]]:
-        _results[nodeid] = {"status": status, "duration_s": total, "message": message[:500]}
+        # The end of a failure report holds the exception ("E   ..." lines); keep that part.
+        _results[nodeid] = {"status": status, "duration_s": total, "message": message[-2000:]}
     else:
         previous["duration_s"] = total
 

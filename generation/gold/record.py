@@ -13,7 +13,7 @@ from cligym.generation.gold.junit import TestOutcome, TestStatus
 from cligym.generation.repo_spec import RepoSpec
 
 # Bump when the record's meaning changes (what is probed, how tests are judged): records are rebuilt.
-GOLD_SCHEMA_VERSION = "cligym.gold/2"
+GOLD_SCHEMA_VERSION = "cligym.gold/4"
 ModuleOrigin = Literal["repo", "site-packages", "stdlib", "builtin", "other"]
 
 
@@ -87,7 +87,8 @@ class GoldRecord(BaseModel):
     dockerfile: str
     repo_path: str
     install_plan: InstallPlan
-    test_command: str
+    test_command: str = Field(description="Exactly what runs the suite, with our report options.")
+    base_test_command: str = Field(description="The suite's command as a user would type it.")
     collected_tests: list[str]
     runs: list[SuiteRun]
     gold_tests: list[str]
