@@ -74,16 +74,21 @@ def pytest_base_command(spec: RepoSpec, plan: InstallPlan) -> str:
     return command
 
 
-def pytest_run_command(base_command: str) -> str:
+def pytest_run_command(
+    base_command: str,
+    plugin_dir: str = PYTEST_PLUGIN_DIR,
+    report_path: str = PYTEST_REPORT_PATH,
+    junit_path: str = JUNIT_PATH,
+) -> str:
     """The base command with our report plugin (exact node ids), JUnit XML (xunit1 keeps each test's file),
     and no cache writes into the repository. ``export`` keeps the plugin visible to compound commands.
     A module that fails to import must not stop the others from running: a break that hits one import
     still leaves the rest of the suite to tell pass-to-pass tests."""
     return (
-        f'export PYTHONPATH="{PYTEST_PLUGIN_DIR}${{PYTHONPATH:+:$PYTHONPATH}}" '
-        f"CLIGYM_PYTEST_REPORT={PYTEST_REPORT_PATH}; "
+        f'export PYTHONPATH="{plugin_dir}${{PYTHONPATH:+:$PYTHONPATH}}" '
+        f"CLIGYM_PYTEST_REPORT={report_path}; "
         f"{base_command} -q -p no:cacheprovider -p {PYTEST_PLUGIN_MODULE} --continue-on-collection-errors "
-        f"-o junit_family=xunit1 --junitxml={JUNIT_PATH}"
+        f"-o junit_family=xunit1 --junitxml={junit_path}"
     )
 
 

@@ -1,0 +1,137 @@
+"""Exported Harbor tasks run under the real Harbor client: the oracle earns 1, doing nothing earns 0, and
+editing the repository's tests cannot earn anything."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cligym.base_images import BaseImage
+from cligym.generation.catalog_inverter import all_catalog_candidates
+from cligym.generation.export import export_harbor_task
+from cligym.generation.gold import GoldRecord, build_gold
+from cligym.generation.statement import write_statement
+from cligym.generation.task_record import TaskRecord
+from cligym.generation.validation import validate_candidate
+from cligym.sandbox import Sandbox
+from cligym.settings import load_settings
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+HARBOR_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cligym" / "harbor-venv"
+
+
+@pytest.fixture(scope="module")
+def harbor() -> Path:
+    """The real Harbor CLI from PyPI, in a Python >= 3.12 venv cached per machine."""
+    executable = HARBOR_VENV / "bin" / "harbor"
+    if not executable.exists():
+        pythons = sorted(glob.glob("/root/.pyenv/versions/3.1[2-9]*/bin/python")) or sorted(
+            glob.glob("/usr/bin/python3.1[2-9]")
+        )
+        assert pythons, "Harbor needs Python >= 3.12 (pyenv provides one on this machine)"
+        subprocess.run([pythons[-1], "-m", "venv", str(HARBOR_VENV)], check=True)
+        subprocess.run([str(HARBOR_VENV / "bin" / "pip"), "install", "-q", "harbor"], check=True)
+    return executable
+
+
+@pytest.fixture(scope="module")
+def exported(base_image: BaseImage, tmp_path_factory: pytest.TempPathFactory) -> tuple[GoldRecord, TaskRecord, Path]:
+    run_dir = tmp_path_factory.mktemp("run")
+    settings = load_settings()
+    gold = build_gold(REPO / "configs" / "repos" / "inventory.yaml", settings, run_dir, lambda _: None)
+    candidate = next(
+        c
+        for c in all_catalog_candidates(gold)
+        if c.inverter == "catalog:soname-link-redirected" and "libsqlite3" in c.target.label()
+    )
+    validation = validate_candidate(gold, candidate, settings)
+    assert validation.valid, validation.reason
+    task = TaskRecord(
+        task_id="inventory-sqlite-soname",
+        candidate=candidate,
+        gold_image=gold.image.tag,
+        task_dockerfile="",
+        validation=validation,
+        statement=write_statement(gold, candidate, validation, "bug_report", hint=False),
+        statement_with_hint=write_statement(gold, candidate, validation, "bug_report", hint=True),
+        created_at=datetime.now(UTC),
+    )
+    context = run_dir / "gold" / "inventory" / "context"
+    task_dir = export_harbor_task(task, gold, context, tmp_path_factory.mktemp("tasks"), hinted=False)
+    return gold, task, task_dir
+
+
+FORCE_PASS_CONFTEST = """
+import pytest
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    outcome.get_result().outcome = "passed"
+"""
+
+
+def harbor_mean_reward(harbor: Path, agent: str, task_dir: Path, jobs: Path) -> float:
+    completed = subprocess.run(
+        [str(harbor), "run", "-a", agent, "-p", str(task_dir), "-o", str(jobs)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    (result,) = jobs.glob("*/result.json")
+    evals = json.loads(result.read_text())["stats"]["evals"]
+    (stats,) = evals.values()
+    assert stats["n_errors"] == 0, stats
+    return float(stats["metrics"][0]["mean"])
+
+
+def test_the_task_directory_has_harbors_layout(exported: tuple[GoldRecord, TaskRecord, Path]) -> None:
+    _, task, task_dir = exported
+    for relative in ("task.toml", "instruction.md", "environment/Dockerfile", "tests/test.sh", "solution/solve.sh"):
+        assert (task_dir / relative).is_file(), relative
+    assert 'environment_mode = "shared"' in (task_dir / "task.toml").read_text()
+    assert (task_dir / "instruction.md").read_text() == task.statement
+    dockerfile = (task_dir / "environment" / "Dockerfile").read_text()
+    assert dockerfile.rstrip().endswith(task.candidate.break_steps[-1].render())
+    assert (task_dir / "tests" / "pristine" / "tests" / "test_store.py").is_file()
+
+
+def test_harbor_oracle_earns_reward_1(
+    exported: tuple[GoldRecord, TaskRecord, Path], harbor: Path, tmp_path: Path
+) -> None:
+    assert harbor_mean_reward(harbor, "oracle", exported[2], tmp_path / "jobs") == 1.0
+
+
+def test_harbor_do_nothing_agent_earns_reward_0(
+    exported: tuple[GoldRecord, TaskRecord, Path], harbor: Path, tmp_path: Path
+) -> None:
+    assert harbor_mean_reward(harbor, "nop", exported[2], tmp_path / "jobs") == 0.0
+
+
+def test_editing_the_repositorys_tests_does_not_earn_a_reward(exported: tuple[GoldRecord, TaskRecord, Path]) -> None:
+    gold, task, task_dir = exported
+    assert task.validation.image_tag
+    with Sandbox(task.validation.image_tag) as box:
+        # The "agent" skips every test instead of repairing anything.
+        box.exec(
+            f"cd {gold.repo_path} && printf 'import pytest\\npytestmark = pytest.mark.skip\\n' > tests/conftest.py"
+            " && for f in tests/test_*.py; do echo 'def test_ok(): pass' > $f; done"
+        )
+        for path in sorted(p for p in (task_dir / "tests").rglob("*") if p.is_file()):
+            box.write_file(f"/tests/{path.relative_to(task_dir / 'tests')}", path.read_bytes(), mode=0o755)
+        result = box.exec("bash /tests/test.sh", timeout=600)
+        assert box.read_file("/logs/verifier/reward.txt").strip() == b"0", result.stdout + result.stderr
+        # The same verifier after the oracle's repair: the restored tests pass.
+        for command in task.candidate.repair_commands:
+            assert box.exec(command, timeout=600).ok
+        box.exec("bash /tests/test.sh", timeout=600)
+        assert box.read_file("/logs/verifier/reward.txt").strip() == b"1"
