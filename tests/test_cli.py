@@ -30,7 +30,7 @@ def table_row(output: str, check: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["doctor"], ["base"], ["base", "build"], ["gc"], ["gold"], ["status"], ["operators"]]
+    "command", [[], ["doctor"], ["base"], ["base", "build"], ["gc"], ["gold"], ["generate"], ["status"], ["operators"]]
 )
 def test_every_command_help_shows_examples(command: list[str]) -> None:
     result = run_cli(*command, "--help")

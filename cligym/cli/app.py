@@ -15,6 +15,8 @@ from cligym.cli.doctor_command import EXAMPLES as DOCTOR_EXAMPLES
 from cligym.cli.doctor_command import doctor
 from cligym.cli.gc_command import EXAMPLES as GC_EXAMPLES
 from cligym.cli.gc_command import gc
+from cligym.cli.generate_command import EXAMPLES as GENERATE_EXAMPLES
+from cligym.cli.generate_command import generate
 from cligym.cli.gold_command import EXAMPLES as GOLD_EXAMPLES
 from cligym.cli.gold_command import gold
 from cligym.cli.operators_command import EXAMPLES as OPERATORS_EXAMPLES
@@ -35,6 +37,7 @@ app = typer.Typer(
 app.command("doctor", epilog=DOCTOR_EXAMPLES)(doctor)
 app.command("gc", epilog=GC_EXAMPLES)(gc)
 app.command("gold", epilog=GOLD_EXAMPLES)(gold)
+app.command("generate", epilog=GENERATE_EXAMPLES)(generate)
 app.command("status", epilog=STATUS_EXAMPLES)(status)
 app.command("operators", epilog=OPERATORS_EXAMPLES)(operators)
 app.add_typer(base_app, name="base")

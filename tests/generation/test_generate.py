@@ -1,0 +1,69 @@
+"""`cligym generate` end to end on the bundled example: valid tasks of several categories, exported for
+Harbor, and a re-run that judges nothing twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cligym.base_images import BaseImage
+from cligym.generation.task_record import TaskRecord
+from cligym.run_state import RunState
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def generate(out: Path, tasks: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cligym",
+            "generate",
+            str(REPO / "configs" / "repos" / "inventory.yaml"),
+            "--tasks",
+            str(tasks),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "COLUMNS": "250"},
+    )
+
+
+def test_generate_makes_valid_tasks_of_several_categories_and_resumes(base_image: BaseImage, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    first = generate(out, tasks=3)
+    assert first.returncode == 0, first.stdout + first.stderr
+    records = [TaskRecord.model_validate_json(p.read_text()) for p in sorted((out / "tasks").glob("*/record.json"))]
+    assert len(records) == 3
+    assert len({record.candidate.category for record in records}) >= 2
+    for record in records:
+        assert record.validation.valid and record.validation.fail_to_pass
+        assert record.statement != record.statement_with_hint
+        for name in (record.task_id, record.task_id + "-hinted"):
+            task_dir = out / "harbor" / name
+            assert (task_dir / "task.toml").is_file() and (task_dir / "tests" / "test.sh").is_file()
+            expected = json.loads((task_dir / "tests" / "expected.json").read_text())
+            assert expected["fail_to_pass"] == record.validation.fail_to_pass
+    row = next(line for line in first.stdout.splitlines() if line.startswith("│ inventory"))
+    assert row.split("│")[3].strip() == "3"
+
+    state = RunState(out)
+    judged = {unit.key for unit in state.units("candidate")}
+    state.close()
+    again = generate(out, tasks=3)
+    assert again.returncode == 0, again.stdout + again.stderr
+    state = RunState(out)
+    assert {unit.key for unit in state.units("candidate")} == judged
+    assert all(unit.attempts == 1 for unit in state.units("candidate"))
+    state.close()
