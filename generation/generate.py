@@ -25,9 +25,11 @@ from cligym.generation.export import export_harbor_task, export_terminal_bench_t
 from cligym.generation.gold import GoldRecord, build_gold
 from cligym.generation.gold.build import gold_dir
 from cligym.generation.inverter import Inverter
-from cligym.generation.statement import StatementLeak, pick_style, write_statement
+from cligym.generation.statement import pick_style
+from cligym.generation.statement_writer import StatementLeakWithUsage, StatementWriter, WrittenStatements
 from cligym.generation.task_record import Attempt, Candidate, RejectionName, TaskRecord, Validation
 from cligym.generation.validation import validate_candidate
+from cligym.llm import TokenUsage
 from cligym.run_state import RunState
 from cligym.settings import Settings
 
@@ -59,13 +61,16 @@ def generate_for_spec(
     max_attempts: int | None = None,
     exports: Sequence[ExportFormat] = EXPORT_FORMATS,
     gold_registry: str | None = None,
+    statement_writer: StatementWriter | None = None,
 ) -> RepoGeneration:
     """Build the gold environment, then judge candidates until ``tasks_wanted`` tasks are valid, the inverter
     has nothing left, or ``max_attempts`` candidates were judged for this repository in this run.
 
     Valid tasks are exported in each of ``exports``; with ``gold_registry`` the gold image is pushed there
-    and the exported Dockerfiles start FROM it instead of rebuilding the gold environment.
+    and the exported Dockerfiles start FROM it instead of rebuilding the gold environment. Statements are
+    written by ``statement_writer`` (the templates by default).
     """
+    writer = statement_writer or StatementWriter()
     gold = build_gold(spec_path, settings, run_dir, progress)
     reference = None
     if gold_registry:
@@ -82,7 +87,7 @@ def generate_for_spec(
         candidate = inverter.propose(gold, history)
         if candidate is None:
             break
-        attempt = _judge(gold, candidate, settings, run_dir, state, signatures, progress, exporter)
+        attempt = _judge(gold, candidate, settings, run_dir, state, signatures, progress, exporter, writer)
         append_attempt(run_dir, attempt)
         history.append(attempt)
         _count(outcome, attempt, run_dir, signatures)
@@ -98,6 +103,7 @@ def _judge(
     signatures: set[Signature],
     progress: Progress,
     exporter: _Exporter,
+    writer: StatementWriter,
 ) -> Attempt:
     """Validate one candidate; a valid one that is not a near-duplicate becomes a task and is exported."""
     key = candidate_key(candidate)
@@ -107,8 +113,13 @@ def _judge(
     target = candidate.target.label() if candidate.target else "-"
 
     def attempt(
-        validation: Validation, rejected_by: RejectionName | None, reason: str = "", **extra: object
+        validation: Validation,
+        rejected_by: RejectionName | None,
+        reason: str = "",
+        statements: TokenUsage | None = None,
+        **extra: str | int | None,
     ) -> Attempt:
+        spent = statements or TokenUsage()
         return Attempt(
             repo=gold.name,
             key=key,
@@ -118,6 +129,8 @@ def _judge(
             reason=reason,
             started_at=started,
             finished_at=datetime.now(UTC),
+            statement_prompt_tokens=spent.prompt_tokens,
+            statement_completion_tokens=spent.completion_tokens,
             **extra,  # type: ignore[arg-type]
         )
 
@@ -134,17 +147,25 @@ def _judge(
         state.fail(CANDIDATE_STAGE, unit, f"rejected by validation_error: {error.message}")
         return attempt(Validation(), "validation_error", error.message)
     rejection = _rejection(validation, candidate, signatures)
+    spent = TokenUsage()
     if rejection is None:
+        task_id = f"{gold.name}-{key}"
         try:
-            task = _task_record(gold, candidate, validation)
-        except StatementLeak as leak:
+            written = writer.write(gold, candidate, validation, pick_style(task_id))
+        except StatementLeakWithUsage as leak:
             rejection = ("statement_leak", str(leak))
+            spent = leak.usage
+        else:
+            spent = written.usage
+            if written.note:
+                progress(written.note)
+            task = _task_record(task_id, gold, candidate, validation, written)
     if rejection is not None:
         check, reason = rejection
         state.fail(CANDIDATE_STAGE, unit, f"rejected by {check}: {reason}")
         if check in ("near_duplicate", "statement_leak"):
             _remove_image(validation.image_tag)
-        return attempt(validation, check, reason)
+        return attempt(validation, check, reason, spent)
 
     task_dir = run_dir / "tasks" / task.task_id
     task_dir.mkdir(parents=True, exist_ok=True)
@@ -154,7 +175,9 @@ def _judge(
     partial.replace(record_path)
     exporter.export(task)
     state.finish(CANDIDATE_STAGE, unit, record_path)
-    return attempt(validation, None, task_id=task.task_id, disk_bytes_added=_disk_added(gold, validation))
+    return attempt(
+        validation, None, task_id=task.task_id, disk_bytes_added=_disk_added(gold, validation), statements=spent
+    )
 
 
 class _Exporter:
@@ -207,19 +230,18 @@ def _rejection(
     return None
 
 
-def _task_record(gold: GoldRecord, candidate: Candidate, validation: Validation) -> TaskRecord:
-    task_id = f"{gold.name}-{candidate_key(candidate)}"
-    style = pick_style(task_id)
-    statement = write_statement(gold, candidate, validation, style, hint=False)
-    hinted = write_statement(gold, candidate, validation, style, hint=True)
+def _task_record(
+    task_id: str, gold: GoldRecord, candidate: Candidate, validation: Validation, written: WrittenStatements
+) -> TaskRecord:
     return TaskRecord(
         task_id=task_id,
         candidate=candidate,
         gold_image=gold.image.tag,
         task_dockerfile=gold.dockerfile + "\n" + "\n".join(step.render() for step in candidate.break_steps) + "\n",
         validation=validation,
-        statement=statement,
-        statement_with_hint=hinted,
+        statement=written.statement,
+        statement_with_hint=written.statement_with_hint,
+        statement_author=written.author,
         created_at=datetime.now(UTC),
     )
 

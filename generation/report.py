@@ -84,7 +84,9 @@ def attempts_frame(attempts: list[Attempt]) -> pd.DataFrame:
             "pass_to_pass": len(validation.pass_to_pass),
             "seconds": sum(validation.seconds.values()) + candidate.provenance.seconds,
             "wall_s": (attempt.finished_at - attempt.started_at).total_seconds(),
-            "tokens": candidate.provenance.tokens,
+            "tokens": candidate.provenance.tokens
+            + attempt.statement_prompt_tokens
+            + attempt.statement_completion_tokens,
             "disk_mb": attempt.disk_bytes_added / 1e6 if attempt.disk_bytes_added is not None else None,
             "propose_s": candidate.provenance.seconds or None,
         }

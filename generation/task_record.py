@@ -87,6 +87,7 @@ class TaskRecord(BaseModel):
     validation: Validation
     statement: str
     statement_with_hint: str
+    statement_author: str = Field("template", description="template, or model:<name> for model-written ones.")
     created_at: datetime
 
 
@@ -103,6 +104,8 @@ class Attempt(BaseModel):
     reason: str = ""
     task_id: str | None = Field(None, description="Set when the candidate became a task.")
     disk_bytes_added: int | None = Field(None, description="Bytes the break layers add to the gold image.")
+    statement_prompt_tokens: int = Field(0, description="Tokens a model spent writing statements.")
+    statement_completion_tokens: int = 0
     started_at: datetime
     finished_at: datetime
 

@@ -10,13 +10,17 @@ from cligym.cli.context import ConfigOption, OverrideOption, console, settings_f
 from cligym.cli.per_spec import ProgressCallback, print_failures, run_per_spec
 from cligym.cli.report_command import print_report
 from cligym.errors import CligymError
+from cligym.generation.agent_inverter import AgentInverter
 from cligym.generation.attempt_log import read_attempts
 from cligym.generation.catalog_inverter import CatalogInverter
 from cligym.generation.generate import EXPORT_FORMATS, RepoGeneration, generate_for_spec
 from cligym.generation.inverter import Inverter
 from cligym.generation.operators import Category
 from cligym.generation.report import generation_report
+from cligym.generation.statement_writer import StatementWriter
+from cligym.llm import ChatClient
 from cligym.run_state import RunState
+from cligym.settings import Settings
 
 EXAMPLES = """
 Examples:
@@ -37,7 +41,9 @@ def generate(
     tasks: int = typer.Option(5, "--tasks", "-n", min=1, help="Valid tasks wanted per repository."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Repositories worked on at once."),
     seed: int = typer.Option(0, "--seed", help="Seed for the order of candidates and their parameters."),
-    inverter: str = typer.Option("catalog", "--inverter", help="catalog (no model needed)."),
+    inverter: str = typer.Option(
+        "catalog", "--inverter", help="catalog (fault operators, no model) or agent (a model with a shell; see model:)."
+    ),
     operators: str | None = typer.Option(
         None, "--operators", help="Comma-separated fault operators to use (default: all; see 'cligym operators')."
     ),
@@ -58,12 +64,19 @@ def generate(
         "--gold-registry",
         help="Push each gold image to this registry (e.g. ghcr.io/ORG) and export Dockerfiles FROM it.",
     ),
+    statements: str = typer.Option(
+        "auto",
+        "--statements",
+        help="Who writes problem statements: template, model, or auto (the model when one is configured).",
+    ),
     config: ConfigOption = None,
     override: OverrideOption = None,
 ) -> None:
-    """Break gold environments with the fault catalog, validate every candidate, export valid tasks."""
+    """Break gold environments (fault catalog or a model), validate every candidate, export valid tasks."""
     settings = settings_from_options(config, override)
-    chosen = make_inverter(inverter, seed, _names(operators), _names(categories), combine)
+    client = _model_client(settings, inverter, statements)
+    chosen = make_inverter(inverter, seed, _names(operators), _names(categories), combine, settings, client, out)
+    writer = StatementWriter(client if statements != "template" else None)
     formats = _names(export) or []
     unknown = sorted(set(formats) - set(EXPORT_FORMATS))
     if unknown or not formats:
@@ -83,7 +96,8 @@ def generate(
             progress,
             max_attempts,
             formats,
-            gold_registry,  # type: ignore[arg-type]
+            gold_registry,
+            statement_writer=writer,
         )
 
     try:
@@ -100,11 +114,41 @@ def generate(
         raise typer.Exit(1)
 
 
+def _model_client(settings: Settings, inverter: str, statements: str) -> ChatClient | None:
+    """The client the agent inverter and model statements share, when either needs a model."""
+    if statements not in ("auto", "template", "model"):
+        raise CligymError(f"unknown --statements {statements!r}", "use --statements auto, template or model")
+    needed = inverter == "agent" or statements == "model"
+    if not needed and (statements == "template" or not settings.model.model):
+        return None
+    client = ChatClient.from_settings(settings.model)
+    client.check_available()
+    return client
+
+
 def make_inverter(
-    name: str, seed: int, operators: list[str] | None, categories: list[str] | None, combine: float
+    name: str,
+    seed: int,
+    operators: list[str] | None,
+    categories: list[str] | None,
+    combine: float,
+    settings: Settings | None = None,
+    client: ChatClient | None = None,
+    run_dir: Path | None = None,
 ) -> Inverter:
+    """The inverter ``--inverter`` names; the agent inverter takes its categories from the command line too."""
+    if name == "agent":
+        if settings is None or client is None:
+            raise CligymError("the agent inverter needs a model", "set model.base_url and model.model")
+        if operators:
+            raise CligymError("--operators only applies to --inverter catalog", "drop --operators")
+        agent_settings = settings.agent_inverter
+        if categories:
+            agent_settings = agent_settings.model_copy(update={"categories": categories})
+        agent_settings = agent_settings.model_copy(update={"seed": seed})
+        return AgentInverter(client, agent_settings, settings.sandbox, run_id=run_dir.name if run_dir else None)
     if name != "catalog":
-        raise CligymError(f"unknown inverter {name!r}", "use --inverter catalog")
+        raise CligymError(f"unknown inverter {name!r}", "use --inverter catalog or --inverter agent")
     known = {str(category) for category in Category}
     unknown = sorted(set(categories or []) - known)
     if unknown:

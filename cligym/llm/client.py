@@ -294,6 +294,15 @@ class ChatClient:
         except openai.APIError as exc:
             raise ModelUnavailableError(f"cannot list the models of {self.base_url}: {exc}") from None
 
+    def check_available(self) -> None:
+        """Fail early, before any container starts, when the server is down or does not serve the model."""
+        served = self.list_models()
+        if served and self.model not in served:
+            raise ModelUnavailableError(
+                f"model {self.model!r} is not served at {self.base_url}",
+                f"set model.model to one it serves: {', '.join(served)}",
+            )
+
     def _raise_unless_retryable_status(self, exc: openai.APIStatusError) -> None:
         status = exc.status_code
         if status in RETRYABLE_STATUSES or status >= 500:
