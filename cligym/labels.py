@@ -15,6 +15,7 @@ SESSION_ID = uuid.uuid4().hex[:12]
 ROLE_SANDBOX = "sandbox"
 ROLE_BASE = "base"
 ROLE_COMMIT = "commit"
+ROLE_TASK = "task"
 
 
 def cligym_labels(role: str, run_id: str | None = None) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -121,6 +121,23 @@ class AgentInverterSettings(_Strict):
     seed: int = Field(0, description="Orders the categories and seeds the sampling.")
 
 
+class RolloutSettings(_Strict):
+    """How an agent works on a task: its action format and the limits of one episode."""
+
+    action_format: Literal["tool", "text"] = Field(
+        "tool", description="tool: bash/submit tool calls; text: one fenced command per reply (no tool parser)."
+    )
+    max_steps: int = Field(50, gt=0, description="Model turns per episode, malformed ones included.")
+    max_total_tokens: int = Field(1_000_000, gt=0, description="Prompt + completion tokens per episode.")
+    max_seconds: float = Field(1800, gt=0, description="Wall-clock seconds per episode, verifier excluded.")
+    command_timeout: float = Field(180, gt=0, description="Seconds before one command is killed.")
+    observation_bytes: int = Field(10_000, ge=256, description="Bytes of command output shown to the model.")
+    repeated_failure_limit: int = Field(
+        4, ge=2, description="Stop after the same command failed this many times in a row."
+    )
+    verifier_timeout: float | None = Field(None, gt=0, description="Seconds for the verifier; null: task.toml's.")
+
+
 class Settings(_Strict):
     """All cligym settings."""
 
@@ -129,6 +146,7 @@ class Settings(_Strict):
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     agent_inverter: AgentInverterSettings = Field(default_factory=AgentInverterSettings)
+    rollout: RolloutSettings = Field(default_factory=RolloutSettings)
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -19,13 +19,13 @@ from cligym.generation.agent_tools import (
     TOOLS,
     Submission,
     SubmissionRefused,
-    command_observation,
     parse_submission,
     run_gold_tests,
     suite_observation,
 )
 from cligym.generation.gold.record import GoldRecord
 from cligym.llm import ChatClient, Message, ModelRequestRejected, TokenUsage, ToolCall, tool_message
+from cligym.llm.observation import command_observation
 from cligym.sandbox import Sandbox
 from cligym.settings import AgentInverterSettings, SandboxSettings
 

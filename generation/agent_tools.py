@@ -23,7 +23,8 @@ from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import install_report_plugin, read_outcomes, run_suite
 from cligym.generation.gold.tracked_files import repo_file_hashes
 from cligym.llm import ToolSpec
-from cligym.sandbox import ExecResult, Sandbox
+from cligym.llm.observation import clip
+from cligym.sandbox import Sandbox
 
 MAX_SUBMITTED_COMMANDS = 20
 MAX_FAILING_SHOWN = 5
@@ -194,32 +195,6 @@ def edits_repository(command: str, repo_path: str) -> bool:
         if inside and any(not path.startswith("/") for path in paths):
             return True
     return False
-
-
-def clip(text: str, budget: int) -> str:
-    """``text`` cut to about ``budget`` bytes, keeping its head and its tail (where errors usually are)."""
-    data = text.encode()
-    if len(data) <= budget:
-        return text
-    half = budget // 2
-    head = data[:half].decode(errors="ignore")
-    tail = data[-half:].decode(errors="ignore")
-    return f"{head}\n[... {len(data) - 2 * half} bytes cut ...]\n{tail}"
-
-
-def command_observation(result: ExecResult, budget: int) -> str:
-    """What the model sees of one command: how it ended and its output."""
-    status = (
-        f"killed after {result.duration_s:.0f} s (timeout)" if result.timed_out else f"exit code {result.exit_code}"
-    )
-    parts = [status]
-    if result.stdout.strip():
-        parts.append("stdout:\n" + result.stdout.rstrip())
-    if result.stderr.strip():
-        parts.append("stderr:\n" + result.stderr.rstrip())
-    if len(parts) == 1:
-        parts.append("(no output)")
-    return clip("\n".join(parts), budget)
 
 
 @dataclass

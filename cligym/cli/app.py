@@ -23,6 +23,8 @@ from cligym.cli.operators_command import EXAMPLES as OPERATORS_EXAMPLES
 from cligym.cli.operators_command import operators
 from cligym.cli.report_command import EXAMPLES as REPORT_EXAMPLES
 from cligym.cli.report_command import report
+from cligym.cli.rollout_command import EXAMPLES as ROLLOUT_EXAMPLES
+from cligym.cli.rollout_command import rollout
 from cligym.cli.status_command import EXAMPLES as STATUS_EXAMPLES
 from cligym.cli.status_command import status
 from cligym.errors import CligymError
@@ -43,6 +45,7 @@ app.command("generate", epilog=GENERATE_EXAMPLES)(generate)
 app.command("status", epilog=STATUS_EXAMPLES)(status)
 app.command("report", epilog=REPORT_EXAMPLES)(report)
 app.command("operators", epilog=OPERATORS_EXAMPLES)(operators)
+app.command("rollout", epilog=ROLLOUT_EXAMPLES)(rollout)
 app.add_typer(base_app, name="base")
 
 

@@ -12,7 +12,7 @@ import tarfile
 import threading
 import time
 import uuid
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any
 
@@ -308,6 +308,24 @@ class Sandbox:
             self.container.put_archive("/", buffer.getvalue())
         except APIError as exc:
             raise OSError(f"cannot write {path} in {self.name}: {exc.explanation}") from None
+
+    def copy_dir(self, source: Path, path: str) -> None:
+        """Copy the local directory ``source`` to the absolute ``path`` in the container (modes kept)."""
+        target = PurePosixPath(path)
+        if not target.is_absolute():
+            raise ValueError(f"sandbox paths must be absolute, got {path!r}")
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            parts = target.parts[1:]
+            for depth in range(1, len(parts)):
+                info = tarfile.TarInfo("/".join(parts[:depth]))
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                archive.addfile(info)
+            archive.add(str(source), arcname="/".join(parts), recursive=True)
+        try:
+            self.container.put_archive("/", buffer.getvalue())
+        except APIError as exc:
+            raise OSError(f"cannot copy {source} to {path} in {self.name}: {exc.explanation}") from None
 
     def read_file(self, path: str) -> bytes:
         """The bytes of the regular file at ``path``; ``FileNotFoundError`` when there is none."""

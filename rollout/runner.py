@@ -1,0 +1,178 @@
+"""Roll a model out over tasks: ``samples`` episodes per task, ``concurrency`` at once, each in its own
+container, every finished episode appended to ``RUN/trajectories.jsonl`` and marked done in the run's SQLite
+state as it finishes. A re-run skips every recorded episode; containers a killed earlier process left
+behind (found by the run's label) are removed first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from docker.errors import DockerException
+
+from cligym.docker_connection import docker_client
+from cligym.errors import CligymError
+from cligym.labels import RUN_ID
+from cligym.llm import ChatClient
+from cligym.parallel import map_in_threads
+from cligym.rollout.episode import Episode
+from cligym.rollout.task_dir import RolloutTask
+from cligym.rollout.task_image import ensure_task_image
+from cligym.rollout.trajectory import TRAJECTORIES_FILE, Trajectory, append_trajectory, episode_id, read_trajectories
+from cligym.run_state import RunState
+from cligym.settings import Settings
+
+EPISODE_STAGE = "episode"
+RUN_ID_FILE = "run-id"
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    task: RolloutTask
+    sample: int
+
+    @property
+    def episode_id(self) -> str:
+        return episode_id(self.task.task_id, self.sample)
+
+
+@dataclass
+class RolloutOutcome:
+    """What this invocation did; ``skipped`` episodes were recorded by an earlier one."""
+
+    finished: list[Trajectory] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: int = 0
+
+
+class RolloutEvents:
+    """Callbacks for a progress display; the defaults do nothing."""
+
+    def started(self, spec: EpisodeSpec) -> None:
+        pass
+
+    def finished(self, spec: EpisodeSpec, trajectory: Trajectory) -> None:
+        pass
+
+    def failed(self, spec: EpisodeSpec, error: str) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        """Passing news (an image being prepared)."""
+
+    def warning(self, message: str) -> None:
+        """Something the user should read after the run."""
+
+
+def run_id_of(run_dir: Path) -> str:
+    """The run's id, made once and kept in the run directory: the label on every container it starts."""
+    path = run_dir / RUN_ID_FILE
+    if path.exists():
+        return path.read_text().strip()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    rid = f"{run_dir.name[:40]}-{uuid.uuid4().hex[:8]}"
+    path.write_text(rid + "\n")
+    return rid
+
+
+def remove_leftover_containers(run_id: str) -> int:
+    """Containers of this run that no live process owns (the run was killed before it could clean up)."""
+    removed = 0
+    for container in docker_client().containers.list(all=True, filters={"label": f"{RUN_ID}={run_id}"}):
+        with contextlib.suppress(DockerException):
+            container.remove(force=True, v=True)
+            removed += 1
+    return removed
+
+
+def pending_episodes(tasks: list[RolloutTask], samples: int, run_dir: Path) -> tuple[list[EpisodeSpec], int]:
+    """Episodes not yet recorded in the run, and how many were."""
+    recorded = {trajectory.episode_id for trajectory in read_trajectories(run_dir)}
+    wanted = [EpisodeSpec(task, sample) for task in tasks for sample in range(samples)]
+    pending = [spec for spec in wanted if spec.episode_id not in recorded]
+    return pending, len(wanted) - len(pending)
+
+
+def roll_out(
+    tasks: list[RolloutTask],
+    run_dir: Path,
+    client: ChatClient,
+    settings: Settings,
+    samples: int = 1,
+    concurrency: int = 1,
+    events: RolloutEvents | None = None,
+    seed: int | None = None,
+) -> RolloutOutcome:
+    """Run every pending episode; Ctrl-C stops the run (the caller removes the live containers)."""
+    if samples < 1 or concurrency < 1:
+        raise CligymError("--samples and --concurrency must be at least 1")
+    events = events or RolloutEvents()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run_id = run_id_of(run_dir)
+    leftovers = remove_leftover_containers(run_id)
+    if leftovers:
+        events.warning(f"removed {leftovers} containers left by an interrupted earlier run")
+    pending, skipped = pending_episodes(tasks, samples, run_dir)
+    outcome = RolloutOutcome(skipped=skipped)
+    images = _ImageCache(events)
+    state = RunState(run_dir)
+
+    def one(spec: EpisodeSpec) -> Trajectory:
+        image = images.get(spec.task)
+        state.start(EPISODE_STAGE, spec.episode_id)
+        events.started(spec)
+        episode_seed = None if seed is None else seed + spec.sample
+        episode = Episode(
+            client,
+            spec.task,
+            image,
+            settings.rollout,
+            settings.sandbox,
+            sample=spec.sample,
+            run_id=run_id,
+            seed=episode_seed,
+        )
+        return episode.run()
+
+    try:
+        for spec, trajectory, error in map_in_threads(one, pending, concurrency):
+            if error is not None:
+                if not isinstance(error, CligymError):
+                    raise error  # a bug, not a bad task: show the traceback
+                state.fail(EPISODE_STAGE, spec.episode_id, error.message)
+                outcome.failed[spec.episode_id] = error.message
+                events.failed(spec, error.message)
+                continue
+            assert trajectory is not None
+            # Recorded before being marked done: a crash in between re-runs nothing (the record is read back).
+            append_trajectory(run_dir, trajectory)
+            detail = f"reward {trajectory.reward:g}, {trajectory.termination_reason}"
+            state.finish(EPISODE_STAGE, spec.episode_id, run_dir / TRAJECTORIES_FILE, detail)
+            outcome.finished.append(trajectory)
+            events.finished(spec, trajectory)
+    finally:
+        state.close()
+    return outcome
+
+
+class _ImageCache:
+    """Builds each task's image once, even when several of its episodes start at the same moment."""
+
+    def __init__(self, events: RolloutEvents) -> None:
+        self.events = events
+        self._tags: dict[str, str] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, task: RolloutTask) -> str:
+        with self._guard:
+            lock = self._locks.setdefault(task.task_id, threading.Lock())
+        with lock:
+            if task.task_id not in self._tags:
+                self.events.note(f"{task.task_id}: preparing the task image")
+                self._tags[task.task_id] = ensure_task_image(task)
+            return self._tags[task.task_id]

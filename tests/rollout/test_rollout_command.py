@@ -1,0 +1,117 @@
+"""`cligym rollout` as users run it: parallel episodes in their own containers, one record each, nothing
+left behind, and a run killed mid-way that a re-run completes without repeating what was recorded."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cligym.docker_connection import docker_client
+from cligym.labels import RUN_ID
+from cligym.llm.scripted_server import HttpError, Reply, ScriptedModelServer, tool_reply
+from cligym.rollout.runner import EPISODE_STAGE, RUN_ID_FILE
+from cligym.rollout.trajectory import TRAJECTORIES_FILE, read_trajectories
+from cligym.run_state import RunState
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def look_then_submit(body: dict[str, Any]) -> Reply | HttpError:
+    """Each conversation runs one command, then submits: any number of episodes can share the server."""
+    if any(message["role"] == "tool" for message in body["messages"]):
+        return tool_reply("submit", prompt_tokens=300, completion_tokens=5)
+    return tool_reply("bash", {"command": "sleep 1; ls /repo"}, prompt_tokens=200, completion_tokens=10)
+
+
+def rollout_argv(task_dir: Path, out: Path, base_url: str, *options: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "cligym",
+        "rollout",
+        str(task_dir),
+        "--out",
+        str(out),
+        "--base-url",
+        base_url,
+        "--model",
+        "scripted",
+        *options,
+    ]
+
+
+def run_containers(out: Path) -> list[Any]:
+    run_id = (out / RUN_ID_FILE).read_text().strip()
+    return docker_client().containers.list(all=True, filters={"label": f"{RUN_ID}={run_id}"})
+
+
+def test_concurrency_4_over_8_episodes_records_each_once_and_leaves_no_container(
+    exported_task_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "rollout"
+    with ScriptedModelServer([], then=look_then_submit, model="scripted") as server:
+        argv = rollout_argv(exported_task_dir, out, server.base_url, "--samples", "8", "--concurrency", "4")
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=900, env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    trajectories = read_trajectories(out)
+    assert sorted(t.sample for t in trajectories) == list(range(8))
+    assert all(t.termination_reason == "submitted" and t.reward == 0.0 for t in trajectories)
+    assert all(t.totals.tokens == 515 for t in trajectories)
+    # Episodes overlapped: some started before others finished.
+    spans = sorted((t.started_at, t.finished_at) for t in trajectories)
+    assert any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
+    state = RunState(out)
+    assert [unit.status for unit in state.units(EPISODE_STAGE)] == ["done"] * 8
+    state.close()
+    assert run_containers(out) == []
+    assert "8 episodes run (0 resolved)" in result.stdout
+
+    again = subprocess.run(
+        rollout_argv(exported_task_dir, out, "http://127.0.0.1:9/v1", "--samples", "8"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # Nothing is left to run, but the endpoint is still checked before anything starts.
+    assert again.returncode != 0 and "127.0.0.1:9" in again.stdout + again.stderr
+
+
+def test_a_killed_run_is_completed_by_a_rerun_without_repeating_recorded_episodes(
+    exported_task_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "rollout"
+    with ScriptedModelServer([], then=look_then_submit, model="scripted") as server:
+        argv = rollout_argv(exported_task_dir, out, server.base_url, "--samples", "4", "--concurrency", "1")
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        records = out / TRAJECTORIES_FILE
+        deadline = time.monotonic() + 600
+        while not (records.exists() and records.read_text().count("\n") >= 1):
+            assert process.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(1.5)  # into the next episode: its container is running when the process dies
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+        first = {t.episode_id: t.started_at for t in read_trajectories(out)}
+        assert 1 <= len(first) < 4
+        assert run_containers(out), "a SIGKILLed run cannot clean up: the re-run must"
+
+        rerun = subprocess.run(argv, capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "200"})
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "containers left by an interrupted earlier run" in rerun.stdout
+    final = read_trajectories(out)
+    assert sorted(t.sample for t in final) == [0, 1, 2, 3]
+    assert records.read_text().count("\n") == 4  # no episode recorded twice
+    for trajectory in final:
+        if trajectory.episode_id in first:
+            assert trajectory.started_at == first[trajectory.episode_id]
+    assert f"{4 - len(first)} episodes run" in rerun.stdout and f"{len(first)} recorded earlier" in rerun.stdout
+    assert run_containers(out) == []
