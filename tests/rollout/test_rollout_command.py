@@ -4,6 +4,7 @@ left behind, and a run killed mid-way that a re-run completes without repeating 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
@@ -115,3 +116,92 @@ def test_a_killed_run_is_completed_by_a_rerun_without_repeating_recorded_episode
             assert trajectory.started_at == first[trajectory.episode_id]
     assert f"{4 - len(first)} episodes run" in rerun.stdout and f"{len(first)} recorded earlier" in rerun.stdout
     assert run_containers(out) == []
+
+
+def test_ctrl_c_mid_run_exits_130_and_leaves_no_container(exported_task_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rollout"
+    slow = tool_reply("bash", {"command": "sleep 30"})
+    with ScriptedModelServer([], then=slow, model="scripted") as server:
+        argv = rollout_argv(exported_task_dir, out, server.base_url, "--samples", "2", "--concurrency", "2")
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while len(server.requests) < 2:  # both episodes are in their containers, running `sleep 30`
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        time.sleep(1)
+        assert run_containers(out)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert run_containers(out) == []
+    assert read_trajectories(out) == []  # nothing half-done is recorded
+
+
+STAND_IN_VLLM = """#!{python}
+import json, os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+args = sys.argv[1:]
+assert args[0] == "serve", args
+model = args[1]
+host, port = args[args.index("--host") + 1], int(args[args.index("--port") + 1])
+with open(os.environ["STAND_IN_LOG"], "a") as log:
+    log.write(json.dumps({{"pid": os.getpid(), "argv": args}}) + "\\n")
+
+
+class Handler(BaseHTTPRequestHandler):
+    def _json(self, payload):
+        body = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._json({{"object": "list", "data": [{{"id": model, "object": "model"}}]}})
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        call = {{"id": "call_1", "type": "function", "function": {{"name": "submit", "arguments": "{{}}"}}}}
+        message = {{"role": "assistant", "content": None, "tool_calls": [call]}}
+        self._json({{
+            "id": "c", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{{"index": 0, "message": message, "finish_reason": "tool_calls"}}],
+            "usage": {{"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55}},
+        }})
+
+    def log_message(self, *a):
+        pass
+
+
+ThreadingHTTPServer((host, port), Handler).serve_forever()
+"""
+
+
+def test_serve_vllm_starts_the_server_for_the_run_and_stops_it(exported_task_dir: Path, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    vllm = bin_dir / "vllm"
+    vllm.write_text(STAND_IN_VLLM.format(python=sys.executable))
+    vllm.chmod(0o755)
+    log = tmp_path / "stand-in.jsonl"
+    out = tmp_path / "rollout"
+    argv = [
+        sys.executable, "-m", "cligym", "rollout", str(exported_task_dir), "--out", str(out),
+        "--serve", "vllm", "--model", "/models/Qwen3-8B", "--tensor-parallel-size", "2",
+        "--vllm-arg=--tool-call-parser=hermes", "--vllm-arg=--enable-auto-tool-choice",
+    ]  # fmt: skip
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STAND_IN_LOG": str(log)}
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (started,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert started["argv"][:2] == ["serve", "/models/Qwen3-8B"]
+    assert "--tensor-parallel-size" in started["argv"] and "2" in started["argv"]
+    assert "--tool-call-parser=hermes" in started["argv"] and "--enable-auto-tool-choice" in started["argv"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(started["pid"], 0)  # stopped with the run
+    (trajectory,) = read_trajectories(out)
+    assert trajectory.sampling.model == "/models/Qwen3-8B" and trajectory.termination_reason == "submitted"
+    assert trajectory.totals.tokens == 55
