@@ -122,6 +122,7 @@ class Episode:
             episode_id=episode_id(self.task.task_id, self.sample),
             task_id=self.task.task_id,
             sample=self.sample,
+            task_path=str(self.task.path),
             repo=self.task.repo,
             category=self.task.category,
             action_format=self.settings.action_format,

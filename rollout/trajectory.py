@@ -105,6 +105,7 @@ class Trajectory(BaseModel):
     episode_id: str = Field(description="<task id>#<sample>: unique in a run, the resume key.")
     task_id: str
     sample: int = 0
+    task_path: str = Field("", description="The exported task directory the episode ran.")
     repo: str = ""
     category: str = ""
     source: Literal["cligym", "harbor"] = "cligym"

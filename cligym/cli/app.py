@@ -13,6 +13,8 @@ from cligym import __version__
 from cligym.cli.base_command import base_app
 from cligym.cli.doctor_command import EXAMPLES as DOCTOR_EXAMPLES
 from cligym.cli.doctor_command import doctor
+from cligym.cli.filter_command import EXAMPLES as FILTER_EXAMPLES
+from cligym.cli.filter_command import filter_command
 from cligym.cli.gc_command import EXAMPLES as GC_EXAMPLES
 from cligym.cli.gc_command import gc
 from cligym.cli.generate_command import EXAMPLES as GENERATE_EXAMPLES
@@ -46,6 +48,7 @@ app.command("status", epilog=STATUS_EXAMPLES)(status)
 app.command("report", epilog=REPORT_EXAMPLES)(report)
 app.command("operators", epilog=OPERATORS_EXAMPLES)(operators)
 app.command("rollout", epilog=ROLLOUT_EXAMPLES)(rollout)
+app.command("filter", epilog=FILTER_EXAMPLES)(filter_command)
 app.add_typer(base_app, name="base")
 
 

@@ -1,0 +1,142 @@
+"""The rules that decide which trajectories are worth training on. Each is a small named unit with a reason
+string: per-episode rules look at one trajectory, run-level rules (duplicates, a cap per task) at the
+episodes the per-episode rules kept."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cligym.rollout.trajectory import Trajectory
+
+# Paths a repair must leave alone: the repository's tests and test configuration, the verifier's files.
+_TEST_PATH_TEXT = (
+    r"(?:tests?(?=/|\s|$|['\"])|test_[\w.-]*\.py|[\w-]*_test\.py|conftest\.py|pytest\.ini|tox\.ini|"
+    r"/tests\b|/logs/verifier)"
+)
+_TEST_PATH = re.compile(r"(?:^|[\s/'\"=])" + _TEST_PATH_TEXT)
+_MUTATING = re.compile(
+    r"(?:\bsed\s+(?:-\w*\s+)*-i|\bperl\s+-\w*i|\b(?:rm|mv|cp|chmod|chown|chattr|truncate|tee|patch|ln|install|"
+    r"unlink|shred)\b|open\([^)]*['\"][wa]\+?['\"])"
+)
+# Output redirected into a test file (``> tests/test_x.py``), not a test run's output sent elsewhere.
+_REDIRECT_INTO_TEST = re.compile(r"(?<![0-9&])>>?\s*['\"]?[^\s'\"]*" + _TEST_PATH_TEXT)
+_SUCCESS_CLAIM = re.compile(
+    r"\b(?:fixed|repaired|resolved|restored|all (?:the )?tests pass|tests (?:now )?pass|passing now|works now|"
+    r"successfully)\b",
+    re.I,
+)
+_TEST_RUN = re.compile(r"\b(?:pytest|py\.test|unittest|tox|nox|make\s+test)\b")
+_VOLATILE = re.compile(r"/tmp/[\w.-]+|\b[0-9a-f]{8,}\b|\b\d+\b")
+LIMIT_REASONS = ("step_limit", "token_limit", "time_limit", "repeated_failure", "model_error", "sandbox_error")
+
+
+@dataclass(frozen=True)
+class EpisodeRule:
+    """A rule over one trajectory: ``check`` returns why it is dropped, or None to keep it."""
+
+    name: str
+    description: str
+    check: Callable[[Trajectory], str | None]
+
+
+def verifier_passed(trajectory: Trajectory) -> str | None:
+    if trajectory.verifier is None:
+        return "no verifier result"
+    if not trajectory.verifier.passed:
+        failing = trajectory.verifier.failing()
+        return f"reward {trajectory.verifier.reward:g}; {len(failing)} required tests not passing"
+    return None
+
+
+def tampering_command(command: str) -> bool:
+    """A command that writes, moves, deletes or re-permissions test files or the verifier's files."""
+    parts = re.split(r"&&|\|\||;|\n", command)
+    return any(
+        _REDIRECT_INTO_TEST.search(part) or (_TEST_PATH.search(part) and _MUTATING.search(part)) for part in parts
+    )
+
+
+def no_test_tampering(trajectory: Trajectory) -> str | None:
+    for step in trajectory.steps:
+        if step.command is not None and tampering_command(step.command):
+            return f"step {step.index} touches test or verifier files: {step.command[:120]!r}"
+    return None
+
+
+def not_limit_terminated(trajectory: Trajectory) -> str | None:
+    if trajectory.termination_reason in LIMIT_REASONS:
+        detail = f" ({trajectory.termination_detail})" if trajectory.termination_detail else ""
+        return f"ended by {trajectory.termination_reason}{detail}"
+    return None
+
+
+def no_fabricated_success(trajectory: Trajectory) -> str | None:
+    """Claiming success after a failing test run is only acceptable when the verifier proves it true."""
+    if trajectory.verifier is not None and trajectory.verifier.passed:
+        return None
+    final = next(
+        (str(m.get("content") or "") for m in reversed(trajectory.messages) if m.get("role") == "assistant"), ""
+    )
+    if not _SUCCESS_CLAIM.search(final):
+        return None
+    test_runs = [step for step in trajectory.steps if step.command and _TEST_RUN.search(step.command)]
+    if test_runs and test_runs[-1].exit_code != 0:
+        return "the final message claims success but the last test run failed"
+    return None
+
+
+def length_rule(min_steps: int, max_steps: int | None, max_tokens: int | None) -> EpisodeRule:
+    def check(trajectory: Trajectory) -> str | None:
+        steps, tokens = trajectory.totals.steps, trajectory.totals.tokens
+        if steps < min_steps:
+            return f"{steps} steps < {min_steps}"
+        if max_steps is not None and steps > max_steps:
+            return f"{steps} steps > {max_steps}"
+        if max_tokens is not None and tokens > max_tokens:
+            return f"{tokens} tokens > {max_tokens}"
+        return None
+
+    bounds = f"steps in [{min_steps}, {max_steps or 'any'}], tokens <= {max_tokens or 'any'}"
+    return EpisodeRule("length_bounds", f"Length within bounds ({bounds}).", check)
+
+
+def episode_rules(min_steps: int = 1, max_steps: int | None = None, max_tokens: int | None = None) -> list[EpisodeRule]:
+    """The per-episode rules, in the order a trajectory meets them (the first that drops it is recorded)."""
+    return [
+        EpisodeRule("verifier_passed", "The task's verifier gave reward 1.", verifier_passed),
+        EpisodeRule("not_limit_terminated", "The agent finished; no limit or error ended it.", not_limit_terminated),
+        EpisodeRule(
+            "no_test_tampering", "No command edits, moves or deletes test or verifier files.", no_test_tampering
+        ),
+        EpisodeRule(
+            "no_fabricated_success",
+            "No success claimed after a failing test run (unless the verifier passed).",
+            no_fabricated_success,
+        ),
+        length_rule(min_steps, max_steps, max_tokens),
+    ]
+
+
+def normalised_commands(trajectory: Trajectory) -> tuple[str, ...]:
+    """The command sequence with spacing, numbers, hashes and temporary names evened out."""
+    return tuple(
+        _VOLATILE.sub("#", " ".join(step.command.split())) for step in trajectory.steps if step.command is not None
+    )
+
+
+def exact_signature(trajectory: Trajectory) -> str:
+    """The conversation's content without ids that differ between otherwise identical episodes."""
+    stripped = [
+        {key: value for key, value in message.items() if key not in ("tool_call_id",)}
+        | (
+            {"tool_calls": [call.get("function") for call in message.get("tool_calls") or []]}
+            if message.get("tool_calls")
+            else {}
+        )
+        for message in trajectory.messages
+    ]
+    return hashlib.sha256(json.dumps(stripped, sort_keys=True).encode()).hexdigest()
