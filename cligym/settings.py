@@ -149,11 +149,11 @@ class Settings(_Strict):
     rollout: RolloutSettings = Field(default_factory=RolloutSettings)
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+def merge_mappings(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge_mappings(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -181,10 +181,10 @@ def load_settings(config_file: Path | None = None, overrides: list[str] | None =
     if config_file is None and os.environ.get("CLIGYM_CONFIG"):
         config_file = Path(os.environ["CLIGYM_CONFIG"])
     if config_file is not None:
-        data = _merge(data, read_yaml_mapping(config_file, "config file", "check the path given to --config"))
+        data = merge_mappings(data, read_yaml_mapping(config_file, "config file", "check the path given to --config"))
         source = str(config_file)
     for override in overrides or []:
-        data = _merge(data, parse_override(override))
+        data = merge_mappings(data, parse_override(override))
     if overrides:
         source += " with -o overrides"
 

@@ -29,6 +29,8 @@ from cligym.cli.rollout_command import EXAMPLES as ROLLOUT_EXAMPLES
 from cligym.cli.rollout_command import rollout
 from cligym.cli.status_command import EXAMPLES as STATUS_EXAMPLES
 from cligym.cli.status_command import status
+from cligym.cli.train_command import EXAMPLES as TRAIN_EXAMPLES
+from cligym.cli.train_command import train_command
 from cligym.errors import CligymError
 from cligym.sandbox import remove_live_sandboxes
 
@@ -49,6 +51,7 @@ app.command("report", epilog=REPORT_EXAMPLES)(report)
 app.command("operators", epilog=OPERATORS_EXAMPLES)(operators)
 app.command("rollout", epilog=ROLLOUT_EXAMPLES)(rollout)
 app.command("filter", epilog=FILTER_EXAMPLES)(filter_command)
+app.command("train", epilog=TRAIN_EXAMPLES)(train_command)
 app.add_typer(base_app, name="base")
 
 
