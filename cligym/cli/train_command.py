@@ -22,7 +22,7 @@ def train_command(
     config: Path = typer.Option(..., "--config", help="A training config (configs/train/NAME.yaml)."),
     overrides: list[str] | None = typer.Argument(None, help="key.path=value overrides, e.g. learning_rate=1e-5."),
 ) -> None:
-    """Supervised fine-tuning with TRL on a `cligym dataset` output (needs the train extra: pip install "cligym[train]")."""
+    """Supervised fine-tuning with TRL on a `cligym dataset` output (needs the train extra: cligym\\[train])."""
     try:
         from cligym.training.train import train
     except ImportError as exc:
