@@ -13,8 +13,6 @@ from cligym.generation.agent_prompts import probe_summary
 from cligym.generation.agent_tools import (
     GoldTestRun,
     SubmissionRefused,
-    clip,
-    command_observation,
     edits_repository,
     parse_submission,
     suite_observation,
@@ -23,6 +21,7 @@ from cligym.generation.gold.record import GoldRecord, Probe, ProbedFile, ProbedM
 from cligym.generation.operators.base import Category, run
 from cligym.generation.task_record import Attempt, Candidate, Validation
 from cligym.llm import ChatClient
+from cligym.llm.observation import clip, command_observation
 from cligym.sandbox import ExecResult
 from cligym.settings import AgentInverterSettings, load_settings
 
