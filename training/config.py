@@ -92,4 +92,6 @@ def load_train_config(path: Path | None, overrides: list[str]) -> TrainConfig:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
         )
-        raise ConfigError(f"{path or 'training config'}: {problems}", "fix the file or the key=value override") from None
+        raise ConfigError(
+            f"{path or 'training config'}: {problems}", "fix the file or the key=value override"
+        ) from None
