@@ -140,8 +140,14 @@ def append_trajectory(run_dir: Path, trajectory: Trajectory) -> None:
     last line, which ``read_trajectories`` skips."""
     run_dir.mkdir(parents=True, exist_ok=True)
     line = trajectory.model_dump_json() + "\n"
-    with (run_dir / TRAJECTORIES_FILE).open("a", encoding="utf-8") as handle:
-        handle.write(line)
+    path = run_dir / TRAJECTORIES_FILE
+    with path.open("a+b") as handle:
+        # A line cut short by a crash must not swallow this record: start on a fresh line.
+        if handle.tell() > 0:
+            handle.seek(-1, 2)
+            if handle.read(1) != b"\n":
+                line = "\n" + line
+        handle.write(line.encode())
         handle.flush()
 
 

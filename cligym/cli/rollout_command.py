@@ -20,6 +20,7 @@ from rich.progress import (
 )
 
 from cligym.cli.context import ConfigOption, OverrideOption, console, settings_from_options
+from cligym.cli.rollout_report_command import render_rollout_report
 from cligym.errors import CligymError
 from cligym.llm import ChatClient
 from cligym.model_server import ModelServer
@@ -90,6 +91,7 @@ def rollout(
         )
         outcome = _run_with_progress(found, out, client, settings, samples, concurrency, seed, len(pending))
     _print_summary(out, outcome)
+    render_rollout_report(out, console)
     if outcome.failed:
         raise typer.Exit(1)
 

@@ -74,6 +74,16 @@ def test_concurrency_4_over_8_episodes_records_each_once_and_leaves_no_container
     state.close()
     assert run_containers(out) == []
     assert "8 episodes run (0 resolved)" in result.stdout
+    assert "pass@1" in result.stdout  # the rollout report closes the run
+    report = subprocess.run(
+        [sys.executable, "-m", "cligym", "rollout-report", str(out), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert report.returncode == 0, report.stderr
+    totals = json.loads(report.stdout)["totals"]
+    assert (totals["episodes"], totals["tasks"], totals["resolved"]) == (8, 1, 0)
 
     again = subprocess.run(
         rollout_argv(exported_task_dir, out, "http://127.0.0.1:9/v1", "--samples", "8"),
