@@ -27,6 +27,8 @@ from cligym.cli.report_command import EXAMPLES as REPORT_EXAMPLES
 from cligym.cli.report_command import report
 from cligym.cli.rollout_command import EXAMPLES as ROLLOUT_EXAMPLES
 from cligym.cli.rollout_command import rollout
+from cligym.cli.rollout_import_command import EXAMPLES as ROLLOUT_IMPORT_EXAMPLES
+from cligym.cli.rollout_import_command import rollout_import
 from cligym.cli.rollout_report_command import EXAMPLES as ROLLOUT_REPORT_EXAMPLES
 from cligym.cli.rollout_report_command import rollout_report_command
 from cligym.cli.status_command import EXAMPLES as STATUS_EXAMPLES
@@ -53,6 +55,7 @@ app.command("report", epilog=REPORT_EXAMPLES)(report)
 app.command("operators", epilog=OPERATORS_EXAMPLES)(operators)
 app.command("rollout", epilog=ROLLOUT_EXAMPLES)(rollout)
 app.command("rollout-report", epilog=ROLLOUT_REPORT_EXAMPLES)(rollout_report_command)
+app.command("rollout-import", epilog=ROLLOUT_IMPORT_EXAMPLES)(rollout_import)
 app.command("filter", epilog=FILTER_EXAMPLES)(filter_command)
 app.command("train", epilog=TRAIN_EXAMPLES)(train_command)
 app.add_typer(base_app, name="base")
