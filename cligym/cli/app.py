@@ -11,6 +11,8 @@ from rich.console import Console
 
 from cligym import __version__
 from cligym.cli.base_command import base_app
+from cligym.cli.dataset_command import EXAMPLES as DATASET_EXAMPLES
+from cligym.cli.dataset_command import dataset
 from cligym.cli.doctor_command import EXAMPLES as DOCTOR_EXAMPLES
 from cligym.cli.doctor_command import doctor
 from cligym.cli.filter_command import EXAMPLES as FILTER_EXAMPLES
@@ -57,6 +59,7 @@ app.command("rollout", epilog=ROLLOUT_EXAMPLES)(rollout)
 app.command("rollout-report", epilog=ROLLOUT_REPORT_EXAMPLES)(rollout_report_command)
 app.command("rollout-import", epilog=ROLLOUT_IMPORT_EXAMPLES)(rollout_import)
 app.command("filter", epilog=FILTER_EXAMPLES)(filter_command)
+app.command("dataset", epilog=DATASET_EXAMPLES)(dataset)
 app.command("train", epilog=TRAIN_EXAMPLES)(train_command)
 app.add_typer(base_app, name="base")
 
