@@ -11,11 +11,23 @@ SESSION = "io.cligym.session"
 
 # This process: after Ctrl-C its containers are found by this label, also those started in the race.
 SESSION_ID = uuid.uuid4().hex[:12]
+_session = SESSION_ID
 
 ROLE_SANDBOX = "sandbox"
 ROLE_BASE = "base"
 ROLE_COMMIT = "commit"
 ROLE_TASK = "task"
+
+
+def current_session() -> str:
+    """The session containers started now are labelled with: this process's, or the coordinator's that
+    handed this process its work (a Ray worker), so that the coordinator's Ctrl-C finds them on every node."""
+    return _session
+
+
+def adopt_session(session: str) -> None:
+    global _session
+    _session = session
 
 
 def cligym_labels(role: str, run_id: str | None = None) -> dict[str, str]:

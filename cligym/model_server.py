@@ -42,6 +42,7 @@ class ModelServer:
         tensor_parallel_size: int = 1,
         extra_args: Sequence[str] = (),
         host: str = "127.0.0.1",
+        advertise: str | None = None,
         port: int | None = None,
         command: Sequence[str] = ("vllm", "serve"),
         log_path: Path | None = None,
@@ -49,6 +50,8 @@ class ModelServer:
     ) -> None:
         self.model = model
         self.host = host
+        # What clients dial: the node's address when the server listens on all interfaces for other nodes.
+        self.advertise = advertise or host
         self.port = port or free_port(host)
         self.argv = [
             *command,
@@ -68,7 +71,7 @@ class ModelServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
+        return f"http://{self.advertise}:{self.port}/v1"
 
     def start(self) -> ModelServer:
         if shutil.which(self.argv[0]) is None:

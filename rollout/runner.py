@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,10 +17,12 @@ from docker.errors import DockerException
 
 from cligym.docker_connection import docker_client
 from cligym.errors import CligymError
+from cligym.executor import Executor, Lane, LocalExecutor, UnitResources
+from cligym.executor.shipping import pack_dir
 from cligym.labels import RUN_ID
 from cligym.llm import ChatClient
-from cligym.parallel import map_in_threads
 from cligym.rollout.episode import Episode
+from cligym.rollout.remote_episode import EpisodeJob, run_episode_job
 from cligym.rollout.task_dir import RolloutTask
 from cligym.rollout.task_image import ensure_task_image
 from cligym.rollout.trajectory import TRAJECTORIES_FILE, Trajectory, append_trajectory, episode_id, read_trajectories
@@ -106,20 +109,74 @@ def roll_out(
     concurrency: int = 1,
     events: RolloutEvents | None = None,
     seed: int | None = None,
+    executor: Executor | None = None,
+    servers: list[Lane] | None = None,
 ) -> RolloutOutcome:
-    """Run every pending episode; Ctrl-C stops the run (the caller removes the live containers)."""
+    """Run every pending episode; Ctrl-C stops the run (the caller removes the live containers).
+
+    With a Ray ``executor`` every episode is a unit carrying its task directory; with ``servers`` (one lane
+    per model server: its node, ``concurrency`` episodes at once, its URL) episodes run next to a server.
+    """
     if samples < 1 or concurrency < 1:
         raise CligymError("--samples and --concurrency must be at least 1")
     events = events or RolloutEvents()
     run_dir.mkdir(parents=True, exist_ok=True)
     run_id = run_id_of(run_dir)
-    leftovers = remove_leftover_containers(run_id)
-    if leftovers:
-        events.warning(f"removed {leftovers} containers left by an interrupted earlier run")
+    executor = executor or LocalExecutor(concurrency)
+    if executor.name == "local":  # on a cluster the nodes' containers are found by session label instead
+        leftovers = remove_leftover_containers(run_id)
+        if leftovers:
+            events.warning(f"removed {leftovers} containers left by an interrupted earlier run")
     pending, skipped = pending_episodes(tasks, samples, run_dir)
     outcome = RolloutOutcome(skipped=skipped)
-    images = _ImageCache(events)
     state = RunState(run_dir)
+    results = (
+        _run_locally(pending, run_id, client, settings, events, seed, state, concurrency, executor)
+        if executor.name == "local"
+        else _run_on_cluster(pending, run_id, settings, events, seed, state, concurrency, executor, servers)
+    )
+    try:
+        for spec, trajectory, error in results:
+            if error is not None:
+                if not isinstance(error, CligymError):
+                    raise error  # a bug, not a bad task: show the traceback
+                state.fail(EPISODE_STAGE, spec.episode_id, error.message)
+                outcome.failed[spec.episode_id] = error.message
+                events.failed(spec, error.message)
+                continue
+            assert trajectory is not None
+            # The record names the task directory the user gave, not where a node unpacked its copy.
+            trajectory = trajectory.model_copy(update={"task_path": str(spec.task.path)})
+            # Recorded before being marked done: a crash in between re-runs nothing (the record is read back).
+            append_trajectory(run_dir, trajectory)
+            detail = f"reward {trajectory.reward:g}, {trajectory.termination_reason}"
+            state.finish(EPISODE_STAGE, spec.episode_id, run_dir / TRAJECTORIES_FILE, detail)
+            outcome.finished.append(trajectory)
+            events.finished(spec, trajectory)
+        leftovers = executor.remove_leftovers()
+        if leftovers:
+            events.warning(f"removed {leftovers} containers of episodes whose worker was lost (they were re-run)")
+    finally:
+        state.close()
+    return outcome
+
+
+EPISODE_RESOURCES = UnitResources(cpus=1.0, memory_mb=2048)
+
+
+def _run_locally(
+    pending: list[EpisodeSpec],
+    run_id: str,
+    client: ChatClient,
+    settings: Settings,
+    events: RolloutEvents,
+    seed: int | None,
+    state: RunState,
+    concurrency: int,
+    executor: Executor,
+) -> Iterator[tuple[EpisodeSpec, Trajectory | None, BaseException | None]]:
+    """Episodes on threads here, sharing one client and building each task image once."""
+    images = _ImageCache(events)
 
     def one(spec: EpisodeSpec) -> Trajectory:
         image = images.get(spec.task)
@@ -138,25 +195,47 @@ def roll_out(
         )
         return episode.run()
 
-    try:
-        for spec, trajectory, error in map_in_threads(one, pending, concurrency):
-            if error is not None:
-                if not isinstance(error, CligymError):
-                    raise error  # a bug, not a bad task: show the traceback
-                state.fail(EPISODE_STAGE, spec.episode_id, error.message)
-                outcome.failed[spec.episode_id] = error.message
-                events.failed(spec, error.message)
-                continue
-            assert trajectory is not None
-            # Recorded before being marked done: a crash in between re-runs nothing (the record is read back).
-            append_trajectory(run_dir, trajectory)
-            detail = f"reward {trajectory.reward:g}, {trajectory.termination_reason}"
-            state.finish(EPISODE_STAGE, spec.episode_id, run_dir / TRAJECTORIES_FILE, detail)
-            outcome.finished.append(trajectory)
-            events.finished(spec, trajectory)
-    finally:
-        state.close()
-    return outcome
+    return executor.map(one, pending, EPISODE_RESOURCES)
+
+
+def _run_on_cluster(
+    pending: list[EpisodeSpec],
+    run_id: str,
+    settings: Settings,
+    events: RolloutEvents,
+    seed: int | None,
+    state: RunState,
+    concurrency: int,
+    executor: Executor,
+    servers: list[Lane] | None,
+) -> Iterator[tuple[EpisodeSpec, Trajectory | None, BaseException | None]]:
+    """Episodes as units that carry their task directory; results are mapped back to their specs here."""
+    archives: dict[str, bytes] = {}
+    jobs: list[EpisodeJob] = []
+    by_job: dict[int, EpisodeSpec] = {}
+    for spec in pending:
+        if spec.task.task_id not in archives:
+            events.note(f"{spec.task.task_id}: packing the task directory")
+            archives[spec.task.task_id] = pack_dir(spec.task.path)
+        job = EpisodeJob(
+            task_id=spec.task.task_id,
+            task_archive=archives[spec.task.task_id],
+            sample=spec.sample,
+            run_id=run_id,
+            seed=None if seed is None else seed + spec.sample,
+            settings=settings,
+        )
+        jobs.append(job)
+        by_job[id(job)] = spec
+    for spec in pending:
+        state.start(EPISODE_STAGE, spec.episode_id)  # queued on the cluster; Ray decides when it starts
+        events.started(spec)
+    if servers:
+        results = executor.map_in_lanes(run_episode_job, jobs, EPISODE_RESOURCES, servers)
+    else:
+        results = executor.map(run_episode_job, jobs, EPISODE_RESOURCES)
+    for job, trajectory, error in results:
+        yield by_job[id(job)], trajectory, error
 
 
 class _ImageCache:

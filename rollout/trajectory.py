@@ -106,6 +106,7 @@ class Trajectory(BaseModel):
     task_id: str
     sample: int = 0
     task_path: str = Field("", description="The exported task directory the episode ran.")
+    node: str = Field("", description="The Ray node the episode ran on; empty when it ran on this machine.")
     repo: str = ""
     category: str = ""
     source: Literal["cligym", "harbor"] = "cligym"

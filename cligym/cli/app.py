@@ -90,7 +90,10 @@ def main() -> None:
 
 
 def _interrupted(err: Console) -> int:
-    removed = remove_live_sandboxes()
+    try:
+        removed = remove_live_sandboxes()
+    except CligymError:  # no Docker daemon here: a Ray coordinator, whose units were cleaned on their nodes
+        removed = 0
     err.print(f"[yellow]interrupted[/]; removed {removed} running containers of this command")
     return 130
 

@@ -22,6 +22,7 @@ from rich.progress import (
 from cligym.cli.context import ConfigOption, OverrideOption, console, settings_from_options
 from cligym.cli.rollout_report_command import render_rollout_report
 from cligym.errors import CligymError
+from cligym.executor import Executor, Lane, make_executor
 from cligym.llm import ChatClient
 from cligym.model_server import ModelServer
 from cligym.rollout.runner import EpisodeSpec, RolloutEvents, RolloutOutcome, pending_episodes, roll_out
@@ -38,6 +39,11 @@ Examples:
       --vllm-arg=--enable-auto-tool-choice --vllm-arg=--tool-call-parser=hermes --samples 4 --concurrency 8
 
   cligym rollout runs/demo/harbor/inventory-0a1b2c --action-format text --samples 2
+
+  cligym rollout runs/demo/harbor --executor ray --serve vllm --model /models/Qwen3-8B --concurrency 16
+
+  cligym rollout runs/demo/harbor --executor ray --model Qwen/Qwen3-8B \\
+      --node-url 10.0.0.5=http://10.0.0.5:8000/v1 --node-url 10.0.0.6=http://10.0.0.6:8000/v1
 """
 
 
@@ -56,19 +62,53 @@ def rollout(
     serve: str | None = typer.Option(None, "--serve", help="Start a model server for the run: vllm."),
     tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", min=1, help="GPUs for --serve vllm."),
     vllm_args: list[str] = typer.Option([], "--vllm-arg", help="Extra `vllm serve` argument (repeatable)."),
+    executor_name: str = typer.Option(
+        "local", "--executor", help="local (threads, this Docker daemon) or ray (units on a Ray cluster)."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Ray cluster (HOST:6379; default: the one on this machine); local: start one."
+    ),
+    node_urls: list[str] = typer.Option(
+        [], "--node-url", help="With --executor ray: NODE=URL of a model server on that node (repeatable)."
+    ),
     config: ConfigOption = None,
     override: OverrideOption = None,
 ) -> None:
     """Let a model repair each task (its own container, the task's verifier at the end), record every step."""
     settings = _settings(settings_from_options(config, override), base_url, model, action_format, max_steps)
     found = find_tasks(tasks)
+    if node_urls and (executor_name != "ray" or serve is not None):
+        raise CligymError("--node-url needs --executor ray and no --serve", "drop --node-url, or use --executor ray")
+    executor = make_executor(executor_name, concurrency, ray_address, unit_name="cligym-episode")
     with ExitStack() as stack:
+        stack.callback(executor.close)
+        servers: list[Lane] | None = None
         if serve is not None:
             if serve != "vllm":
                 raise CligymError(f"unknown --serve {serve!r}", "use --serve vllm, or omit it and pass --base-url")
             if not model:
                 raise CligymError("--serve vllm needs --model (a path or hub id)")
             out.mkdir(parents=True, exist_ok=True)
+        if serve is not None and executor.name == "ray":
+            from cligym.executor.ray_executor import RayExecutor
+            from cligym.executor.ray_servers import vllm_per_gpu_node
+
+            assert isinstance(executor, RayExecutor) and model
+            console.print(f"starting vllm serve {model} on every GPU node (logs: /tmp/cligym-vllm on the nodes)")
+            servers = stack.enter_context(
+                vllm_per_gpu_node(executor, model, tensor_parallel_size, vllm_args, concurrency, out.name)
+            )
+        elif node_urls:
+            from cligym.executor.ray_executor import RayExecutor
+            from cligym.executor.ray_servers import lanes_for_urls
+
+            assert isinstance(executor, RayExecutor)
+            servers = lanes_for_urls(executor, node_urls, concurrency)
+        if servers:
+            chosen = {"base_url": servers[0].value} | ({"model": model} if model else {})
+            settings = settings.model_copy(update={"model": settings.model.model_copy(update=chosen)})
+        elif serve is not None:
+            assert model
             console.print(f"starting vllm serve {model} (log: {out / 'vllm.log'})")
             server = stack.enter_context(
                 ModelServer(
@@ -82,14 +122,22 @@ def rollout(
                 update={"model": settings.model.model_copy(update={"base_url": server.base_url, "model": model})}
             )
         client = ChatClient.from_settings(settings.model)
-        client.check_available()
+        for url in [lane.value for lane in servers or []] or [client.base_url]:
+            ChatClient.from_settings(settings.model.model_copy(update={"base_url": url})).check_available()
         pending, recorded = pending_episodes(found, samples, out)
+        where = ", ".join(lane.value for lane in servers) if servers else client.base_url
         console.print(
             f"{len(found)} tasks x {samples} samples: {len(pending)} episodes to run, {recorded} already recorded; "
-            f"model {client.model} at {client.base_url}, {settings.rollout.action_format} actions",
+            f"model {client.model} at {where}, {settings.rollout.action_format} actions, {executor.name} executor",
             highlight=False,
         )
-        outcome = _run_with_progress(found, out, client, settings, samples, concurrency, seed, len(pending))
+        try:
+            outcome = _run_with_progress(
+                found, out, client, settings, samples, concurrency, seed, len(pending), executor, servers
+            )
+        except KeyboardInterrupt:
+            executor.interrupted()
+            raise
     _print_summary(out, outcome)
     render_rollout_report(out, console)
     if outcome.failed:
@@ -170,12 +218,14 @@ def _run_with_progress(
     concurrency: int,
     seed: int | None,
     total: int,
+    executor: Executor,
+    servers: list[Lane] | None,
 ) -> RolloutOutcome:
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
         row = progress.add_task("starting", total=total)
         events = _ProgressEvents(progress, row)
-        return roll_out(tasks, out, client, settings, samples, concurrency, events, seed)
+        return roll_out(tasks, out, client, settings, samples, concurrency, events, seed, executor, servers)
 
 
 def _print_summary(out: Path, outcome: RolloutOutcome) -> None:

@@ -22,7 +22,7 @@ from docker.utils.socket import frames_iter
 
 from cligym.docker_connection import docker_client
 from cligym.errors import CligymError, SandboxUnavailableError
-from cligym.labels import ROLE_COMMIT, ROLE_SANDBOX, SESSION, SESSION_ID, cligym_labels
+from cligym.labels import ROLE_COMMIT, ROLE_SANDBOX, SESSION, cligym_labels, current_session
 from cligym.sandbox.exec_result import ExecResult
 from cligym.sandbox.output_capture import HeadTailBuffer, PidMarkerFilter
 from cligym.sandbox.process_tree import EXEC_WRAPPER, KILL_TREE
@@ -60,7 +60,7 @@ def remove_live_sandboxes() -> int:
     for thread in threading.enumerate():
         if thread.name.startswith("cligym-worker"):
             thread.join(max(0.0, deadline - time.monotonic()))
-    stragglers = docker_client().containers.list(all=True, filters={"label": f"{SESSION}={SESSION_ID}"})
+    stragglers = docker_client().containers.list(all=True, filters={"label": f"{SESSION}={current_session()}"})
     for container in stragglers:
         with contextlib.suppress(DockerException):
             container.remove(force=True, v=True)
@@ -114,7 +114,7 @@ class Sandbox:
                 command=self.keepalive_command,
                 name=self.name,
                 detach=True,
-                labels=cligym_labels(ROLE_SANDBOX, self.run_id) | {SESSION: SESSION_ID},
+                labels=cligym_labels(ROLE_SANDBOX, self.run_id) | {SESSION: current_session()},
                 mem_limit=self.settings.memory,
                 memswap_limit=self.settings.memory,
                 pids_limit=self.settings.pids,
