@@ -13,18 +13,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from docker.errors import DockerException
 
 from cligym.docker_connection import docker_client
 from cligym.errors import CligymError
+from cligym.executor import Executor, LocalExecutor, UnitResources
+from cligym.generation.agent_inverter import AgentInverter
 from cligym.generation.attempt_log import append_attempt, read_attempts
 from cligym.generation.catalog_inverter import candidate_key
-from cligym.generation.export import export_harbor_task, export_terminal_bench_task, push_gold_image
-from cligym.generation.gold import GoldRecord, build_gold
+from cligym.generation.export import export_harbor_task, export_terminal_bench_task
+from cligym.generation.gold import GoldRecord
 from cligym.generation.gold.build import gold_dir
+from cligym.generation.gold_units import build_gold_with
 from cligym.generation.inverter import Inverter
+from cligym.generation.remote_units import (
+    GoldOnNode,
+    ProposalJob,
+    ValidationJob,
+    ValidationResult,
+    propose_job,
+    validate_job,
+)
 from cligym.generation.statement import pick_style
 from cligym.generation.statement_writer import StatementLeakWithUsage, StatementWriter, WrittenStatements
 from cligym.generation.task_record import Attempt, Candidate, RejectionName, TaskRecord, Validation
@@ -62,42 +73,139 @@ def generate_for_spec(
     exports: Sequence[ExportFormat] = EXPORT_FORMATS,
     gold_registry: str | None = None,
     statement_writer: StatementWriter | None = None,
+    executor: Executor | None = None,
+    candidates_at_once: int = 1,
 ) -> RepoGeneration:
     """Build the gold environment, then judge candidates until ``tasks_wanted`` tasks are valid, the inverter
     has nothing left, or ``max_attempts`` candidates were judged for this repository in this run.
 
+    Candidates are proposed and validated in waves of ``candidates_at_once`` (each proposal sees the ones
+    before it in the wave as pending), validations running at once on the ``executor``; each wave is
+    concluded in proposal order, so a run gives the same tasks whichever executor ran its units.
     Valid tasks are exported in each of ``exports``; with ``gold_registry`` the gold image is pushed there
     and the exported Dockerfiles start FROM it instead of rebuilding the gold environment. Statements are
     written by ``statement_writer`` (the templates by default).
     """
     writer = statement_writer or StatementWriter()
-    gold = build_gold(spec_path, settings, run_dir, progress)
-    reference = None
-    if gold_registry:
-        progress(f"pushing the gold image to {gold_registry}")
-        reference = push_gold_image(gold, gold_registry)
-    exporter = _Exporter(gold, run_dir, exports, reference)
+    executor = executor or LocalExecutor(1)
+    built = build_gold_with(executor, spec_path, settings, run_dir, progress, registry=gold_registry)
+    gold = built.record
+    units = _Units(executor, gold, built.on_node(run_dir) if executor.name != "local" else None, settings, run_dir)
+    exporter = _Exporter(gold, run_dir, exports, built.reference)
     history = read_attempts(run_dir, gold.name)
     outcome = RepoGeneration(repo=gold.name)
     signatures: set[Signature] = set()
     for attempt in history:
         _count(outcome, attempt, run_dir, signatures)
     while len(outcome.tasks) < tasks_wanted and (max_attempts is None or outcome.candidates < max_attempts):
-        progress(f"{inverter.name}: proposing candidate {len(history) + 1}")
-        candidate = inverter.propose(gold, history)
-        if candidate is None:
+        room = min(max(1, candidates_at_once), tasks_wanted - len(outcome.tasks))
+        if max_attempts is not None:
+            room = min(room, max_attempts - outcome.candidates)
+        wave = _propose_wave(inverter, units, gold, history, room, progress)
+        if not wave:
             break
-        attempt = _judge(gold, candidate, settings, run_dir, state, signatures, progress, exporter, writer)
-        append_attempt(run_dir, attempt)
-        history.append(attempt)
-        _count(outcome, attempt, run_dir, signatures)
+        started = datetime.now(UTC)
+        for candidate in wave:
+            state.start(CANDIDATE_STAGE, f"{gold.name}/{candidate_key(candidate)}")
+        validations = units.validate(wave, progress)
+        for candidate, validated in zip(wave, validations, strict=True):
+            attempt = _conclude(
+                gold, candidate, validated, started, run_dir, state, signatures, progress, exporter, writer
+            )
+            append_attempt(run_dir, attempt)
+            history.append(attempt)
+            _count(outcome, attempt, run_dir, signatures)
     return outcome
 
 
-def _judge(
+def _propose_wave(
+    inverter: Inverter, units: _Units, gold: GoldRecord, history: list[Attempt], room: int, progress: Progress
+) -> list[Candidate]:
+    """Up to ``room`` new candidates, each proposed with the earlier ones of the wave as pending history."""
+    wave: list[Candidate] = []
+    pending: list[Attempt] = []
+    known = {attempt.key for attempt in history}
+    while len(wave) < room:
+        progress(f"{inverter.name}: proposing candidate {len(history) + len(wave) + 1}")
+        candidate = units.propose(inverter, [*history, *pending])
+        if candidate is None or candidate_key(candidate) in known:
+            break
+        known.add(candidate_key(candidate))
+        wave.append(candidate)
+        now = datetime.now(UTC)
+        pending.append(
+            Attempt(
+                repo=gold.name,
+                key=candidate_key(candidate),
+                candidate=candidate,
+                validation=Validation(),
+                reason="pending",
+                started_at=now,
+                finished_at=now,
+            )
+        )
+    return wave
+
+
+VALIDATION_RESOURCES = UnitResources(cpus=1.0, memory_mb=2048)
+PROPOSAL_RESOURCES = UnitResources(cpus=1.0, memory_mb=2048)
+Validated: TypeAlias = ValidationResult | CligymError
+
+
+class _Units:
+    """Proposals and validations of one repository, where the executor runs them."""
+
+    def __init__(
+        self, executor: Executor, gold: GoldRecord, on_node: GoldOnNode | None, settings: Settings, run_dir: Path
+    ) -> None:
+        self.executor, self.gold, self.on_node, self.settings = executor, gold, on_node, settings
+        self.run_id = run_dir.name
+
+    def propose(self, inverter: Inverter, history: list[Attempt]) -> Candidate | None:
+        """The catalog proposes here (no containers); an agent proposes in a unit on a node with Docker."""
+        if self.on_node is None or not isinstance(inverter, AgentInverter):
+            return inverter.propose(self.gold, history)
+        settings = self.settings.model_copy(update={"agent_inverter": inverter.settings})
+        job = ProposalJob(self.on_node, history, settings, self.run_id)
+        ((_, candidate, error),) = list(self.executor.map(propose_job, [job], PROPOSAL_RESOURCES))
+        if error is not None:
+            raise error
+        return candidate
+
+    def validate(self, wave: list[Candidate], progress: Progress) -> list[Validated]:
+        """Each candidate's validation (or the error that stopped it), in the order of ``wave``."""
+        if self.on_node is None:
+            here = lambda candidate: self._validate_here(candidate, progress)  # noqa: E731
+            results = self.executor.map(here, wave, VALIDATION_RESOURCES)
+        else:
+            progress(f"validating {len(wave)} candidates on the {self.executor.name} cluster")
+            jobs = [ValidationJob(self.on_node, candidate, self.settings, self.run_id) for candidate in wave]
+            results = (
+                (job.candidate, result, error)
+                for job, result, error in self.executor.map(validate_job, jobs, VALIDATION_RESOURCES)
+            )
+        by_key: dict[str, Validated] = {}
+        for candidate, result, error in results:
+            if error is not None and not isinstance(error, CligymError):
+                raise error  # a bug, not a candidate that cannot be validated
+            assert error is not None or result is not None
+            by_key[candidate_key(candidate)] = error if error is not None else result  # type: ignore[assignment]
+        return [by_key[candidate_key(candidate)] for candidate in wave]
+
+    def _validate_here(self, candidate: Candidate, progress: Progress) -> ValidationResult:
+        target = candidate.target.label() if candidate.target else "-"
+        progress(f"validating {candidate.inverter} on {target}")
+        validation = validate_candidate(
+            self.gold, candidate, self.settings, run_id=self.run_id, progress=lambda step: progress(f"{target}: {step}")
+        )
+        return ValidationResult(validation, _image_size(validation.image_tag) if validation.valid else None)
+
+
+def _conclude(
     gold: GoldRecord,
     candidate: Candidate,
-    settings: Settings,
+    validated: Validated,
+    started: datetime,
     run_dir: Path,
     state: RunState,
     signatures: set[Signature],
@@ -105,12 +213,9 @@ def _judge(
     exporter: _Exporter,
     writer: StatementWriter,
 ) -> Attempt:
-    """Validate one candidate; a valid one that is not a near-duplicate becomes a task and is exported."""
+    """Judge one validated candidate; a valid one that is not a near-duplicate becomes a task and is exported."""
     key = candidate_key(candidate)
     unit = f"{gold.name}/{key}"
-    started = datetime.now(UTC)
-    state.start(CANDIDATE_STAGE, unit)
-    target = candidate.target.label() if candidate.target else "-"
 
     def attempt(
         validation: Validation,
@@ -137,15 +242,11 @@ def _judge(
     if not candidate.break_steps:
         state.fail(CANDIDATE_STAGE, unit, f"rejected by no_proposal: {candidate.description}")
         return attempt(Validation(), "no_proposal", candidate.description)
-    progress(f"validating {candidate.inverter} on {target}")
-    try:
-        validation = validate_candidate(
-            gold, candidate, settings, run_id=run_dir.name, progress=lambda step: progress(f"{target}: {step}")
-        )
-    except CligymError as error:
+    if isinstance(validated, CligymError):
         # One candidate whose validation cannot finish must not end the repository's search.
-        state.fail(CANDIDATE_STAGE, unit, f"rejected by validation_error: {error.message}")
-        return attempt(Validation(), "validation_error", error.message)
+        state.fail(CANDIDATE_STAGE, unit, f"rejected by validation_error: {validated.message}")
+        return attempt(Validation(), "validation_error", validated.message)
+    validation = validated.validation
     rejection = _rejection(validation, candidate, signatures)
     spent = TokenUsage()
     if rejection is None:
@@ -175,9 +276,8 @@ def _judge(
     partial.replace(record_path)
     exporter.export(task)
     state.finish(CANDIDATE_STAGE, unit, record_path)
-    return attempt(
-        validation, None, task_id=task.task_id, disk_bytes_added=_disk_added(gold, validation), statements=spent
-    )
+    added = None if validated.image_bytes is None else max(0, validated.image_bytes - gold.image.size_bytes)
+    return attempt(validation, None, task_id=task.task_id, disk_bytes_added=added, statements=spent)
 
 
 class _Exporter:
@@ -246,18 +346,17 @@ def _task_record(
     )
 
 
-def _disk_added(gold: GoldRecord, validation: Validation) -> int | None:
-    """What the break layers weigh on top of the gold image (the only disk a task adds)."""
-    if validation.image_tag is None:
+def _image_size(tag: str | None) -> int | None:
+    if tag is None:
         return None
     try:
-        size = int(docker_client().images.get(validation.image_tag).attrs["Size"])
+        return int(docker_client().images.get(tag).attrs["Size"])
     except DockerException:
         return None
-    return max(0, size - gold.image.size_bytes)
 
 
 def _remove_image(tag: str | None) -> None:
+    """Drop a judged image nobody needs; on a cluster it lives on a node (``cligym gc`` there removes it)."""
     if tag is not None:
-        with contextlib.suppress(DockerException):
+        with contextlib.suppress(DockerException, CligymError):
             docker_client().images.remove(tag, force=True)

@@ -10,6 +10,7 @@ from cligym.cli.context import ConfigOption, OverrideOption, console, settings_f
 from cligym.cli.per_spec import ProgressCallback, print_failures, run_per_spec
 from cligym.cli.report_command import print_report
 from cligym.errors import CligymError
+from cligym.executor import make_executor
 from cligym.generation.agent_inverter import AgentInverter
 from cligym.generation.attempt_log import read_attempts
 from cligym.generation.catalog_inverter import CatalogInverter
@@ -32,6 +33,8 @@ Examples:
   cligym generate configs/repos/click.yaml --categories shared-library,python-package --tasks 4
 
   cligym generate configs/repos/attrs.yaml --operators module-deleted,elf-header-zeroed --combine 0
+
+  cligym generate configs/repos/*.yaml --tasks 50 --executor ray --ray-address 10.0.0.1:6379 --candidates-at-once 8
 """
 
 
@@ -39,7 +42,18 @@ def generate(
     specs: list[Path] = typer.Argument(..., help="Repo spec files (configs/repos/NAME.yaml)."),
     out: Path = typer.Option(Path("runs/default"), "--out", help="Run directory: state, records, Harbor tasks."),
     tasks: int = typer.Option(5, "--tasks", "-n", min=1, help="Valid tasks wanted per repository."),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Repositories worked on at once."),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", min=1, help="Repositories worked on at once (default: 1 locally, all on Ray)."
+    ),
+    candidates_at_once: int = typer.Option(
+        1, "--candidates-at-once", min=1, help="Candidates proposed and validated at once per repository."
+    ),
+    executor_name: str = typer.Option(
+        "local", "--executor", help="local (threads, this Docker daemon) or ray (units on a Ray cluster)."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Ray cluster (HOST:6379; default: the one on this machine); local: start one."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed for the order of candidates and their parameters."),
     inverter: str = typer.Option(
         "catalog", "--inverter", help="catalog (fault operators, no model) or agent (a model with a shell; see model:)."
@@ -83,6 +97,8 @@ def generate(
         raise CligymError(
             f"unknown export format: {', '.join(unknown) or '(none)'}", "use --export harbor,terminal-bench"
         )
+    executor = make_executor(executor_name, candidates_at_once, ray_address, unit_name="cligym-generation")
+    repos_at_once = workers or (1 if executor.name == "local" else len(specs))
     state = RunState(out)
 
     def one(spec: Path, progress: ProgressCallback) -> RepoGeneration:
@@ -98,12 +114,21 @@ def generate(
             formats,
             gold_registry,
             statement_writer=writer,
+            executor=executor,
+            candidates_at_once=candidates_at_once,
         )
 
     try:
-        _, failures = run_per_spec(specs, workers, one, lambda result: f"{len(result.tasks)} tasks")
+        _, failures = run_per_spec(specs, repos_at_once, one, lambda result: f"{len(result.tasks)} tasks")
+        leftovers = executor.remove_leftovers()
+        if leftovers:
+            console.print(f"removed {leftovers} containers of units whose worker was lost (they were re-run)")
+    except KeyboardInterrupt:
+        executor.interrupted()
+        raise
     finally:
         state.close()
+        executor.close()
     if read_attempts(out):
         print_report(generation_report(out), console)
     print_failures(failures)

@@ -9,8 +9,10 @@ from rich.table import Table
 
 from cligym.cli.context import ConfigOption, OverrideOption, console, settings_from_options
 from cligym.cli.per_spec import ProgressCallback, print_failures, run_per_spec
-from cligym.generation.gold import GoldRecord, build_gold
+from cligym.executor import make_executor
+from cligym.generation.gold import GoldRecord
 from cligym.generation.gold.build import GOLD_STAGE, gold_dir
+from cligym.generation.gold_units import build_gold_with
 from cligym.run_state import RunState
 
 EXAMPLES = """
@@ -21,25 +23,37 @@ Examples:
   cligym gold configs/repos/*.yaml --workers 2 --run-dir runs/gold
 
   cligym gold configs/repos/attrs.yaml --rebuild
+
+  cligym gold configs/repos/*.yaml --executor ray --ray-address 10.0.0.1:6379
 """
 
 
 def gold(
     specs: list[Path] = typer.Argument(..., help="Repo spec files (configs/repos/NAME.yaml)."),
     run_dir: Path = typer.Option(Path("runs/default"), "--run-dir", help="Where the run state and records go."),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Gold builds at once."),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", min=1, help="Gold builds at once (default: 1 locally, all on Ray)."
+    ),
+    executor_name: str = typer.Option(
+        "local", "--executor", help="local (threads, this Docker daemon) or ray (units on a Ray cluster)."
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="Ray cluster (HOST:6379; default: the one on this machine); local: start one."
+    ),
     rebuild: bool = typer.Option(False, "--rebuild", help="Rebuild images and rerun tests even when up to date."),
     config: ConfigOption = None,
     override: OverrideOption = None,
 ) -> None:
     """Build gold environments: install each project in an image, find its reliably passing tests, probe them."""
     settings = settings_from_options(config, override)
+    executor = make_executor(executor_name, 1, ray_address, unit_name="cligym-gold")
+    builds_at_once = workers or (1 if executor.name == "local" else len(specs))
     state = RunState(run_dir)
 
     def one(spec: Path, progress: ProgressCallback) -> GoldRecord:
         state.start(GOLD_STAGE, spec.stem)
         try:
-            record = build_gold(spec, settings, run_dir, progress, rebuild=rebuild)
+            record = build_gold_with(executor, spec, settings, run_dir, progress, rebuild=rebuild).record
         except Exception as exc:
             state.fail(GOLD_STAGE, spec.stem, str(exc))
             raise
@@ -47,14 +61,16 @@ def gold(
         return record
 
     try:
-        records, failures = run_per_spec(specs, workers, one, lambda _: "done")
+        records, failures = run_per_spec(specs, builds_at_once, one, lambda _: "done")
     except KeyboardInterrupt:
+        executor.interrupted()
         for unit in state.units(GOLD_STAGE):
             if unit.status == "running":
                 state.fail(GOLD_STAGE, unit.key, "interrupted")
         raise
     finally:
         state.close()
+        executor.close()
     if records:
         console.print(_summary_table(list(records.values())))
     print_failures(failures)

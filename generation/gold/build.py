@@ -54,6 +54,13 @@ def build_gold(
 ) -> GoldRecord:
     """Build (or reuse) the gold environment of one spec and write its record under ``run_dir/gold/NAME``."""
     spec, spec_dir = load_repo_spec(spec_path)
+    return build_gold_from_spec(spec, spec_dir, settings, run_dir, progress, rebuild)
+
+
+def build_gold_from_spec(
+    spec: RepoSpec, spec_dir: Path, settings: Settings, run_dir: Path, progress: Progress, rebuild: bool = False
+) -> GoldRecord:
+    """``build_gold`` for a spec already read (relative source paths resolve against ``spec_dir``)."""
     out_dir = gold_dir(run_dir, spec.name)
     timings: dict[str, float] = {}
     started = time.monotonic()

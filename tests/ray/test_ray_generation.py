@@ -1,0 +1,81 @@
+"""`cligym generate --executor ray` on a real local cluster: the gold build and the validations run as units
+on the worker nodes, a worker killed mid-validation is retried elsewhere, and the run judges the same
+candidates with the same verdicts and exports the same tasks as the local executor."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from cligym.base_images import BaseImage
+from cligym.docker_connection import docker_client
+from cligym.generation.attempt_log import read_attempts
+from cligym.generation.gold import GoldRecord
+from cligym.labels import RUN_ID
+from cligym.run_state import RunState
+from tests.generation.test_generate import generate
+from tests.ray.conftest import RayCluster
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.ray]
+
+OPTIONS = ("--candidates-at-once", "2", "--categories", "python-package,shared-library")
+
+
+def _generation_workers() -> list[psutil.Process]:
+    return [
+        process
+        for process in psutil.process_iter(["cmdline"])
+        if (process.info["cmdline"] or [""])[0].startswith("ray::cligym-generation")
+    ]
+
+
+def _verdicts(out: Path) -> list[tuple[str, str | None, str | None, tuple[str, ...]]]:
+    return sorted(
+        (a.key, a.rejected_by, a.task_id, tuple(a.validation.fail_to_pass)) for a in read_attempts(out, "inventory")
+    )
+
+
+def test_generation_on_ray_matches_local_even_with_a_worker_killed_mid_validation(
+    base_image: BaseImage, ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    local = tmp_path / "local"
+    result = generate(local, 2, "inventory", *OPTIONS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    on_ray = tmp_path / "on-ray"
+    spec = Path(__file__).resolve().parents[2] / "configs" / "repos" / "inventory.yaml"
+    argv = [
+        sys.executable, "-m", "cligym", "generate", str(spec),
+        "--tasks", "2", "--out", str(on_ray), "--executor", "ray", "--ray-address", ray_cluster.address, *OPTIONS,
+    ]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 900
+    # A validation container of this run exists: its worker is killed in the middle of that validation.
+    while not docker_client().containers.list(filters={"label": f"{RUN_ID}={on_ray.name}"}):
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert time.monotonic() < deadline, "no validation started"
+        time.sleep(0.2)
+    workers = _generation_workers()
+    assert workers, "a validation container runs, so a unit's worker process does"
+    workers[0].send_signal(signal.SIGKILL)
+    output, _ = process.communicate(timeout=1800)
+    assert process.returncode == 0, output
+
+    assert _verdicts(on_ray) == _verdicts(local)
+    assert len([verdict for verdict in _verdicts(on_ray) if verdict[2]]) == 2
+    assert sorted(p.name for p in (on_ray / "harbor").iterdir()) == sorted(p.name for p in (local / "harbor").iterdir())
+    state = RunState(on_ray)
+    units = state.units("candidate")
+    state.close()
+    assert units and all(unit.attempts == 1 and unit.status in ("done", "failed") for unit in units)
+    # The coordinator wrote the gold directory the node built: the record, the build context, the logs.
+    gold = GoldRecord.read(on_ray / "gold" / "inventory" / "record.json")
+    assert gold.gold_tests and (on_ray / "gold" / "inventory" / "context" / "Dockerfile").is_file()
+    assert "whose worker was lost" in output
+    assert docker_client().containers.list(all=True, filters={"label": f"{RUN_ID}={on_ray.name}"}) == []
