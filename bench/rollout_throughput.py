@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,14 +89,19 @@ def oracle_script(task: RolloutTask) -> list[Reply]:
     return [tool_reply("bash", {"command": command}) for command in commands] + [tool_reply("submit")]
 
 
-def throughput(task: RolloutTask, episodes: int, concurrency: int, work: Path) -> dict[str, float]:
+def oracle_replayer(task: RolloutTask) -> Callable[[dict[str, Any]], Reply]:
+    """Any number of concurrent episodes each replay the oracle, turn by turn."""
     script = oracle_script(task)
 
     def replay(body: dict[str, Any]) -> Reply:
         done = sum(1 for message in body["messages"] if message["role"] == "assistant")
         return script[min(done, len(script) - 1)]
 
-    with ScriptedModelServer([], then=replay) as server:
+    return replay
+
+
+def throughput(task: RolloutTask, episodes: int, concurrency: int, work: Path) -> dict[str, float]:
+    with ScriptedModelServer([], then=oracle_replayer(task)) as server:
         client = ChatClient(server.base_url, server.model)
         run_dir = work / f"rollout-c{concurrency}"
         started = time.monotonic()

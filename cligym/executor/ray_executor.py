@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -62,6 +63,7 @@ class RayExecutor:
         if address == LOCAL_CLUSTER:
             options["resources"] = {DOCKER_RESOURCE: os.cpu_count() or 1}
         else:
+            _check_reachable(address)
             options["address"] = address
         try:
             self.ray.init(**options)
@@ -189,6 +191,20 @@ class RayExecutor:
     def close(self) -> None:
         if self.ray.is_initialized():
             self.ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds on a wrong HOST:PORT (``ray.init`` would keep retrying for minutes)."""
+    host, separator, port = address.removeprefix("ray://").rpartition(":")
+    if not separator or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise CligymError(
+            f"no Ray cluster answers at {address} ({exc.strerror or exc})",
+            "start one with `ray start --head --port 6379` (see docs/ray.md), or fix --ray-address",
+        ) from None
 
 
 def _run_unit(session: str, work: Callable[..., Any], args: tuple[Any, ...]) -> Any:

@@ -4,6 +4,7 @@ candidates with the same verdicts and exports the same tasks as the local execut
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -79,3 +80,22 @@ def test_generation_on_ray_matches_local_even_with_a_worker_killed_mid_validatio
     assert gold.gold_tests and (on_ray / "gold" / "inventory" / "context" / "Dockerfile").is_file()
     assert "whose worker was lost" in output
     assert docker_client().containers.list(all=True, filters={"label": f"{RUN_ID}={on_ray.name}"}) == []
+
+
+def test_gold_on_ray_writes_the_record_and_state_on_the_coordinator(
+    base_image: BaseImage, ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    spec = Path(__file__).resolve().parents[2] / "configs" / "repos" / "inventory.yaml"
+    run_dir = tmp_path / "gold-run"
+    argv = [sys.executable, "-m", "cligym", "gold", str(spec), "--run-dir", str(run_dir)]
+    argv += ["--executor", "ray", "--ray-address", ray_cluster.address]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=1800, env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = GoldRecord.read(run_dir / "gold" / "inventory" / "record.json")
+    assert record.gold_tests and record.spec.name == "inventory"
+    assert (run_dir / "gold" / "inventory" / "logs").is_dir()
+    state = RunState(run_dir)
+    (unit,) = state.units("gold")
+    state.close()
+    assert unit.status == "done" and unit.attempts == 1
+    assert "inventory" in result.stdout and "gold environments" in result.stdout
