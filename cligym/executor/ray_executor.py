@@ -154,13 +154,13 @@ class RayExecutor:
         except exceptions.RayTaskError as error:
             cause = error.cause if isinstance(error.cause, BaseException) else error
             return None, cause
-        except (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.ObjectLostError) as error:
-            return None, CligymError(
-                f"the unit was lost {self.max_retries + 1} times (worker or node died): {type(error).__name__}",
-                "see `ray status` and the worker logs under /tmp/ray/session_latest/logs on the nodes",
-            )
         except exceptions.TaskCancelledError:
             return None, CligymError("the unit was cancelled")
+        except exceptions.RayError as error:  # worker or node died, out of memory, object lost: after retries
+            return None, CligymError(
+                f"the unit was lost {self.max_retries + 1} times: {type(error).__name__}",
+                "see `ray status` and the worker logs under /tmp/ray/session_latest/logs on the nodes",
+            )
 
     def _docker_nodes(self) -> list[str]:
         return [

@@ -126,3 +126,29 @@ def test_serve_vllm_starts_one_server_per_gpu_node_and_places_episodes_next_to_i
     # Each server's episodes all ran on one node, a different one per server.
     assert all(len(nodes) == 1 for nodes in node_of_port.values())
     assert len(set().union(*node_of_port.values())) == len(node_of_port)
+
+
+def test_ctrl_c_on_the_coordinator_cancels_the_units_and_removes_their_containers(
+    ray_cluster: RayCluster, exported_task_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "interrupted"
+    with ScriptedModelServer([], then=look_then_submit, model="scripted") as server:
+        argv = rollout_argv(
+            exported_task_dir, out, server.base_url, "--samples", "8",
+            "--executor", "ray", "--ray-address", ray_cluster.address,
+        )  # fmt: skip
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+        deadline = time.monotonic() + 600
+        while len(_run_containers(out)) < 2:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "no two episodes ran at once"
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=300)
+    assert process.returncode == 130, output
+    assert run_containers(out) == []  # removed on the worker nodes, by the coordinator's session label
+    deadline = time.monotonic() + 30
+    while _episode_workers():  # the cancelled units' worker processes are gone too
+        assert time.monotonic() < deadline, "episode units still run after Ctrl-C"
+        time.sleep(0.5)
+    assert len(read_trajectories(out)) < 8
