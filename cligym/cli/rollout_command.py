@@ -52,7 +52,14 @@ def rollout(
     out: Path = typer.Option(Path("runs/rollout"), "--out", help="Run directory: trajectories.jsonl and state."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible endpoint (model.base_url)."),
     model: str | None = typer.Option(None, "--model", help="Model name to request, or to serve with --serve."),
-    concurrency: int = typer.Option(2, "--concurrency", "-c", min=1, help="Episodes at once (one container each)."),
+    concurrency: int = typer.Option(
+        2,
+        "--concurrency",
+        "-c",
+        min=1,
+        help="Episodes at once, one container each (with --executor ray: per model server; without servers the "
+        "nodes' docker resource decides).",
+    ),
     samples: int = typer.Option(1, "--samples", "-k", min=1, help="Episodes per task (for pass@k)."),
     seed: int | None = typer.Option(None, "--seed", help="Sampling seed of sample 0; sample i gets seed + i."),
     action_format: str | None = typer.Option(

@@ -18,9 +18,13 @@ from cligym.base_images import BaseImage
 from cligym.docker_connection import docker_client
 from cligym.generation.attempt_log import read_attempts
 from cligym.generation.gold import GoldRecord
+from cligym.generation.task_record import TaskRecord
 from cligym.labels import RUN_ID
+from cligym.llm.scripted_server import Reply, ScriptedModelServer, tool_reply
 from cligym.run_state import RunState
 from tests.generation.test_generate import generate
+from tests.generation.test_generate_with_agent import HINTED, STATEMENT, SUBMIT
+from tests.generation.test_generate_with_agent import generate as generate_with_agent
 from tests.ray.conftest import RayCluster
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.ray]
@@ -99,3 +103,24 @@ def test_gold_on_ray_writes_the_record_and_state_on_the_coordinator(
     state.close()
     assert unit.status == "done" and unit.attempts == 1
     assert "inventory" in result.stdout and "gold environments" in result.stdout
+
+
+def test_an_agent_proposal_runs_as_a_unit_on_a_worker_node(
+    base_image: BaseImage, ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    script = [
+        tool_reply("submit", SUBMIT, prompt_tokens=2000, completion_tokens=100),  # asked from a worker node
+        Reply(content=STATEMENT, prompt_tokens=400, completion_tokens=30),  # asked by the coordinator
+        Reply(content=HINTED, prompt_tokens=410, completion_tokens=40),
+    ]
+    out = tmp_path / "agent-on-ray"
+    with ScriptedModelServer(script, model="Qwen/Qwen3-8B") as server:
+        result = generate_with_agent(out, server.base_url, "--executor", "ray", "--ray-address", ray_cluster.address)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (record_path,) = (out / "tasks").glob("*/record.json")
+    task = TaskRecord.model_validate_json(record_path.read_text())
+    assert task.candidate.inverter == "agent:Qwen/Qwen3-8B" and task.validation.valid
+    assert "tests/test_store.py::test_add_and_get" in task.validation.fail_to_pass
+    assert (task.statement, task.statement_with_hint) == (STATEMENT, HINTED)
+    (attempt,) = read_attempts(out)
+    assert attempt.candidate.provenance.tokens == 2100
