@@ -22,7 +22,7 @@ from cligym.generation.gold.dockerfile import JUNIT_PATH, PYTEST_REPORT_PATH
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import install_report_plugin, read_outcomes, run_suite
 from cligym.generation.gold.tracked_files import repo_file_hashes
-from cligym.llm import ToolSpec
+from cligym.llm import BASH_TOOL, ToolSpec
 from cligym.llm.observation import clip
 from cligym.sandbox import Sandbox
 
@@ -32,15 +32,7 @@ MAX_ERROR_LINES = 12
 _STRING_LIST = {"type": "array", "items": {"type": "string"}}
 
 TOOLS = [
-    ToolSpec(
-        name="bash",
-        description="Run one shell command (bash, as root) in the container and see its exit code and output.",
-        parameters={
-            "type": "object",
-            "properties": {"command": {"type": "string", "description": "The command line to run."}},
-            "required": ["command"],
-        },
-    ),
+    BASH_TOOL,
     ToolSpec(
         name="run_tests",
         description="Run the repository's test suite in the container; reports which previously passing tests "

@@ -21,7 +21,16 @@ from typing import Any
 
 from cligym.configs import CONFIG_DIR
 from cligym.errors import SandboxUnavailableError
-from cligym.llm import ChatClient, ChatReply, Message, ModelRequestRejected, ModelUnavailableError, ToolCall, ToolSpec
+from cligym.llm import (
+    BASH_TOOL,
+    ChatClient,
+    ChatReply,
+    Message,
+    ModelRequestRejected,
+    ModelUnavailableError,
+    ToolCall,
+    ToolSpec,
+)
 from cligym.llm.client import tool_message
 from cligym.llm.observation import command_observation
 from cligym.rollout.task_dir import RolloutTask
@@ -40,15 +49,7 @@ from cligym.settings import RolloutSettings, SandboxSettings
 
 PROMPTS_DIR = CONFIG_DIR / "prompts"
 TOOLS = [
-    ToolSpec(
-        name="bash",
-        description="Run one shell command (bash, as root) in the container and see its exit code and output.",
-        parameters={
-            "type": "object",
-            "properties": {"command": {"type": "string", "description": "The command line to run."}},
-            "required": ["command"],
-        },
-    ),
+    BASH_TOOL,
     ToolSpec(name="submit", description="Finish: the environment is repaired and the tests pass."),
 ]
 NO_TOOL_CALL = "No tool was called. Run a command with the bash tool, or call submit when the repair is done."

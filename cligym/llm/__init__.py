@@ -1,6 +1,7 @@
 """The model client every stage shares (any OpenAI-compatible endpoint), and a scripted server to test it."""
 
 from cligym.llm.client import (
+    BASH_TOOL,
     AssistantMessage,
     ChatClient,
     ChatReply,
@@ -14,6 +15,7 @@ from cligym.llm.client import (
 )
 
 __all__ = [
+    "BASH_TOOL",
     "AssistantMessage",
     "ChatClient",
     "ChatReply",

@@ -86,6 +86,18 @@ class ToolSpec(BaseModel):
         }
 
 
+# The shell tool both agents get: the inverter breaking a gold environment and the rollout agent repairing it.
+BASH_TOOL = ToolSpec(
+    name="bash",
+    description="Run one shell command (bash, as root) in the container and see its exit code and output.",
+    parameters={
+        "type": "object",
+        "properties": {"command": {"type": "string", "description": "The command line to run."}},
+        "required": ["command"],
+    },
+)
+
+
 class ToolCall(BaseModel):
     """One tool call as the model sent it; ``arguments`` is the raw string, which may not even be JSON."""
 

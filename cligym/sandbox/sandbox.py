@@ -12,6 +12,7 @@ import tarfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any
@@ -290,27 +291,25 @@ class Sandbox:
 
         Goes through Docker's archive API, so it works even when the container's own tools are broken.
         """
-        target = PurePosixPath(path)
-        if not target.is_absolute():
-            raise ValueError(f"sandbox paths must be absolute, got {path!r}")
         data = content.encode() if isinstance(content, str) else content
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as archive:
-            parts = target.parts[1:]
-            for depth in range(1, len(parts)):
-                info = tarfile.TarInfo("/".join(parts[:depth]))
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                archive.addfile(info)
-            info = tarfile.TarInfo("/".join(parts))
+
+        def add(archive: tarfile.TarFile, name: str) -> None:
+            info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), mode, int(time.time())
             archive.addfile(info, io.BytesIO(data))
-        try:
-            self.container.put_archive("/", buffer.getvalue())
-        except APIError as exc:
-            raise OSError(f"cannot write {path} in {self.name}: {exc.explanation}") from None
+
+        self._put(path, add, f"cannot write {path}")
 
     def copy_dir(self, source: Path, path: str) -> None:
         """Copy the local directory ``source`` to the absolute ``path`` in the container (modes kept)."""
+        self._put(
+            path,
+            lambda archive, name: archive.add(str(source), arcname=name, recursive=True),
+            f"cannot copy {source} to {path}",
+        )
+
+    def _put(self, path: str, add: Callable[[tarfile.TarFile, str], None], failure: str) -> None:
+        """One archive holding ``path``'s parent directories and what ``add`` puts at ``path``, unpacked at /."""
         target = PurePosixPath(path)
         if not target.is_absolute():
             raise ValueError(f"sandbox paths must be absolute, got {path!r}")
@@ -321,11 +320,11 @@ class Sandbox:
                 info = tarfile.TarInfo("/".join(parts[:depth]))
                 info.type, info.mode = tarfile.DIRTYPE, 0o755
                 archive.addfile(info)
-            archive.add(str(source), arcname="/".join(parts), recursive=True)
+            add(archive, "/".join(parts))
         try:
             self.container.put_archive("/", buffer.getvalue())
         except APIError as exc:
-            raise OSError(f"cannot copy {source} to {path} in {self.name}: {exc.explanation}") from None
+            raise OSError(f"{failure} in {self.name}: {exc.explanation}") from None
 
     def read_file(self, path: str) -> bytes:
         """The bytes of the regular file at ``path``; ``FileNotFoundError`` when there is none."""
