@@ -91,9 +91,27 @@ class RayExecutor:
             options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id=node, soft=False)
         return options
 
+    def _check_feasible(self, resources: UnitResources, node: str | None = None) -> None:
+        """A unit no node can ever hold would wait forever: say so now, with what it asks for."""
+        wanted = {"CPU": resources.cpus, "memory": (resources.memory_mb or 0) * 1024 * 1024}
+        if resources.docker:
+            wanted[DOCKER_RESOURCE] = 1
+        for candidate in self.ray.nodes():
+            totals = candidate.get("Resources", {})
+            placeable = candidate.get("Alive") and (node is None or candidate["NodeID"] == node)
+            if placeable and all(totals.get(name, 0) >= amount for name, amount in wanted.items() if amount):
+                return
+        asked = ", ".join(f"{name} {amount:g}" for name, amount in wanted.items() if amount)
+        where = f"Ray node {node} cannot" if node else "no node of the Ray cluster can"
+        raise CligymError(
+            f"{where} hold a unit asking for {asked}",
+            "start worker nodes with enough --num-cpus, --memory and --resources '{\"docker\": N}'",
+        )
+
     def map(
         self, work: Callable[[Item], Result], items: list[Item], resources: UnitResources
     ) -> Iterator[Outcome[Item, Result]]:
+        self._check_feasible(resources)
         task = self._run.options(**self._options(resources))
         pending = deque(items)
         window = max(1, self.docker_slots) * QUEUED_PER_SLOT
@@ -111,6 +129,8 @@ class RayExecutor:
         self, work: Callable[[Item, Any], Result], items: list[Item], resources: UnitResources, lanes: list[Lane]
     ) -> Iterator[Outcome[Item, Result]]:
         """Each lane keeps ``slots`` units on its node; a unit is handed to whichever lane frees a slot first."""
+        for lane in lanes:
+            self._check_feasible(resources, lane.node)
         pending = deque(items)
         in_flight: dict[Any, Item] = {}
         lane_of: dict[Any, int] = {}
