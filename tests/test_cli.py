@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,3 +150,25 @@ def test_ctrl_c_during_gold_removes_its_containers_and_writes_no_record(base_ima
     assert not (run_dir / "gold" / "inventory" / "record.json").exists()
     status = run_cli("status", str(run_dir))
     assert "interrupted" in table_row(status.stdout, "gold")
+
+
+def test_no_command_gives_two_options_the_same_flag() -> None:
+    """A flag shared by two options (``-c`` for both --config and --concurrency) silently feeds one of them."""
+    import typer.main
+
+    from cligym.cli.app import app
+
+    def commands(group: Any, prefix: str) -> list[tuple[str, Any]]:
+        found: list[tuple[str, Any]] = []
+        for name, command in getattr(group, "commands", {}).items():
+            if getattr(command, "commands", None):
+                found += commands(command, f"{prefix}{name} ")
+            else:
+                found.append((prefix + name, command))
+        return found
+
+    listed = commands(typer.main.get_command(app), "")
+    assert len(listed) >= 14
+    for name, command in listed:
+        flags = [flag for param in command.params for flag in (*param.opts, *param.secondary_opts)]
+        assert len(flags) == len(set(flags)), f"cligym {name}: {sorted(f for f in flags if flags.count(f) > 1)}"

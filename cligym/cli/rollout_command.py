@@ -55,7 +55,6 @@ def rollout(
     concurrency: int = typer.Option(
         2,
         "--concurrency",
-        "-c",
         min=1,
         help="Episodes at once, one container each (with --executor ray: per model server; without servers the "
         "nodes' docker resource decides).",
