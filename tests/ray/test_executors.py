@@ -109,30 +109,43 @@ def test_an_unreachable_cluster_is_one_line_within_seconds(command: str, tmp_pat
     assert f"no Ray cluster answers at {address}" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_one_machine_ray_cluster_runs_units_in_lanes_and_refuses_units_no_node_can_hold() -> None:
-    from cligym.executor.ray_executor import RayExecutor
+ONE_MACHINE_CLUSTER = """
+import pytest
+from cligym.errors import CligymError
+from cligym.executor import Lane, UnitResources
+from cligym.executor.ray_executor import RayExecutor
+from tests.ray.test_executors import _fails
 
-    executor = RayExecutor("local")
-    try:
-        with pytest.raises(CligymError, match="no node of the Ray cluster can hold a unit asking for CPU 64"):
-            list(executor.map(lambda item: item, [1], UnitResources(cpus=64)))
-        doubled = executor.map(lambda item: item * 2, [1, 2, 3], UnitResources(cpus=1, memory_mb=64))
-        assert sorted((item, result, error) for item, result, error in doubled) == [
-            (1, 2, None),
-            (2, 4, None),
-            (3, 6, None),
-        ]
-        (node,) = [node["NodeID"] for node in executor.ray.nodes() if node["Alive"]]
-        lanes = [Lane(node=node, slots=1, value="http://a/v1"), Lane(node=node, slots=1, value="http://b/v1")]
-        placed = list(executor.map_in_lanes(lambda item, url: (item, url), list(range(6)), UnitResources(), lanes))
-        assert sorted(item for item, _, _ in placed) == list(range(6))
-        assert {result[1] for _, result, _ in placed if result} == {"http://a/v1", "http://b/v1"}
-        failing = list(executor.map(_fails, [7], UnitResources()))
-        assert isinstance(failing[0][2], CligymError) and failing[0][2].message == "unit 7 cannot run"
-        with pytest.raises(CligymError, match="cannot hold a unit"):
-            list(executor.map_in_lanes(lambda item, url: item, [1], UnitResources(cpus=64), lanes))
-    finally:
-        executor.close()
+executor = RayExecutor("local")
+try:
+    with pytest.raises(CligymError, match="no node of the Ray cluster can hold a unit asking for CPU 64"):
+        list(executor.map(lambda item: item, [1], UnitResources(cpus=64)))
+    doubled = executor.map(lambda item: item * 2, [1, 2, 3], UnitResources(cpus=1, memory_mb=64))
+    assert sorted(doubled) == [(1, 2, None), (2, 4, None), (3, 6, None)]
+    (node,) = [node["NodeID"] for node in executor.ray.nodes() if node["Alive"]]
+    lanes = [Lane(node=node, slots=1, value="http://a/v1"), Lane(node=node, slots=1, value="http://b/v1")]
+    placed = list(executor.map_in_lanes(lambda item, url: (item, url), list(range(6)), UnitResources(), lanes))
+    assert sorted(item for item, _, _ in placed) == list(range(6))
+    assert {result[1] for _, result, _ in placed if result} == {"http://a/v1", "http://b/v1"}
+    failing = list(executor.map(_fails, [7], UnitResources()))
+    assert isinstance(failing[0][2], CligymError) and failing[0][2].message == "unit 7 cannot run"
+    with pytest.raises(CligymError, match="cannot hold a unit"):
+        list(executor.map_in_lanes(lambda item, url: item, [1], UnitResources(cpus=64), lanes))
+finally:
+    executor.close()
+print("one-machine cluster: ok")
+"""
+
+
+def test_a_one_machine_ray_cluster_runs_units_in_lanes_and_refuses_units_no_node_can_hold() -> None:
+    # In a process of its own: ray.init changes this process's environment (RAY_AUTH_MODE), which the
+    # clusters the other tests start with `ray start` would inherit.
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", ONE_MACHINE_CLUSTER], capture_output=True, text=True, timeout=300, cwd=repo
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "one-machine cluster: ok" in result.stdout
 
 
 def _fails(item: int) -> int:
