@@ -23,6 +23,10 @@ from tests.rollout.test_rollout_command import STAND_IN_VLLM
 
 RAY = str(Path(sys.executable).parent / "ray")
 WORKERS = 2
+# One authentication mode for the head, the workers and every coordinator the tests start: Ray turns token
+# authentication on for a head when ~/.ray/auth_token exists but not for a joining worker, and ray.init
+# writes that file. A cluster on 127.0.0.1 needs no token.
+os.environ["RAY_AUTH_MODE"] = "disabled"
 
 
 @dataclass(frozen=True)
