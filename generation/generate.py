@@ -198,7 +198,7 @@ class _Units:
         validation = validate_candidate(
             self.gold, candidate, self.settings, run_id=self.run_id, progress=lambda step: progress(f"{target}: {step}")
         )
-        return ValidationResult(validation, _image_size(validation.image_tag) if validation.valid else None)
+        return ValidationResult.measured(validation)
 
 
 def _conclude(
@@ -344,15 +344,6 @@ def _task_record(
         statement_author=written.author,
         created_at=datetime.now(UTC),
     )
-
-
-def _image_size(tag: str | None) -> int | None:
-    if tag is None:
-        return None
-    try:
-        return int(docker_client().images.get(tag).attrs["Size"])
-    except DockerException:
-        return None
 
 
 def _remove_image(tag: str | None) -> None:

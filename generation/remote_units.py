@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from docker.errors import DockerException, ImageNotFound
+from docker.errors import DockerException
 
 from cligym.base_images import ensure_base_image
 from cligym.docker_connection import docker_client
@@ -25,7 +25,7 @@ from cligym.executor.shipping import pack_dir, shipped_root, unpack_once
 from cligym.generation.agent_inverter import agent_inverter_from_settings
 from cligym.generation.export import push_gold_image
 from cligym.generation.gold import GoldRecord
-from cligym.generation.gold.build import ROLE_GOLD, build_gold_from_spec, gold_dir
+from cligym.generation.gold.build import ROLE_GOLD, build_gold_from_spec, gold_dir, image_exists
 from cligym.generation.repo_spec import LocalSource, RepoSpec
 from cligym.generation.task_record import Attempt, Candidate, Validation
 from cligym.generation.validation import validate_candidate
@@ -73,6 +73,15 @@ class ValidationResult:
     validation: Validation
     image_bytes: int | None  # the task image's size on the node, for the disk the task adds
 
+    @classmethod
+    def measured(cls, validation: Validation) -> ValidationResult:
+        """The validation with its task image's size on this Docker host (valid candidates only)."""
+        size = None
+        if validation.valid and validation.image_tag:
+            with contextlib.suppress(DockerException):
+                size = int(docker_client().images.get(validation.image_tag).attrs["Size"])
+        return cls(validation, size)
+
 
 @dataclass(frozen=True)
 class ProposalJob:
@@ -103,12 +112,9 @@ def build_gold_job(job: GoldJob) -> GoldResult:
 
 def validate_job(job: ValidationJob) -> ValidationResult:
     ensure_gold_image(job.gold, job.settings)
-    validation = validate_candidate(job.gold.record, job.candidate, job.settings, run_id=job.run_id)
-    size = None
-    if validation.valid and validation.image_tag:
-        with contextlib.suppress(DockerException):
-            size = int(docker_client().images.get(validation.image_tag).attrs["Size"])
-    return ValidationResult(validation=validation, image_bytes=size)
+    return ValidationResult.measured(
+        validate_candidate(job.gold.record, job.candidate, job.settings, run_id=job.run_id)
+    )
 
 
 def propose_job(job: ProposalJob) -> Candidate | None:
@@ -121,13 +127,13 @@ def ensure_gold_image(gold: GoldOnNode, settings: Settings) -> None:
     """The gold image on this node: present, pulled from the run's registry, or built from its context.
     One unit per node builds it; the others wait for it on a lock file."""
     tag = gold.record.image.tag
-    if _has_image(tag):
+    if image_exists(tag):
         return
     lock_path = shipped_root() / "locks" / (tag.replace("/", "_").replace(":", "_") + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _has_image(tag):
+        if image_exists(tag):
             return
         if gold.reference:
             _pull_as(gold.reference, tag)
@@ -141,14 +147,6 @@ def ensure_gold_image(gold: GoldOnNode, settings: Settings) -> None:
             labels=cligym_labels(ROLE_GOLD)
             | {"io.cligym.gold": gold.record.name, "io.cligym.spec-hash": gold.record.spec_hash},
         )
-
-
-def _has_image(tag: str) -> bool:
-    try:
-        docker_client().images.get(tag)
-    except ImageNotFound:
-        return False
-    return True
 
 
 def _pull_as(reference: str, tag: str) -> None:

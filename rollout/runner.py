@@ -6,16 +6,12 @@ behind (found by the run's label) are removed first.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from docker.errors import DockerException
-
-from cligym.docker_connection import docker_client
 from cligym.errors import CligymError
 from cligym.executor import Executor, Lane, LocalExecutor, UnitResources
 from cligym.executor.shipping import pack_dir
@@ -27,6 +23,7 @@ from cligym.rollout.task_dir import RolloutTask
 from cligym.rollout.task_image import ensure_task_image
 from cligym.rollout.trajectory import TRAJECTORIES_FILE, Trajectory, append_trajectory, episode_id, read_trajectories
 from cligym.run_state import RunState
+from cligym.sandbox import remove_labelled_containers
 from cligym.settings import Settings
 
 EPISODE_STAGE = "episode"
@@ -41,6 +38,10 @@ class EpisodeSpec:
     @property
     def episode_id(self) -> str:
         return episode_id(self.task.task_id, self.sample)
+
+    def seed(self, base: int | None) -> int | None:
+        """Sample i of a run seeded with ``base`` samples with ``base + i``."""
+        return None if base is None else base + self.sample
 
 
 @dataclass
@@ -84,12 +85,7 @@ def run_id_of(run_dir: Path) -> str:
 
 def remove_leftover_containers(run_id: str) -> int:
     """Containers of this run that no live process owns (the run was killed before it could clean up)."""
-    removed = 0
-    for container in docker_client().containers.list(all=True, filters={"label": f"{RUN_ID}={run_id}"}):
-        with contextlib.suppress(DockerException):
-            container.remove(force=True, v=True)
-            removed += 1
-    return removed
+    return remove_labelled_containers(f"{RUN_ID}={run_id}")
 
 
 def pending_episodes(tasks: list[RolloutTask], samples: int, run_dir: Path) -> tuple[list[EpisodeSpec], int]:
@@ -131,9 +127,9 @@ def roll_out(
     outcome = RolloutOutcome(skipped=skipped)
     state = RunState(run_dir)
     results = (
-        _run_locally(pending, run_id, client, settings, events, seed, state, concurrency, executor)
+        _run_locally(pending, run_id, client, settings, events, seed, state, executor)
         if executor.name == "local"
-        else _run_on_cluster(pending, run_id, settings, events, seed, state, concurrency, executor, servers)
+        else _run_on_cluster(pending, run_id, settings, events, seed, state, executor, servers)
     )
     try:
         for spec, trajectory, error in results:
@@ -172,7 +168,6 @@ def _run_locally(
     events: RolloutEvents,
     seed: int | None,
     state: RunState,
-    concurrency: int,
     executor: Executor,
 ) -> Iterator[tuple[EpisodeSpec, Trajectory | None, BaseException | None]]:
     """Episodes on threads here, sharing one client and building each task image once."""
@@ -182,7 +177,6 @@ def _run_locally(
         image = images.get(spec.task)
         state.start(EPISODE_STAGE, spec.episode_id)
         events.started(spec)
-        episode_seed = None if seed is None else seed + spec.sample
         episode = Episode(
             client,
             spec.task,
@@ -191,7 +185,7 @@ def _run_locally(
             settings.sandbox,
             sample=spec.sample,
             run_id=run_id,
-            seed=episode_seed,
+            seed=spec.seed(seed),
         )
         return episode.run()
 
@@ -205,7 +199,6 @@ def _run_on_cluster(
     events: RolloutEvents,
     seed: int | None,
     state: RunState,
-    concurrency: int,
     executor: Executor,
     servers: list[Lane] | None,
 ) -> Iterator[tuple[EpisodeSpec, Trajectory | None, BaseException | None]]:
@@ -222,7 +215,7 @@ def _run_on_cluster(
             task_archive=archives[spec.task.task_id],
             sample=spec.sample,
             run_id=run_id,
-            seed=None if seed is None else seed + spec.sample,
+            seed=spec.seed(seed),
             settings=settings,
         )
         jobs.append(job)

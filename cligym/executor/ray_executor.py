@@ -236,14 +236,7 @@ def _run_unit(session: str, work: Callable[..., Any], args: tuple[Any, ...]) -> 
 
 
 def _remove_session_containers(session: str) -> int:
-    from docker.errors import DockerException
-
-    from cligym.docker_connection import docker_client
     from cligym.labels import SESSION
+    from cligym.sandbox import remove_labelled_containers
 
-    removed = 0
-    for container in docker_client().containers.list(all=True, filters={"label": f"{SESSION}={session}"}):
-        with contextlib.suppress(DockerException):
-            container.remove(force=True, v=True)
-            removed += 1
-    return removed
+    return remove_labelled_containers(f"{SESSION}={session}")

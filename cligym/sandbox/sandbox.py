@@ -61,11 +61,17 @@ def remove_live_sandboxes() -> int:
     for thread in threading.enumerate():
         if thread.name.startswith("cligym-worker"):
             thread.join(max(0.0, deadline - time.monotonic()))
-    stragglers = docker_client().containers.list(all=True, filters={"label": f"{SESSION}={current_session()}"})
-    for container in stragglers:
+    return len(sandboxes) + remove_labelled_containers(f"{SESSION}={current_session()}")
+
+
+def remove_labelled_containers(label: str) -> int:
+    """Force-remove every container carrying ``label`` (``key=value``), running or not; returns how many."""
+    removed = 0
+    for container in docker_client().containers.list(all=True, filters={"label": label}):
         with contextlib.suppress(DockerException):
             container.remove(force=True, v=True)
-    return len(sandboxes) + len(stragglers)
+            removed += 1
+    return removed
 
 
 class Sandbox:

@@ -82,7 +82,7 @@ def build_gold_from_spec(
     record_path = out_dir / "record.json"
     if record_path.is_file() and not rebuild:
         existing = _read_previous_record(record_path)
-        if existing is not None and existing.record_key == record_key and _image_exists(tag):
+        if existing is not None and existing.record_key == record_key and image_exists(tag):
             progress("up to date")
             return existing
 
@@ -94,7 +94,7 @@ def build_gold_from_spec(
     if source.sdist_url is None:
         shutil.copytree(source.root, context / SOURCE_DIR_IN_CONTEXT, symlinks=True)
 
-    if rebuild or not _image_exists(tag):
+    if rebuild or not image_exists(tag):
         progress(f"building {tag}")
         build_started = time.monotonic()
         log_path = out_dir / "build.log"
@@ -172,7 +172,7 @@ def _read_previous_record(path: Path) -> GoldRecord | None:
         return None
 
 
-def _image_exists(tag: str) -> bool:
+def image_exists(tag: str) -> bool:
     try:
         docker_client().images.get(tag)
     except ImageNotFound:

@@ -73,12 +73,8 @@ def test_a_worker_killed_mid_episode_is_retried_and_every_episode_recorded_once(
             "--executor", "ray", "--ray-address", ray_cluster.address,
         )  # fmt: skip
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
-        deadline = time.monotonic() + 600
         # Both workers are inside an episode (each has its container) when one of them is killed.
-        while len(_episode_workers()) < 2 or len(_run_containers(out)) < 2:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "no two episodes ran at once"
-            time.sleep(0.2)
+        _wait_for_two_episodes(process, out, workers=True)
         victim = _episode_workers()[0]
         victim.send_signal(signal.SIGKILL)
         output, _ = process.communicate(timeout=900)
@@ -92,6 +88,15 @@ def test_a_worker_killed_mid_episode_is_retried_and_every_episode_recorded_once(
     # The killed attempt's container outlived its worker; the run found it by label and removed it.
     assert "whose worker was lost" in output
     assert run_containers(out) == []
+
+
+def _wait_for_two_episodes(process: subprocess.Popen[str], out: Path, workers: bool) -> None:
+    """Until two episodes have their containers (and, with ``workers``, their unit processes are seen)."""
+    deadline = time.monotonic() + 600
+    while len(_run_containers(out)) < 2 or (workers and len(_episode_workers()) < 2):
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert time.monotonic() < deadline, "no two episodes ran at once"
+        time.sleep(0.2)
 
 
 def _run_containers(out: Path) -> list[Any]:
@@ -138,11 +143,7 @@ def test_ctrl_c_on_the_coordinator_cancels_the_units_and_removes_their_container
             "--executor", "ray", "--ray-address", ray_cluster.address,
         )  # fmt: skip
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
-        deadline = time.monotonic() + 600
-        while len(_run_containers(out)) < 2:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "no two episodes ran at once"
-            time.sleep(0.2)
+        _wait_for_two_episodes(process, out, workers=False)
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=300)
     assert process.returncode == 130, output
