@@ -4,7 +4,7 @@
 # base image. Safe to run again: every step is skipped when already done.
 #
 #   bash scripts/setup.sh            # cligym itself
-#   bash scripts/setup.sh --dev      # plus test and lint tools
+#   bash scripts/setup.sh --dev      # plus test and lint tools, and the image registry the tests push to
 #   PYTHON=python3.12 bash scripts/setup.sh --extras dev,rollout
 set -euo pipefail
 
@@ -29,6 +29,8 @@ pip_quiet() { .venv/bin/python -m pip -q "$@" 2> >(grep -v 'is ignored' >&2); }
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+# The tests push gold images to, and pull them from, a real registry on 127.0.0.1 (the distribution registry).
+if [[ ",$extras," == *",dev,"* ]]; then command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry); fi
 if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || die "needs root to install ${missing[*]} (or install them yourself)"
   say "installing ${missing[*]}"

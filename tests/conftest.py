@@ -3,6 +3,11 @@ fails these tests loudly instead of skipping them."""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import subprocess
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 
@@ -11,6 +16,7 @@ import pytest
 from cligym.base_images import BaseImage, ensure_base_image
 from cligym.docker_connection import docker_client
 from cligym.garbage_collection import collect_garbage
+from cligym.model_server import free_port
 from cligym.settings import load_settings
 
 
@@ -31,3 +37,36 @@ def run_id() -> Iterator[str]:
 
 def containers_named(name: str) -> list:
     return docker_client().containers.list(all=True, filters={"name": f"^/{name}$"})
+
+
+@pytest.fixture(scope="session")
+def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real image registry (the CNCF distribution registry, Debian's ``docker-registry``; scripts/setup.sh
+    --dev installs it) on 127.0.0.1, which the Docker daemon pushes to and pulls from without TLS. Yields its
+    ``host:port``."""
+    binary = shutil.which("docker-registry")
+    assert binary, "docker-registry is not installed: run `bash scripts/setup.sh --dev`"
+    root = tmp_path_factory.mktemp("registry")
+    address = f"127.0.0.1:{free_port()}"
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\nlog:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'storage'}\n"
+        f"http:\n  addr: {address}\n"
+    )
+    log = (root / "registry.log").open("w")
+    process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, (root / "registry.log").read_text()
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://{address}/v2/", timeout=2) as answer:
+                if answer.status == 200:
+                    break
+            assert time.monotonic() < deadline, "the registry did not answer on /v2/ in 30 s"
+            time.sleep(0.2)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()

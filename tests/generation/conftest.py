@@ -4,7 +4,6 @@ environment, and a catalog break of the SQLite library its tests load, validated
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from docker.errors import DockerException
 from cligym.base_images import BaseImage
 from cligym.docker_connection import docker_client
 from cligym.generation.catalog_inverter import all_catalog_candidates
-from cligym.generation.export import tag_gold_image
+from cligym.generation.export import push_gold_image
 from cligym.generation.gold import GoldRecord, build_gold
 from cligym.generation.gold.build import gold_dir
 from cligym.generation.statement import write_statement
@@ -66,11 +65,12 @@ def validated_task(base_image: BaseImage, tmp_path_factory: pytest.TempPathFacto
     return ValidatedTask(gold, task, run_dir, started, datetime.now(UTC))
 
 
-@pytest.fixture(scope="session")
-def registry_reference(validated_task: ValidatedTask) -> Iterator[str]:
-    """The gold image tagged under a registry's name, as `push_gold_image` leaves it before pushing: builds
-    ``FROM`` it then find it locally, without a registry."""
-    reference = tag_gold_image(validated_task.gold, f"registry.example.com/test-{uuid.uuid4().hex[:8]}")
+@pytest.fixture
+def registry_reference(validated_task: ValidatedTask, local_registry: str) -> Iterator[str]:
+    """The gold image pushed to a real registry on 127.0.0.1, with its local tag under the registry's name
+    removed: a build ``FROM`` the reference pulls it from the registry, as on a machine that never built it."""
+    reference = push_gold_image(validated_task.gold, f"{local_registry}/team")
+    docker_client().images.remove(reference)  # only this tag: the gold image keeps its own
     yield reference
     with contextlib.suppress(DockerException):
-        docker_client().images.remove(reference)  # only this tag: the gold image keeps its own
+        docker_client().images.remove(reference)

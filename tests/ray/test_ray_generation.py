@@ -4,11 +4,13 @@ candidates with the same verdicts and exports the same tasks as the local execut
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -105,8 +107,8 @@ def test_gold_on_ray_writes_the_record_and_state_on_the_coordinator(
     assert "inventory" in result.stdout and "gold environments" in result.stdout
 
 
-def test_an_agent_proposal_runs_as_a_unit_on_a_worker_node(
-    base_image: BaseImage, ray_cluster: RayCluster, tmp_path: Path
+def test_an_agent_proposal_runs_as_a_unit_on_a_worker_node_and_the_gold_image_goes_to_the_registry(
+    base_image: BaseImage, ray_cluster: RayCluster, local_registry: str, tmp_path: Path
 ) -> None:
     script = [
         tool_reply("submit", SUBMIT, prompt_tokens=2000, completion_tokens=100),  # asked from a worker node
@@ -115,7 +117,11 @@ def test_an_agent_proposal_runs_as_a_unit_on_a_worker_node(
     ]
     out = tmp_path / "agent-on-ray"
     with ScriptedModelServer(script, model="Qwen/Qwen3-8B") as server:
-        result = generate_with_agent(out, server.base_url, "--executor", "ray", "--ray-address", ray_cluster.address)
+        result = generate_with_agent(
+            out,
+            server.base_url,
+            *("--executor", "ray", "--ray-address", ray_cluster.address, "--gold-registry", local_registry),
+        )
     assert result.returncode == 0, result.stdout + result.stderr
     (record_path,) = (out / "tasks").glob("*/record.json")
     task = TaskRecord.model_validate_json(record_path.read_text())
@@ -124,3 +130,11 @@ def test_an_agent_proposal_runs_as_a_unit_on_a_worker_node(
     assert (task.statement, task.statement_with_hint) == (STATEMENT, HINTED)
     (attempt,) = read_attempts(out)
     assert attempt.candidate.provenance.tokens == 2100
+    # The node that built the gold image pushed it; the exported task starts FROM the registry's copy.
+    gold = GoldRecord.read(out / "gold" / "inventory" / "record.json")
+    reference = f"{local_registry}/{gold.image.tag}"
+    dockerfiles = list((out / "harbor").glob("*/environment/Dockerfile"))
+    assert dockerfiles and all(path.read_text().startswith(f"FROM {reference}\n") for path in dockerfiles)
+    name, tag = gold.image.tag.split(":")
+    with urllib.request.urlopen(f"http://{local_registry}/v2/{name}/tags/list", timeout=10) as answer:
+        assert tag in json.load(answer)["tags"]
