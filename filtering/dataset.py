@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from cligym.errors import CligymError
 from cligym.filtering.chat import CHAT_COLUMNS, chat_record
+from cligym.generation.task_record import broken_environment_of
 from cligym.rollout.task_dir import TASK_TOML, RolloutTask, load_task
 from cligym.rollout.trajectory import Trajectory
 
@@ -103,22 +104,29 @@ def tasks_features() -> datasets.Features:
 
 
 def split_tasks(task_ids: Iterable[str], validation_share: float, seed: int) -> tuple[list[str], list[str]]:
-    """Train and validation task ids. With two tasks or more and a positive share, at least one task is held
-    out and at least one kept for training; the same ids and seed give the same split."""
+    """Train and validation task ids, split by broken environment: a task and its hinted variant land in the
+    same split, and the share counts environments. With two environments or more and a positive share, at
+    least one is held out and at least one kept for training; the same ids and seed give the same split."""
     if not 0.0 <= validation_share < 1.0:
         raise CligymError(f"validation share {validation_share} is not in [0, 1)", "e.g. --validation-share 0.1")
     tasks = sorted(set(task_ids))
-    random.Random(seed).shuffle(tasks)
-    held_out = round(validation_share * len(tasks))
-    if validation_share > 0 and len(tasks) >= 2:
-        held_out = min(max(held_out, 1), len(tasks) - 1)
-    return sorted(tasks[held_out:]), sorted(tasks[:held_out])
+    environments = sorted({broken_environment_of(task) for task in tasks})
+    random.Random(seed).shuffle(environments)
+    held_out = round(validation_share * len(environments))
+    if validation_share > 0 and len(environments) >= 2:
+        held_out = min(max(held_out, 1), len(environments) - 1)
+    validation = set(environments[:held_out])
+    return (
+        [task for task in tasks if broken_environment_of(task) not in validation],
+        [task for task in tasks if broken_environment_of(task) in validation],
+    )
 
 
 def build_dataset(trajectories: list[Trajectory], validation_share: float = 0.1, seed: int = 0) -> datasets.DatasetDict:
-    """``train`` and ``validation`` splits, no task in both (several trajectories of one task would otherwise
-    let validation measure memorisation). Rows are ordered by task and sample. The validation split is left
-    out when no task is held out (a single task, or a share of 0)."""
+    """``train`` and ``validation`` splits, no task in both and a task's hinted variant with it (several
+    trajectories of one broken environment would otherwise let validation measure memorisation). Rows are
+    ordered by task and sample. The validation split is left out when no task is held out (a single broken
+    environment, or a share of 0)."""
     ds = _datasets()
     if not trajectories:
         raise CligymError("no trajectories to build a dataset from", "check that `cligym filter RUN` kept some")

@@ -17,6 +17,20 @@ CheckName = Literal["builds", "breaks", "repo_untouched", "deterministic", "orac
 # statement writer could not avoid naming the cause.
 RejectionName = CheckName | Literal["no_proposal", "validation_error", "near_duplicate", "statement_leak"]
 
+# An exported task's hinted variant is the same broken environment under this suffix.
+HINTED_SUFFIX = "-hinted"
+
+
+def exported_task_name(task_id: str, hinted: bool) -> str:
+    """The name a task is exported under: its id, or its hinted variant's."""
+    return task_id + HINTED_SUFFIX if hinted else task_id
+
+
+def broken_environment_of(task_name: str) -> str:
+    """The task id behind an exported task's name: a task and its hinted variant share it, and so must share
+    a dataset split (else validation measures memorisation of the same repair)."""
+    return task_name.removesuffix(HINTED_SUFFIX)
+
 
 class Provenance(BaseModel):
     """Where a candidate came from and what it cost to propose (zero for the catalog)."""

@@ -22,7 +22,7 @@ from cligym.generation.export.task_files import (
 )
 from cligym.generation.gold.dockerfile import pytest_run_command
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.task_record import TaskRecord
+from cligym.generation.task_record import TaskRecord, exported_task_name
 
 VERIFIER_LOGS = "/logs/verifier"
 
@@ -44,7 +44,7 @@ def task_toml(task: TaskRecord, gold: GoldRecord, hinted: bool) -> str:
             "artifacts = []",
             "",
             "[task]",
-            f"name = {_toml_string('cligym/' + task.task_id + ('-hinted' if hinted else ''))}",
+            f"name = {_toml_string('cligym/' + exported_task_name(task.task_id, hinted))}",
             'version = "1.0.0"',
             f"description = {_toml_string(f'Repair the environment of {gold.name} so its test suite passes again')}",
             "authors = []",
@@ -110,7 +110,7 @@ def export_harbor_task(
     (its Dockerfile and, for local and git sources, the source tree). With ``gold_image_reference`` (the gold
     image pushed to a registry, see ``push_gold_image``) the Dockerfile starts ``FROM`` it and holds only the
     break steps; otherwise it rebuilds the gold environment from scratch."""
-    name = task.task_id + ("-hinted" if hinted else "")
+    name = exported_task_name(task.task_id, hinted)
     partial = fresh_partial_directory(out_dir, name)
     environment = partial / "environment"
     tests = partial / "tests"

@@ -29,7 +29,7 @@ from cligym.generation.export.task_files import (
 )
 from cligym.generation.gold.dockerfile import pytest_run_command
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.task_record import TaskRecord
+from cligym.generation.task_record import TaskRecord, exported_task_name
 
 TESTS_DIR = "/tests"  # Terminal-Bench's fixed CONTAINER_TEST_DIR
 VERIFIER_LOGS = "/logs/cligym-verifier"
@@ -162,7 +162,7 @@ def export_terminal_bench_task(
     """Write one Terminal-Bench 1.0 task directory; returns its path. ``gold_context`` is the gold build's
     context; with ``gold_image_reference`` (the gold image in a registry) the Dockerfile starts ``FROM`` it
     instead of rebuilding the gold environment, and the source tree is left out."""
-    name = task.task_id + ("-hinted" if hinted else "")
+    name = exported_task_name(task.task_id, hinted)
     partial = fresh_partial_directory(out_dir, name)
     (partial / "task.yaml").write_text(task_yaml(task, gold, hinted))
     (partial / "Dockerfile").write_text(task_dockerfile(gold, task, gold_image_reference, [TMUX_STEP, RUNNER_STEP]))

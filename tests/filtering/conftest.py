@@ -1,5 +1,6 @@
-"""Trajectories from a real scripted rollout, for the filtering and dataset tests: two exported tasks (the
-bundled example's SQLite break, symptom-only and hinted), five episodes each, driven by a scripted model
+"""Trajectories from a real scripted rollout, for the filtering and dataset tests: three exported tasks (the
+bundled example's SQLite break, symptom-only and hinted, and the same break exported under a task id of its
+own, a second broken environment for the dataset's split), five episodes each, driven by a scripted model
 over real HTTP in real containers and judged by the tasks' verifiers.
 
 Per task: samples 0 and 1 replay the oracle the same way (resolved, duplicates of each other), sample 2
@@ -26,6 +27,8 @@ from tests.generation.conftest import ValidatedTask
 from tests.generation.conftest import validated_task as validated_task
 from tests.rollout.conftest import exported_task_dir as exported_task_dir
 
+TASK = "inventory-sqlite-soname"  # the validated task's id
+OTHER_TASK = "inventory-sqlite-soname-elsewhere"
 LOOK = "cd /repo && python -m pytest -q -x 2>&1 | tail -5"
 TAMPER = "cd /repo && sed -i 's/^import sqlite3$/import sqlite3  # checked/' inventory/store.py tests/test_store.py"
 
@@ -45,10 +48,12 @@ def _replying(commands_for: Callable[[int], list[str]]) -> Callable[[dict[str, A
 def rollout_run(
     validated_task: ValidatedTask, exported_task_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """A rollout run directory with ten recorded episodes over two tasks (see the module docstring)."""
+    """A rollout run directory with fifteen recorded episodes over three tasks (see the module docstring)."""
     tasks_dir = tmp_path_factory.mktemp("rollout-tasks")
     shutil.copytree(exported_task_dir, tasks_dir / exported_task_dir.name)
     export_harbor_task(validated_task.task, validated_task.gold, validated_task.gold_context, tasks_dir, hinted=True)
+    other = validated_task.task.model_copy(update={"task_id": OTHER_TASK})
+    export_harbor_task(other, validated_task.gold, validated_task.gold_context, tasks_dir, hinted=False)
     tasks = find_tasks([tasks_dir])
     solve = (exported_task_dir / "solution" / "solve.sh").read_text().splitlines()
     oracle = [line for line in solve if line and not line.startswith("#") and line != "set -e"]

@@ -34,6 +34,7 @@ from cligym.filtering.dataset import (
     tasks_dataset,
 )
 from cligym.rollout.trajectory import Trajectory, read_trajectories
+from tests.filtering.conftest import TASK
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -134,7 +135,7 @@ def test_the_chat_dataset_round_trips_through_disk_parquet_jsonl_and_the_card(
     chat = loaded(out)
     kept = read_kept_ids(kept_run)
     assert sorted(episode for split in chat.values() for episode in split["episode_id"]) == sorted(kept)
-    assert len(kept) == 8
+    assert len(kept) == 12
     for split, rows in chat.items():
         expected = rows.to_list()
         assert datasets.Dataset.from_parquet(str(out / "chat" / "parquet" / f"{split}.parquet")).to_list() == expected
@@ -148,13 +149,15 @@ def test_the_chat_dataset_round_trips_through_disk_parquet_jsonl_and_the_card(
     # A cache of its own: the shared one may hold an earlier "chat" directory's tables under the same key.
     from_card = datasets.load_dataset(str(out / "chat"), cache_dir=str(tmp_path))
     assert {split: rows.to_list() for split, rows in from_card.items()} == {s: r.to_list() for s, r in chat.items()}
-    assert "Qwen/Qwen3-8B (8)" in card and "shared-library (8)" in card
+    assert "Qwen/Qwen3-8B (12)" in card and "shared-library (12)" in card
 
 
 def test_no_task_is_in_both_splits_and_the_split_is_deterministic(out: Path, trajectories: dict) -> None:
     chat = loaded(out)
     train, validation = set(chat["train"]["task_id"]), set(chat["validation"]["task_id"])
     assert train and validation and not train & validation
+    # The hinted variant is the same broken environment as its task: both on one side.
+    assert {TASK, f"{TASK}-hinted"} <= train or {TASK, f"{TASK}-hinted"} <= validation
     resolved = [t for t in trajectories.values() if t.resolved]
     again = build_dataset(resolved, validation_share=0.1, seed=0)
     assert {split: rows["episode_id"] for split, rows in again.items()} == {s: r["episode_id"] for s, r in chat.items()}
@@ -166,6 +169,11 @@ def test_no_task_is_in_both_splits_and_the_split_is_deterministic(out: Path, tra
     assert len(split_tasks(ids[:2], 0.01, seed=0)[1]) == 1  # two tasks: one is still held out
     assert split_tasks(ids[:1], 0.5, seed=0) == (ids[:1], [])
     assert split_tasks(ids, 0.0, seed=0) == (sorted(ids), [])
+    paired = [*ids[:5], *(f"{task}-hinted" for task in ids[:5])]
+    for seed in range(10):
+        kept, held = split_tasks(paired, 0.4, seed=seed)
+        assert len(held) == 4 and all(f"{task}-hinted" in held for task in held if not task.endswith("-hinted"))
+        assert {task.removesuffix("-hinted") for task in kept}.isdisjoint(task.removesuffix("-hinted") for task in held)
     single = build_dataset([t for t in resolved if t.task_id == resolved[0].task_id])
     assert list(single) == ["train"]
 
@@ -297,12 +305,12 @@ def test_the_tasks_dataset_mirrors_the_task_directories(
         assert row["expected"]["fail_to_pass"]
         assert (row["repo"], row["category"]) == ("inventory", "shared-library")
         assert row["chat_split"] in chat and row["task_id"] in chat[row["chat_split"]]["task_id"]
-    assert sorted(tasks["difficulty"]) == ["hinted", "symptom-only"]
+    assert sorted(tasks["difficulty"]) == ["hinted", "symptom-only", "symptom-only"]
 
     with caplog.at_level(logging.WARNING):
         again = tasks_dataset([tmp_path / "gone", *directories.values()])
     assert "1 task directories" in caplog.text
-    assert again.num_rows == 2
+    assert again.num_rows == 3
 
 
 def test_missing_filter_output_and_missing_token_are_clear_errors(

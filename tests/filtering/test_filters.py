@@ -19,10 +19,9 @@ from cligym.filtering.rules import (
     verifier_passed,
 )
 from cligym.rollout.trajectory import Trajectory, read_trajectories
+from tests.filtering.conftest import OTHER_TASK, TASK
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-TASK = "inventory-sqlite-soname"
 
 
 @pytest.fixture(scope="module")
@@ -106,13 +105,14 @@ def test_the_filter_command_prints_reasons_and_writes_the_kept_ids(rollout_run: 
     )
     assert result.returncode == 0, result.stdout + result.stderr
     kept = (rollout_run / "filter" / "kept.txt").read_text().split()
-    assert sorted(kept) == sorted(f"{task}#{sample}" for task in (TASK, f"{TASK}-hinted") for sample in (0, 2))
+    tasks = (TASK, f"{TASK}-hinted", OTHER_TASK)
+    assert sorted(kept) == sorted(f"{task}#{sample}" for task in tasks for sample in (0, 2))
     decisions = {d.episode_id: d for d in read_decisions(rollout_run)}
-    assert len(decisions) == 10
+    assert len(decisions) == 15
     assert decisions[f"{TASK}#4"].rule == "no_test_tampering"
     assert decisions[f"{TASK}-hinted#3"].rule == "verifier_passed"
     for line in ("kept ", "verifier_passed", "no_test_tampering", "exact_duplicate", "success by category"):
         assert line in result.stdout
-    assert "shared-library" in result.stdout and "0.80" in result.stdout  # 8 of 10 resolved
+    assert "shared-library" in result.stdout and "0.80" in result.stdout  # 12 of 15 resolved
     png = rollout_run / "filter" / "lengths.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
