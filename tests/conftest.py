@@ -4,12 +4,14 @@ fails these tests loudly instead of skipping them."""
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import subprocess
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 
@@ -70,3 +72,14 @@ def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+# What the registry's manifest endpoint may answer with: Docker's schema 2 or OCI.
+MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json")
+
+
+def registry_api(address: str, path: str) -> dict[str, Any]:
+    """GET ``http://ADDRESS/v2/PATH`` of a registry (``NAME/tags/list``, ``NAME/manifests/TAG``) as JSON."""
+    request = urllib.request.Request(f"http://{address}/v2/{path}", headers={"Accept": ", ".join(MANIFEST_TYPES)})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return cast(dict[str, Any], json.load(answer))

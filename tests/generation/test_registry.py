@@ -4,10 +4,7 @@ pull of a node that lacks it, all against a real registry on 127.0.0.1."""
 from __future__ import annotations
 
 import contextlib
-import json
-import urllib.request
 import uuid
-from typing import Any, cast
 
 import pytest
 from docker.errors import DockerException
@@ -20,11 +17,10 @@ from cligym.generation.gold.build import image_exists
 from cligym.generation.remote_units import GoldOnNode, ensure_gold_image
 from cligym.model_server import free_port
 from cligym.settings import load_settings
+from tests.conftest import registry_api
 from tests.generation.conftest import ValidatedTask
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json")
 
 
 def test_the_reference_is_the_gold_images_name_under_the_registry(validated_task: ValidatedTask) -> None:
@@ -42,20 +38,14 @@ def test_a_registry_docker_cannot_name_is_a_clear_error(validated_task: Validate
         gold_image_reference(validated_task.gold, registry)
 
 
-def _registry_json(url: str) -> dict[str, Any]:
-    request = urllib.request.Request(url, headers={"Accept": ", ".join(MANIFEST_TYPES)})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return cast(dict[str, Any], json.load(answer))
-
-
 def test_pushing_puts_the_gold_image_itself_in_the_registry(
     validated_task: ValidatedTask, registry_reference: str, local_registry: str
 ) -> None:
     gold = validated_task.gold
     name, tag = gold.image.tag.split(":")
     assert registry_reference == f"{local_registry}/team/{name}:{tag}"
-    assert tag in _registry_json(f"http://{local_registry}/v2/team/{name}/tags/list")["tags"]
-    manifest = _registry_json(f"http://{local_registry}/v2/team/{name}/manifests/{tag}")
+    assert tag in registry_api(local_registry, f"team/{name}/tags/list")["tags"]
+    manifest = registry_api(local_registry, f"team/{name}/manifests/{tag}")
     assert manifest["config"]["digest"] == gold.image.id  # the image's id is its configuration's digest
     assert len(manifest["layers"]) == len(docker_client().images.get(gold.image.tag).attrs["RootFS"]["Layers"])
 

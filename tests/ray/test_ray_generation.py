@@ -4,13 +4,11 @@ candidates with the same verdicts and exports the same tasks as the local execut
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
@@ -24,6 +22,7 @@ from cligym.generation.task_record import TaskRecord
 from cligym.labels import RUN_ID
 from cligym.llm.scripted_server import Reply, ScriptedModelServer, tool_reply
 from cligym.run_state import RunState
+from tests.conftest import registry_api
 from tests.generation.test_generate import generate
 from tests.generation.test_generate_with_agent import HINTED, STATEMENT, SUBMIT
 from tests.generation.test_generate_with_agent import generate as generate_with_agent
@@ -136,5 +135,4 @@ def test_an_agent_proposal_runs_as_a_unit_on_a_worker_node_and_the_gold_image_go
     dockerfiles = list((out / "harbor").glob("*/environment/Dockerfile"))
     assert dockerfiles and all(path.read_text().startswith(f"FROM {reference}\n") for path in dockerfiles)
     name, tag = gold.image.tag.split(":")
-    with urllib.request.urlopen(f"http://{local_registry}/v2/{name}/tags/list", timeout=10) as answer:
-        assert tag in json.load(answer)["tags"]
+    assert tag in registry_api(local_registry, f"{name}/tags/list")["tags"]
