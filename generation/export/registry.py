@@ -51,7 +51,10 @@ def push_gold_image(gold: GoldRecord, registry: str) -> str:
         for chunk in docker_client().api.push(repository, tag=tag, stream=True, decode=True):
             if "error" in chunk or "errorDetail" in chunk:
                 message = chunk.get("error") or chunk["errorDetail"].get("message", "")
-                raise CligymError(f"pushing {reference} failed: {message.strip()}", f"try `docker login {registry}`")
+                raise CligymError(
+                    f"pushing {reference} failed: {message.strip()}",
+                    f"is the registry reachable from this Docker daemon? credentials: `docker login {registry}`",
+                )
     except APIError as exc:
         reason = exc.explanation or str(exc)
         raise CligymError(f"pushing {reference} failed: {reason}", "is the registry reachable?") from None

@@ -74,8 +74,9 @@ def test_an_unreachable_registry_is_a_clear_error_for_the_push_and_the_pull(vali
     nowhere = f"127.0.0.1:{free_port()}"  # nothing listens there
     reference = gold_image_reference(validated_task.gold, nowhere)
     try:
-        with pytest.raises(CligymError, match=f"pushing {reference} failed"):
+        with pytest.raises(CligymError, match=f"pushing {reference} failed") as refused:
             push_gold_image(validated_task.gold, nowhere)
+        assert refused.value.hint and "reachable" in refused.value.hint
     finally:
         with contextlib.suppress(DockerException):
             docker_client().images.remove(reference)
