@@ -138,6 +138,17 @@ class RolloutSettings(_Strict):
     verifier_timeout: float | None = Field(None, gt=0, description="Seconds for the verifier; null: task.toml's.")
 
 
+class GenerationSettings(_Strict):
+    """How candidates are judged and which valid ones are kept as tasks."""
+
+    fast_reject: bool = Field(
+        True, description="Run the tests a candidate is expected to break first; none fails: rejected there."
+    )
+    max_tasks_per_failing_set: int = Field(
+        3, ge=1, description="Tasks of one repository with exactly the same failing tests (different causes)."
+    )
+
+
 class Settings(_Strict):
     """All cligym settings."""
 
@@ -147,6 +158,7 @@ class Settings(_Strict):
     model: ModelSettings = Field(default_factory=ModelSettings)
     agent_inverter: AgentInverterSettings = Field(default_factory=AgentInverterSettings)
     rollout: RolloutSettings = Field(default_factory=RolloutSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
 
 
 def merge_mappings(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

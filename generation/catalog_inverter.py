@@ -1,11 +1,17 @@
 """The catalog inverter: candidates from fault operators aimed at what the gold probe found, no model needed.
 
 It searches rather than enumerates, with the run's judged candidates as feedback:
-  - categories take turns, so the first tasks of a repository cover as many categories as possible;
-  - a candidate whose category and target already made a task waits (it would most likely duplicate it);
+  - only targets some gold test uses are tried (the per-test probe), and each candidate carries the tests
+    it is expected to fail;
+  - categories take turns, so the first tasks of a repository cover as many categories as possible; within
+    a category, candidates expected to fail some of the tests come before those whose effect is unknown, and
+    those expected to fail every test come last (a task failing everything teaches little);
+  - a candidate whose category and target already made a task waits (it would most likely duplicate it), and
+    one expected to fail exactly a set of tests that already has its share of tasks is skipped;
   - a target that two candidates broke without any test failing is dropped (the tests do not depend on it
-    in a way the catalog can hit), and so is an operator whose steps failed to build twice;
-  - a candidate that broke nothing or broke non-deterministically is retried once with other parameters;
+    in a way the catalog can hit), and so is an operator that broke nothing three times or whose steps
+    failed to build twice; a candidate that broke nothing is not retried;
+  - a candidate that broke non-deterministically is retried once with other parameters;
   - once valid single-fault tasks exist, pairs of them from different categories are combined into
     two-fault tasks (harder: both faults must be found and fixed), a configurable share of the tasks.
 Every decision is a function of the gold record, the seed and the history, so a resumed run continues the
@@ -26,20 +32,25 @@ from cligym.generation.task_record import Attempt, Candidate, Provenance
 
 PARAMETER_RETRIES = 1
 DEAD_TARGET_MISSES = 2
+DEAD_OPERATOR_MISSES = 3
 DEAD_OPERATOR_BUILD_FAILURES = 2
+DEFAULT_MAX_PER_FAILING_SET = 3
 # Combinations are tried until this many of them failed validation; then only single faults are proposed.
 FAILED_COMBINATIONS_LIMIT = 3
 
 
 def candidate_key(candidate: Candidate) -> str:
     """Identity of a candidate within a run (what it breaks and how, not what proposing it cost)."""
-    identity = candidate.model_dump(mode="json", exclude={"provenance"})
+    identity = candidate.model_dump(mode="json", exclude={"provenance", "expected_failures"})
     return hashlib.sha256(repr(sorted(identity.items())).encode()).hexdigest()[:16]
 
 
-def catalog_candidate(gold: GoldRecord, operator: FaultOperator, target: Target, seed: int) -> Candidate:
+def catalog_candidate(
+    gold: GoldRecord, operator: FaultOperator, target: Target, seed: int, expected: frozenset[str] | None = None
+) -> Candidate:
     """One candidate: the operator's break steps for ``target`` with parameters drawn from ``seed``."""
     rng = random.Random(f"{gold.name}:{operator.name}:{target.label()}:{seed}")
+    every = set(gold.gold_tests)
     return Candidate(
         repo=gold.name,
         category=operator.category,
@@ -49,18 +60,22 @@ def catalog_candidate(gold: GoldRecord, operator: FaultOperator, target: Target,
         description=f"{operator.description}: {target.label()}",
         break_steps=operator.break_steps(target, rng),
         repair_commands=operator.repair_commands(target),
+        expected_failures=sorted(expected) if expected is not None and set(expected) < every else None,
     )
 
 
 def all_catalog_candidates(
     gold: GoldRecord, seed: int = 0, operators: Sequence[FaultOperator] | None = None
 ) -> list[Candidate]:
-    """Every operator on every target it finds, one parameter draw each."""
-    return [
-        catalog_candidate(gold, operator, target, seed)
-        for operator in (operators if operators is not None else list(OPERATORS.values()))
-        for target in operator.targets(gold)
-    ]
+    """Every operator on every target it finds that some gold test uses, one parameter draw each."""
+    candidates = []
+    for operator in operators if operators is not None else list(OPERATORS.values()):
+        for target in operator.targets(gold):
+            expected = operator.expected_failures(gold, target)
+            if expected is not None and not expected:
+                continue  # the per-test probe saw no gold test use it: breaking it breaks nothing
+            candidates.append(catalog_candidate(gold, operator, target, seed, expected))
+    return candidates
 
 
 def combine(first: Candidate, second: Candidate) -> Candidate:
@@ -86,6 +101,9 @@ class _Feedback:
     judged: set[str] = field(default_factory=set)
     covered: set[tuple[str, str]] = field(default_factory=set)
     misses: Counter[str] = field(default_factory=Counter)
+    operator_misses: Counter[str] = field(default_factory=Counter)
+    operator_successes: Counter[str] = field(default_factory=Counter)
+    tasks_per_failing_set: Counter[frozenset[str]] = field(default_factory=Counter)
     build_failures: Counter[str] = field(default_factory=Counter)
     retry: list[Candidate] = field(default_factory=list)
     valid_singles: list[Candidate] = field(default_factory=list)
@@ -104,6 +122,7 @@ class CatalogInverter:
         operators: Sequence[str] | None = None,
         categories: Sequence[Category | str] | None = None,
         combination_share: float = 0.25,
+        max_per_failing_set: int = DEFAULT_MAX_PER_FAILING_SET,
     ) -> None:
         unknown = sorted(set(operators or []) - set(OPERATORS))
         if unknown:
@@ -116,7 +135,9 @@ class CatalogInverter:
             if (not operators or name in operators) and (wanted_categories is None or op.category in wanted_categories)
         ]
         self.combination_share = combination_share
+        self.max_per_failing_set = max_per_failing_set
         self._queues: dict[str, list[Candidate]] = {}
+        self._expected: dict[str, frozenset[str] | None] = {}
 
     def propose(self, gold: GoldRecord, history: Sequence[Attempt]) -> Candidate | None:
         feedback = self._feedback(gold, history)
@@ -131,20 +152,30 @@ class CatalogInverter:
         for candidate in self._queue(gold):
             if candidate_key(candidate) in feedback.judged or not self._alive(candidate, feedback):
                 continue
+            if self._saturated(candidate, feedback):
+                continue
             if (str(candidate.category), _target_label(candidate)) not in feedback.covered:
                 return candidate
             fallback = fallback or candidate
         return fallback or self._next_combination(feedback)
 
     def _queue(self, gold: GoldRecord) -> list[Candidate]:
-        """Single-fault candidates, shuffled within each category, categories taking turns."""
+        """Single-fault candidates, shuffled within each category (those expected to fail only some tests
+        first, every test last), categories taking turns."""
         cache_key = f"{gold.name}:{gold.record_key}"
         if cache_key not in self._queues:
             rng = random.Random(f"{gold.name}:{self.seed}")
+            every = frozenset(gold.gold_tests)
             by_category: dict[str, list[Candidate]] = {}
             for candidate in all_catalog_candidates(gold, self.seed, self.operators):
                 by_category.setdefault(str(candidate.category), []).append(candidate)
-            queues = [rng.sample(items, len(items)) for _, items in sorted(by_category.items())]
+                self._expected[candidate_key(candidate)] = _expected_set(gold, candidate, every)
+
+            def rank(candidate: Candidate) -> int:
+                expected = self._expected[candidate_key(candidate)]
+                return 1 if expected is None else 2 if expected == every else 0
+
+            queues = [sorted(rng.sample(items, len(items)), key=rank) for _, items in sorted(by_category.items())]
             rng.shuffle(queues)
             ordered: list[Candidate] = []
             while any(queues):
@@ -162,6 +193,8 @@ class CatalogInverter:
             combined = bool(candidate.provenance.parents)
             if attempt.valid:
                 feedback.covered.add((str(candidate.category), _target_label(candidate)))
+                feedback.tasks_per_failing_set[frozenset(attempt.validation.fail_to_pass)] += 1
+                feedback.operator_successes[candidate.inverter] += 1
                 if combined:
                     feedback.combinations += 1
                 else:
@@ -174,9 +207,10 @@ class CatalogInverter:
                 continue
             if attempt.rejected_by == "breaks":
                 feedback.misses[_target_label(candidate)] += 1
+                feedback.operator_misses[candidate.inverter] += 1
             if attempt.rejected_by == "builds":
                 feedback.build_failures[candidate.inverter] += 1
-            if attempt.rejected_by in ("breaks", "deterministic") and candidate.seed - self.seed < PARAMETER_RETRIES:
+            if attempt.rejected_by == "deterministic" and candidate.seed - self.seed < PARAMETER_RETRIES:
                 retry = self._redraw(gold, candidate)
                 if retry is not None:
                     feedback.retry.append(retry)
@@ -187,14 +221,25 @@ class CatalogInverter:
         operator = OPERATORS.get(candidate.inverter.removeprefix("catalog:"))
         if operator is None or candidate.target is None:
             return None
-        redrawn = catalog_candidate(gold, operator, candidate.target, candidate.seed + 1)
+        expected = operator.expected_failures(gold, candidate.target)
+        redrawn = catalog_candidate(gold, operator, candidate.target, candidate.seed + 1, expected)
         return redrawn if redrawn.break_steps != candidate.break_steps else None
 
     def _alive(self, candidate: Candidate, feedback: _Feedback) -> bool:
+        operator_dead = (
+            feedback.operator_misses[candidate.inverter] >= DEAD_OPERATOR_MISSES
+            and not feedback.operator_successes[candidate.inverter]
+        )
         return (
             feedback.misses[_target_label(candidate)] < DEAD_TARGET_MISSES
             and feedback.build_failures[candidate.inverter] < DEAD_OPERATOR_BUILD_FAILURES
+            and not operator_dead
         )
+
+    def _saturated(self, candidate: Candidate, feedback: _Feedback) -> bool:
+        """Expected to fail exactly a set of tests that already has its share of tasks."""
+        expected = self._expected.get(candidate_key(candidate))
+        return expected is not None and feedback.tasks_per_failing_set[expected] >= self.max_per_failing_set
 
     def _combination_due(self, feedback: _Feedback) -> bool:
         made = len(feedback.valid_singles) + feedback.combinations
@@ -214,6 +259,17 @@ class CatalogInverter:
                 if candidate_key(combination) not in feedback.judged:
                     return combination
         return None
+
+
+def _expected_set(gold: GoldRecord, candidate: Candidate, every: frozenset[str]) -> frozenset[str] | None:
+    """The tests the candidate is expected to fail: its partial set, every test, or None (unknown)."""
+    if candidate.expected_failures is not None:
+        return frozenset(candidate.expected_failures)
+    operator = OPERATORS.get(candidate.inverter.removeprefix("catalog:"))
+    if operator is None or candidate.target is None:
+        return None
+    expected = operator.expected_failures(gold, candidate.target)
+    return None if expected is None else every
 
 
 def _target_label(candidate: Candidate) -> str:

@@ -23,6 +23,7 @@ from cligym.executor import Executor, LocalExecutor, UnitResources
 from cligym.generation.agent_inverter import AgentInverter
 from cligym.generation.attempt_log import append_attempt, read_attempts
 from cligym.generation.catalog_inverter import candidate_key
+from cligym.generation.duplicates import DuplicateJudge
 from cligym.generation.export import export_harbor_task, export_terminal_bench_task
 from cligym.generation.gold import GoldRecord
 from cligym.generation.gold.build import gold_dir
@@ -48,7 +49,6 @@ CANDIDATE_STAGE = "candidate"
 ExportFormat = Literal["harbor", "terminal-bench"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("harbor", "terminal-bench")
 Progress = Callable[[str], None]
-Signature = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass
@@ -90,13 +90,14 @@ def generate_for_spec(
     executor = executor or LocalExecutor(1)
     built = build_gold_with(executor, spec_path, settings, run_dir, progress, registry=gold_registry)
     gold = built.record
-    units = _Units(executor, gold, built.on_node(run_dir) if executor.name != "local" else None, settings, run_dir)
+    judge = DuplicateJudge(settings.generation.max_tasks_per_failing_set)
+    on_node = built.on_node(run_dir) if executor.name != "local" else None
+    units = _Units(executor, gold, on_node, settings, run_dir, judge)
     exporter = _Exporter(gold, run_dir, exports, built.reference)
     history = read_attempts(run_dir, gold.name)
     outcome = RepoGeneration(repo=gold.name)
-    signatures: set[Signature] = set()
     for attempt in history:
-        _count(outcome, attempt, run_dir, signatures)
+        _count(outcome, attempt, run_dir, judge)
     while len(outcome.tasks) < tasks_wanted and (max_attempts is None or outcome.candidates < max_attempts):
         room = min(max(1, candidates_at_once), tasks_wanted - len(outcome.tasks))
         if max_attempts is not None:
@@ -109,12 +110,10 @@ def generate_for_spec(
             state.start(CANDIDATE_STAGE, f"{gold.name}/{candidate_key(candidate)}")
         validations = units.validate(wave, progress)
         for candidate, validated in zip(wave, validations, strict=True):
-            attempt = _conclude(
-                gold, candidate, validated, started, run_dir, state, signatures, progress, exporter, writer
-            )
+            attempt = _conclude(gold, candidate, validated, started, run_dir, state, judge, progress, exporter, writer)
             append_attempt(run_dir, attempt)
             history.append(attempt)
-            _count(outcome, attempt, run_dir, signatures)
+            _count(outcome, attempt, run_dir, judge)
     return outcome
 
 
@@ -156,10 +155,16 @@ class _Units:
     """Proposals and validations of one repository, where the executor runs them."""
 
     def __init__(
-        self, executor: Executor, gold: GoldRecord, on_node: GoldOnNode | None, settings: Settings, run_dir: Path
+        self,
+        executor: Executor,
+        gold: GoldRecord,
+        on_node: GoldOnNode | None,
+        settings: Settings,
+        run_dir: Path,
+        judge: DuplicateJudge,
     ) -> None:
         self.executor, self.gold, self.on_node, self.settings = executor, gold, on_node, settings
-        self.run_id = run_dir.name
+        self.run_id, self.judge = run_dir.name, judge
 
     def propose(self, inverter: Inverter, history: list[Attempt]) -> Candidate | None:
         """The catalog proposes here (no containers); an agent proposes in a unit on a node with Docker."""
@@ -196,7 +201,12 @@ class _Units:
         target = candidate.target.label() if candidate.target else "-"
         progress(f"validating {candidate.inverter} on {target}")
         validation = validate_candidate(
-            self.gold, candidate, self.settings, run_id=self.run_id, progress=lambda step: progress(f"{target}: {step}")
+            self.gold,
+            candidate,
+            self.settings,
+            run_id=self.run_id,
+            progress=lambda step: progress(f"{target}: {step}"),
+            duplicate_reason=self.judge.duplicate_reason,
         )
         return ValidationResult.measured(validation)
 
@@ -208,7 +218,7 @@ def _conclude(
     started: datetime,
     run_dir: Path,
     state: RunState,
-    signatures: set[Signature],
+    judge: DuplicateJudge,
     progress: Progress,
     exporter: _Exporter,
     writer: StatementWriter,
@@ -247,7 +257,7 @@ def _conclude(
         state.fail(CANDIDATE_STAGE, unit, f"rejected by validation_error: {validated.message}")
         return attempt(Validation(), "validation_error", validated.message)
     validation = validated.validation
-    rejection = _rejection(validation, candidate, signatures)
+    rejection = _rejection(validation, candidate, judge)
     spent = TokenUsage()
     if rejection is None:
         task_id = f"{gold.name}-{key}"
@@ -304,30 +314,24 @@ class _Exporter:
                 )
 
 
-def _count(outcome: RepoGeneration, attempt: Attempt, run_dir: Path, signatures: set[Signature]) -> None:
+def _count(outcome: RepoGeneration, attempt: Attempt, run_dir: Path, judge: DuplicateJudge) -> None:
     outcome.candidates += 1
     if attempt.task_id is None:
         check = str(attempt.rejected_by)
         outcome.rejections[check] = outcome.rejections.get(check, 0) + 1
         return
     task = TaskRecord.model_validate_json((run_dir / "tasks" / attempt.task_id / "record.json").read_text())
-    signatures.add(_signature(task.candidate, task.validation))
+    judge.add(task.candidate, task.validation.fail_to_pass)
     outcome.tasks.append(task)
 
 
-def _signature(candidate: Candidate, validation: Validation) -> Signature:
-    return tuple(str(c) for c in candidate.categories), tuple(validation.fail_to_pass)
-
-
-def _rejection(
-    validation: Validation, candidate: Candidate, signatures: set[Signature]
-) -> tuple[RejectionName, str] | None:
+def _rejection(validation: Validation, candidate: Candidate, judge: DuplicateJudge) -> tuple[RejectionName, str] | None:
     if not validation.valid:
         assert validation.rejected_by is not None
         return validation.rejected_by, validation.reason
-    if _signature(candidate, validation) in signatures:
-        return "near_duplicate", "same categories and same failing tests as an earlier task of this repository"
-    return None
+    # Candidates validated in one wave could not see each other's failing sets.
+    reason = judge.duplicate_reason(candidate, validation.fail_to_pass)
+    return ("near_duplicate", reason) if reason else None
 
 
 def _task_record(

@@ -31,6 +31,10 @@ HINTS = {
     Category.TOOLCHAIN: "the compiler toolchain",
     Category.PROCESS_ENVIRONMENT: "the environment and limits that processes start with",
     Category.COMPATIBILITY: "versions of installed components that no longer fit together",
+    Category.PYTHON_STDLIB: "the Python standard library as installed",
+    Category.TEST_TOOLCHAIN: "the test tooling: pytest, its plugins and where it keeps temporary files",
+    Category.INTERPRETER: "which Python interpreter the programs run with",
+    Category.RESOURCE_LIMIT: "the resource limits processes start with",
 }
 # Words of a repair that tell the fix outright.
 REPAIR_WORDS = ("ldconfig", "--reinstall", "--force-reinstall", "force-confmiss", "apt-get", "pip install")

@@ -11,11 +11,13 @@ from cligym.generation.operators.base import BreakStep, Category, Target
 
 TASK_SCHEMA_VERSION = "cligym.task/2"
 ATTEMPT_SCHEMA_VERSION = "cligym.attempt/1"
-CheckName = Literal["builds", "breaks", "repo_untouched", "deterministic", "oracle_repairs"]
+CheckName = Literal["builds", "breaks", "near_duplicate", "repo_untouched", "deterministic", "oracle_repairs"]
+# What validation ran, in order: a candidate rejected by the fast check never reaches "full_suite".
+StageName = Literal["build", "expected_tests", "full_suite", "second_run", "oracle"]
 # Rejections outside validation's checks: the inverter proposed nothing usable (an agent out of budget),
 # validation itself could not finish (the container vanished...), the run found a near-duplicate, or the
 # statement writer could not avoid naming the cause.
-RejectionName = CheckName | Literal["no_proposal", "validation_error", "near_duplicate", "statement_leak"]
+RejectionName = CheckName | Literal["no_proposal", "validation_error", "statement_leak"]
 
 # An exported task's hinted variant is the same broken environment under this suffix.
 HINTED_SUFFIX = "-hinted"
@@ -64,6 +66,10 @@ class Candidate(BaseModel):
     break_steps: list[BreakStep]
     repair_commands: list[str]
     secondary_category: Category | None = Field(None, description="The second fault's category (combinations).")
+    expected_failures: list[str] | None = Field(
+        None,
+        description="Gold tests the per-test probe expects the break to fail; None: unknown, or every test.",
+    )
     provenance: Provenance = Field(default_factory=Provenance)
 
     @property
@@ -75,6 +81,7 @@ class Validation(BaseModel):
     """What validation found; ``rejected_by`` names the first check that failed (None: the task is valid)."""
 
     checks_passed: list[CheckName] = Field(default_factory=list)
+    stages: list[StageName] = Field(default_factory=list, description="What ran, in order.")
     rejected_by: CheckName | None = None
     reason: str = ""
     fail_to_pass: list[str] = Field(default_factory=list)

@@ -2,7 +2,10 @@
 
 Checks, in order (the first that fails rejects the candidate, with the reason kept):
   builds          the task Dockerfile (FROM the gold image + break steps) builds
-  breaks          in a fresh container at least one gold test fails (F2P); the others still pass (P2P)
+  breaks          first the tests the per-test probe expects to fail run alone: when none of them fails the
+                  candidate is rejected without a full-suite run; then in a fresh container at least one
+                  gold test fails (F2P), the others still pass (P2P)
+  near_duplicate  the failing set and the cause do not duplicate a task the run already has
   repo_untouched  every file the repository tracks has its gold content
   deterministic   a second fresh container gives the same F2P set
   oracle_repairs  in a fresh container the repair commands succeed and then every F2P and P2P test passes,
@@ -24,7 +27,7 @@ from docker.errors import ImageNotFound
 from cligym.docker_connection import docker_client
 from cligym.errors import ImageBuildError
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.gold.suite_run import read_outcomes, run_suite
+from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE, install_select_plugin, read_outcomes, run_suite
 from cligym.generation.gold.tracked_files import repo_file_hashes
 from cligym.generation.task_record import Candidate, CheckName, Validation
 from cligym.image_build import build_image
@@ -34,6 +37,8 @@ from cligym.settings import Settings
 
 ROLE_TASK = "task"
 Progress = Callable[[str], None]
+DuplicateCheck = Callable[[Candidate, list[str]], str | None]
+EXPECTED_TESTS_FILE = "/tmp/cligym/expected-tests.txt"
 
 
 class Rejected(Exception):
@@ -59,8 +64,11 @@ def validate_candidate(
     run_id: str | None = None,
     progress: Progress = lambda _: None,
     keep_rejected_image: bool = False,
+    duplicate_reason: DuplicateCheck | None = None,
 ) -> Validation:
-    """Run every check; the task image is kept when the candidate is valid and removed otherwise."""
+    """Run every check; the task image is kept when the candidate is valid and removed otherwise.
+
+    ``duplicate_reason`` is asked once the failing set is known; a reason rejects the candidate there."""
     validation = Validation()
     dockerfile = task_dockerfile(gold, candidate)
     tag = task_image_tag(gold, dockerfile)
@@ -68,12 +76,23 @@ def validate_candidate(
     try:
         started = time.monotonic()
         progress("building the task image")
+        validation.stages.append("build")
         _build(dockerfile, tag, run_id)
         validation.image_tag = tag
         _passed(validation, "builds", started)
 
         started = time.monotonic()
+        expected = candidate.expected_failures
+        if settings.generation.fast_reject and expected:
+            progress(f"running the {len(expected)} tests expected to fail")
+            validation.stages.append("expected_tests")
+            with Sandbox(tag, run_id=run_id, settings=settings.sandbox, name_prefix="cligym-validate") as box:
+                if not _failing_gold_tests(box, gold, timeout, only=expected):
+                    validation.seconds["expected_tests"] = round(time.monotonic() - started, 2)
+                    raise Rejected("breaks", f"none of the {len(expected)} tests expected to fail does")
+            validation.seconds["expected_tests"] = round(time.monotonic() - started, 2)
         progress("running the gold tests in the broken image")
+        validation.stages.append("full_suite")
         with Sandbox(tag, run_id=run_id, settings=settings.sandbox, name_prefix="cligym-validate") as box:
             failing = _failing_gold_tests(box, gold, timeout, messages=validation.failure_messages)
             if not failing:
@@ -81,6 +100,9 @@ def validate_candidate(
             validation.fail_to_pass = sorted(failing)
             validation.pass_to_pass = sorted(set(gold.gold_tests) - failing)
             _passed(validation, "breaks", started)
+            duplicate = duplicate_reason(candidate, validation.fail_to_pass) if duplicate_reason else None
+            if duplicate:
+                raise Rejected("near_duplicate", duplicate)
             started = time.monotonic()
             changed = _changed_tracked_files(box, gold)
             if changed:
@@ -89,6 +111,7 @@ def validate_candidate(
 
         started = time.monotonic()
         progress("checking the outcome in a second fresh container")
+        validation.stages.append("second_run")
         with Sandbox(tag, run_id=run_id, settings=settings.sandbox, name_prefix="cligym-validate") as box:
             again = _failing_gold_tests(box, gold, timeout)
         if again != failing:
@@ -100,6 +123,7 @@ def validate_candidate(
 
         started = time.monotonic()
         progress("running the oracle repair")
+        validation.stages.append("oracle")
         with Sandbox(tag, run_id=run_id, settings=settings.sandbox, name_prefix="cligym-validate") as box:
             for command in candidate.repair_commands:
                 result = box.exec(command, timeout=600)
@@ -146,15 +170,28 @@ def _build(dockerfile: str, tag: str, run_id: str | None) -> None:
 
 
 def _failing_gold_tests(
-    box: Sandbox, gold: GoldRecord, timeout: float, messages: dict[str, str] | None = None
+    box: Sandbox,
+    gold: GoldRecord,
+    timeout: float,
+    messages: dict[str, str] | None = None,
+    only: list[str] | None = None,
 ) -> set[str]:
     """Gold tests that do not pass here; when the suite cannot even report, every gold test fails.
 
     ``messages`` receives each failing test's error (or the run's own output when there was no report).
+    ``only`` runs just those tests (the select plugin deselects the rest and skips files holding none).
     """
-    result = run_suite(box, gold.test_command, gold.repo_path, timeout)
+    command = gold.test_command
+    if only is not None:
+        install_select_plugin(box)
+        box.write_file(EXPECTED_TESTS_FILE, "".join(f"{test}\n" for test in only))
+        command = (
+            f'export PYTEST_PLUGINS="{SELECT_PLUGIN_MODULE}${{PYTEST_PLUGINS:+,$PYTEST_PLUGINS}}" '
+            f"CLIGYM_SELECT_TESTS={EXPECTED_TESTS_FILE}; {command}"
+        )
+    result = run_suite(box, command, gold.repo_path, timeout)
     read = read_outcomes(box)
-    gold_tests = set(gold.gold_tests)
+    gold_tests = set(gold.gold_tests) if only is None else set(only)
     if read is None:
         if messages is not None:
             tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])

@@ -179,7 +179,13 @@ def make_inverter(
     if unknown:
         raise CligymError(f"unknown categories: {', '.join(unknown)}", f"choose from {', '.join(sorted(known))}")
     try:
-        return CatalogInverter(seed=seed, operators=operators, categories=categories, combination_share=combine)
+        return CatalogInverter(
+            seed=seed,
+            operators=operators,
+            categories=categories,
+            combination_share=combine,
+            max_per_failing_set=settings.generation.max_tasks_per_failing_set,
+        )
     except ValueError as exc:
         raise CligymError(str(exc)) from None
 

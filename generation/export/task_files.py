@@ -11,9 +11,9 @@ from pathlib import Path
 
 from cligym.generation.gold.dockerfile import PYTEST_PLUGIN_MODULE, SOURCE_DIR_IN_CONTEXT
 from cligym.generation.gold.record import GoldRecord
+from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE
 from cligym.generation.task_record import TaskRecord
 
-SELECT_PLUGIN_MODULE = "cligym_select_tests"
 REQUIRED_TESTS_FILE = "required-tests.txt"
 # Configuration files pytest reads: an untracked one (a conftest.py that forces passes, an ini adding
 # options) would let an agent pass by changing how tests run rather than repairing the environment.

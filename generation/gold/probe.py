@@ -13,6 +13,7 @@ from cligym.settings import SandboxSettings
 
 PROBE_DIR = "/tmp/cligym-probe"
 _HOOK_MODULE = "cligym_probe_hook"
+_TESTS_PLUGIN = "cligym_probe_tests"
 _PTH_FILE = "zz_cligym_probe.pth"
 _COLLECTOR = "/tmp/cligym-probe-collect.py"
 _REPORT = "/tmp/cligym-probe-report.json"
@@ -32,6 +33,7 @@ def run_probe(image: str, test_command: str, repo_path: str, timeout: float, set
         traced = box.exec(_INSTALL_STRACE, timeout=600, shell="/bin/sh").ok
         site = box.exec("python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])'").stdout.strip()
         box.write_file(f"{site}/{_HOOK_MODULE}.py", _script("probe_hook.py"))
+        box.write_file(f"{site}/{_TESTS_PLUGIN}.py", _script("probe_tests_plugin.py"))
         box.write_file(f"{site}/{_PTH_FILE}", f"import {_HOOK_MODULE}\n")
         box.write_file(_COLLECTOR, _script("probe_collect.py"))
         box.exec(f"mkdir -p {PROBE_DIR}")
@@ -39,12 +41,14 @@ def run_probe(image: str, test_command: str, repo_path: str, timeout: float, set
         if traced:
             # The test command may be compound (export ...; pytest ...): trace the shell that runs it.
             command = (
-                f"strace -f -qq -s 1024 -e trace=execve,openat,open -o {PROBE_DIR}/strace.log "
+                f"strace -f -qq -ttt -s 1024 -e trace=execve,openat,open -o {PROBE_DIR}/strace.log "
                 f"/bin/sh -c {shlex.quote(test_command)}"
             )
         install_report_plugin(box)
-        box.exec(command, timeout=timeout * 3, environment={"CLIGYM_PROBE_DIR": PROBE_DIR}, workdir=repo_path)
-        box.exec(f"rm -f {site}/{_PTH_FILE}")
+        # PYTEST_PLUGINS loads the per-test plugin in every pytest process, whatever the command line says.
+        environment = {"CLIGYM_PROBE_DIR": PROBE_DIR, "PYTEST_PLUGINS": _TESTS_PLUGIN}
+        box.exec(command, timeout=timeout * 3, environment=environment, workdir=repo_path)
+        box.exec(f"rm -f {site}/{_PTH_FILE} {site}/{_TESTS_PLUGIN}.py")
         collected = box.exec(f"python {_COLLECTOR} {PROBE_DIR} {repo_path} {_REPORT}", timeout=600)
         if not collected.ok:
             raise RuntimeError(f"probe collection failed: {collected.stderr[-2000:]}")

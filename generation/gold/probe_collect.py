@@ -12,27 +12,32 @@ import subprocess
 import sys
 import sysconfig
 
-STRACE_CALL = re.compile(r'^(?P<pid>\d+)\s+(?P<call>execve|openat|open)\((?:AT_FDCWD, |-?\d+, )?"(?P<path>[^"]*)"')
+STRACE_CALL = re.compile(
+    r'^(?P<pid>\d+)\s+(?:(?P<ts>\d+\.\d+)\s+)?(?P<call>execve|openat|open)\((?:AT_FDCWD, |-?\d+, )?"(?P<path>[^"]*)"'
+)
 STRACE_UNFINISHED = re.compile(r"<unfinished \.\.\.>\s*$")
-STRACE_RESUMED = re.compile(r"^(?P<pid>\d+)\s+<\.\.\. (?P<call>execve|openat|open) resumed>.*= (?P<ret>-?\d+)")
+STRACE_RESUMED = re.compile(
+    r"^(?P<pid>\d+)\s+(?:(?P<ts>\d+\.\d+)\s+)?<\.\.\. (?P<call>execve|openat|open) resumed>.*= (?P<ret>-?\d+)"
+)
 STRACE_RESULT = re.compile(r"= (?P<ret>-?\d+)(?: \w+ \(.*\))?\s*$")
 IGNORED_PREFIXES = ("/proc/", "/sys/", "/dev/", "/tmp/", "/run/")
 PYTHON_SUFFIXES = (".py", ".pyc", ".pth", ".pyi")
-PROBE_MODULE = "cligym_probe_hook"
+PROBE_MODULES = ("cligym_probe_hook", "cligym_probe_tests")
 SHARED_LIBRARY = re.compile(r"\.so(\.\d+)*$")
 PYTHON_PACKAGE_DIRS = ("/site-packages/", "/dist-packages/")
+LDD_LINE = re.compile(r"=>\s*(?P<path>/\S+)|^\s*(?P<direct>/\S+)\s+\(")
 
 
 def is_shared_library(path):
     return bool(SHARED_LIBRARY.search(os.path.basename(path)))
 
 
-def parse_strace(text):
-    """(executables, opened files): paths of successful execve and open/openat calls.
+def parse_strace_events(text):
+    """(call, path, timestamp or None) of every successful execve and open/openat call, in order.
 
     The first execve is the shell the probe itself starts the tests with, not something the tests run.
     """
-    executed, opened = set(), set()
+    events = []
     pending = {}
     lines = text.splitlines()
     first_exec = next((i for i, line in enumerate(lines) if STRACE_CALL.match(line) and "execve(" in line), None)
@@ -41,19 +46,37 @@ def parse_strace(text):
     for line in lines:
         call = STRACE_CALL.match(line)
         if call:
+            stamp = float(call["ts"]) if call["ts"] else None
             if STRACE_UNFINISHED.search(line):
-                pending[call["pid"]] = (call["call"], call["path"])
+                pending[call["pid"]] = (call["call"], call["path"], stamp)
                 continue
             result = STRACE_RESULT.search(line)
             if result and int(result["ret"]) >= 0:
-                (executed if call["call"] == "execve" else opened).add(call["path"])
+                events.append((call["call"], call["path"], stamp))
             continue
         resumed = STRACE_RESUMED.match(line)
         if resumed and resumed["pid"] in pending:
-            name, path = pending.pop(resumed["pid"])
+            name, path, stamp = pending.pop(resumed["pid"])
             if int(resumed["ret"]) >= 0:
-                (executed if name == "execve" else opened).add(path)
+                events.append((name, path, stamp))
+    return events
+
+
+def parse_strace(text):
+    """(executables, opened files): paths of successful execve and open/openat calls."""
+    executed, opened = set(), set()
+    for call, path, _ in parse_strace_events(text):
+        (executed if call == "execve" else opened).add(path)
     return executed, opened
+
+
+def context_at(windows, stamp):
+    """The innermost context whose time window holds ``stamp`` ("" for the session)."""
+    best, best_start = "", None
+    for name, start, end, _pid in windows:
+        if start <= stamp <= end and (best_start is None or start >= best_start):
+            best, best_start = name, start
+    return best
 
 
 def module_origin(file, repo, stdlib_dirs):
@@ -133,49 +156,113 @@ def resolve_executable(path):
     return path
 
 
-def collect(probe_dir, repo):
-    records = []
-    for name in sorted(glob.glob(os.path.join(probe_dir, "py-*.json"))):
+def library_links(paths):
+    """realpath of each extension module -> the shared libraries it links (per ldd)."""
+    links = {}
+    for path in paths:
+        try:
+            completed = subprocess.run(["ldd", path], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        found = set()
+        for line in completed.stdout.splitlines():
+            match = LDD_LINE.search(line)
+            target = match and (match["path"] or match["direct"])
+            if target and os.path.isfile(target):
+                found.add(os.path.realpath(target))
+        links[path] = sorted(found)
+    return links
+
+
+def _read_json(pattern):
+    loaded = []
+    for name in sorted(glob.glob(pattern)):
         try:
             with open(name) as handle:
-                records.append(json.load(handle))
+                loaded.append(json.load(handle))
         except (OSError, ValueError):
             continue
+    return loaded
+
+
+class _Normaliser:
+    """Turns raw paths into what the report names: real library paths, interesting files, resolved programs."""
+
+    def __init__(self, repo, probe_dir):
+        self.repo, self.probe_dir = repo, probe_dir
+
+    def libraries(self, paths):
+        # Mapped libraries are reported by their real path; a symlink (libz.so.1) names the same file.
+        return {os.path.realpath(p) for p in paths if is_shared_library(p) and os.path.isfile(p)}
+
+    def executables(self, paths):
+        return {p for p in (resolve_executable(p) for p in paths) if p.startswith("/")}
+
+    def files(self, paths, executables):
+        return {
+            p
+            for p in paths
+            if is_interesting_file(p, self.repo, self.probe_dir)
+            and os.path.isfile(p)
+            and p not in executables
+            and is_interesting_file(os.path.realpath(p), self.repo, self.probe_dir)
+        }
+
+
+def collect(probe_dir, repo):
+    records = _read_json(os.path.join(probe_dir, "py-*.json"))
+    sessions = _read_json(os.path.join(probe_dir, "tests-*.json"))
+    windows = [window for session in sessions for window in session["windows"]]
     strace_path = os.path.join(probe_dir, "strace.log")
     traced = os.path.isfile(strace_path)
-    executed, opened = set(), set()
+    normalise = _Normaliser(repo, probe_dir)
+    # context -> kind -> raw values, from every process (a child's whole life is its parent test's context).
+    raw = {}
+
+    def add(context, kind, values):
+        raw.setdefault(context, {}).setdefault(kind, set()).update(values)
+
     if traced:
         with open(strace_path, errors="replace") as handle:
-            executed, opened = parse_strace(handle.read())
+            for call, path, stamp in parse_strace_events(handle.read()):
+                context = context_at(windows, stamp) if stamp is not None else ""
+                add(context, "executed" if call == "execve" else "opened", [path])
     modules = {}
-    libraries = set()
-    env = set()
+    edges = {}
     for record in records:
         for module, file in record["modules"].items():
             if modules.get(module) is None:
                 modules[module] = file
-        libraries.update(record["maps"])
-        opened.update(record["opened"])
-        executed.update(resolve_executable(p) for p in record["executed"])
-        env.update(record["env"])
-    libraries.update(p for p in opened if is_shared_library(p))
-    # Mapped libraries are reported by their real path; a symlink (libz.so.1) names the same file.
-    libraries = {os.path.realpath(p) for p in libraries if os.path.isfile(p) and is_shared_library(p)}
-    executables = {p for p in executed if p.startswith("/")}
-    files = {
-        p
-        for p in opened
-        if is_interesting_file(p, repo, probe_dir)
-        and os.path.isfile(p)
-        and p not in executables
-        and is_interesting_file(os.path.realpath(p), repo, probe_dir)
-    }
+        add(record.get("context", ""), "maps", record["maps"])
+        for context, sets in record.get("contexts", {}).items():
+            for kind, values in sets.items():
+                add(context, kind, values)
+        for importer, names in record.get("edges", {}).items():
+            edges.setdefault(importer, set()).update(names)
+
+    contexts = {}
+    for context, sets in raw.items():
+        executables = normalise.executables(sets.get("executed", ()))
+        opened = sets.get("opened", set()) | sets.get("dlopen", set())
+        contexts[context] = {
+            "imports": sorted(name for name in sets.get("imports", ()) if name not in PROBE_MODULES),
+            "libraries": sorted(normalise.libraries(opened | sets.get("maps", set()))),
+            "executables": sorted(executables),
+            "files": sorted(normalise.files(sets.get("opened", ()), executables)),
+            "env": sorted(name for name in sets.get("env", ()) if not name.startswith("CLIGYM_")),
+            "hosts": sorted(sets.get("hosts", ())),
+        }
+    libraries = set().union(*(set(c["libraries"]) for c in contexts.values()))
+    executables = set().union(*(set(c["executables"]) for c in contexts.values()))
+    files = set().union(*(set(c["files"]) for c in contexts.values()))
+    env = set().union(*(set(c["env"]) for c in contexts.values()))
 
     stdlib_dirs = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
     dists = distribution_owners()
     module_rows = []
+    extensions = {}
     for name in sorted(modules):
-        if name == PROBE_MODULE:
+        if name in PROBE_MODULES:
             continue
         file = modules[name]
         origin = module_origin(file, repo, stdlib_dirs)
@@ -189,16 +276,50 @@ def collect(probe_dir, repo):
                 "distribution_version": dist[1] if dist else None,
             }
         )
+        if file and is_shared_library(file) and os.path.isfile(file):
+            extensions[name] = os.path.realpath(file)
+    links = library_links(sorted(set(extensions.values())))
     owners = dpkg_owners(sorted(libraries | files | executables))
-    env = {name for name in env if not name.startswith("CLIGYM_")}  # our own harness variables
+    harness = sorted({name for session in sessions for name in session.get("harness", [])} - set(PROBE_MODULES))
+    fixtures = {}
+    providers = {}
+    plugins = set()
+    for session in sessions:
+        fixtures.update(session.get("fixtures", {}))
+        providers.update({k: v for k, v in session.get("providers", {}).items() if v})
+        plugins.update(session.get("plugins", []))
     return {
         "modules": module_rows,
         "shared_libraries": [{"path": p, "package": owners.get(p)} for p in sorted(libraries)],
-        "executables": [{"path": p, "package": owners.get(p)} for p in sorted(executables)],
+        "executables": [
+            {
+                "path": p,
+                "package": owners.get(p),
+                # A console script is owned by the Python distribution that installed it.
+                "distribution": (dists.get(os.path.realpath(p)) or (None, None))[0],
+                "distribution_version": (dists.get(os.path.realpath(p)) or (None, None))[1],
+            }
+            for p in sorted(executables)
+        ],
         "env_vars": sorted(env),
         "files": [{"path": p, "package": owners.get(p)} for p in sorted(files)],
         "python_processes": len(records),
         "strace": traced,
+        "per_test": {
+            "contexts": contexts,
+            "import_edges": {k: sorted(v - set(PROBE_MODULES)) for k, v in sorted(edges.items())},
+            # An extension module's own file counts as a library the module needs, with what it links.
+            "extension_links": {
+                name: sorted({path, *links.get(path, [])}) for name, path in sorted(extensions.items())
+            },
+            "harness_modules": harness,
+            "fixtures": fixtures,
+            "fixture_providers": providers,
+            "pytest_plugins": sorted(plugins - set(PROBE_MODULES)),
+            "tests_seen": sorted({w[0] for w in windows if "::" in w[0]}),
+        }
+        if sessions
+        else None,
     }
 
 

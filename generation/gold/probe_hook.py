@@ -1,11 +1,18 @@
 """Runs inside every Python process of a probe container (loaded by a .pth file) and records, at exit,
-the modules imported, the shared libraries mapped, files opened, programs started and environment
-variables read. Standard library only: it runs in the project's interpreter, not ours.
+the modules imported, the shared libraries mapped, files opened, programs started, environment variables
+read and host names resolved. Standard library only: it runs in the project's interpreter, not ours.
+
+Everything is recorded per *context*: the pytest plugin ``cligym_probe_tests`` switches the context to the
+collector or test being run, and child processes inherit it through ``CLIGYM_PROBE_CONTEXT``, so a program
+a test starts counts for that test. Imports are recorded twice over: each import statement a context
+executes (``builtins.__import__``, cached or not), and for each module really loaded, the module whose body
+was running (an edge of the import graph), so a test's import closure can be computed afterwards.
 
 Nothing happens unless CLIGYM_PROBE_DIR is set, so importing it elsewhere is harmless.
 """
 
 import atexit
+import builtins
 import json
 import os
 import sys
@@ -14,71 +21,132 @@ _DIR = os.environ.get("CLIGYM_PROBE_DIR")
 _LIMIT = 50000
 # Bulk readers of os.environ (copying it for a child, iterating it) are not "reads" of a variable.
 _BULK_READERS = {"copy", "__iter__", "items", "values", "keys", "__eq__", "__repr__", "_data"}
+_KINDS = ("opened", "executed", "env", "imports", "hosts", "dlopen")
+
+context = os.environ.get("CLIGYM_PROBE_CONTEXT", "")
+# A child of a test counts wholly for that test; the outermost process only for what it mapped at start.
+_INHERITED = context
+_startup_maps: set = set()
+_buckets: dict = {}
+_edges: dict = {}
 
 
-def _install(directory: str) -> None:
-    opened: set = set()
-    executed: set = set()
-    env_read: set = set()
+def bucket(name=None):
+    """The sets of one context (the current one by default)."""
+    key = context if name is None else name
+    found = _buckets.get(key)
+    if found is None:
+        found = _buckets[key] = {kind: set() for kind in _KINDS}
+    return found
 
-    def audit(event: str, args: tuple) -> None:
+
+def _add(kind, value):
+    found = bucket()[kind]
+    if len(found) < _LIMIT:
+        found.add(value)
+
+
+def _loading_module():
+    """The innermost module whose body is executing on this thread's stack (None: a runtime import)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if name and not name.startswith(("importlib", "_frozen_importlib")):
+            module = sys.modules.get(name)
+            spec = getattr(module, "__spec__", None)
+            if getattr(spec, "_initializing", False):
+                return name
+        frame = frame.f_back
+    return None
+
+
+def _audit(event, args):
+    try:
+        if event == "open":
+            path = args[0]
+            if isinstance(path, (str, bytes)):
+                _add("opened", os.fsdecode(path))
+        elif event == "import":
+            name = args[0]
+            _add("imports", name)
+            importer = _loading_module()
+            if importer and importer != name:
+                _edges.setdefault(importer, set()).add(name)
+        elif event == "subprocess.Popen":
+            executable, argv = args[0], args[1]
+            if executable is None and argv:
+                executable = argv if isinstance(argv, (str, bytes)) else argv[0]
+            if executable is not None:
+                shown = os.fsdecode(executable)
+                _add("executed", shown.split()[0] if isinstance(argv, (str, bytes)) and shown.strip() else shown)
+        elif event in ("os.exec", "os.posix_spawn"):
+            _add("executed", os.fsdecode(args[0]))
+        elif event == "os.system":
+            _add("executed", "/bin/sh")
+        elif event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex"):
+            host = args[0]
+            if isinstance(host, (str, bytes)) and host:
+                _add("hosts", os.fsdecode(host))
+        elif event == "ctypes.dlopen" and args[0]:
+            _add("dlopen", os.fsdecode(args[0]))
+    except Exception:  # a probe must never break the tests it observes
+        pass
+
+
+def _resolve(name, globals_, level):
+    package = (globals_ or {}).get("__package__") or ""
+    if not level:
+        return name
+    parts = package.rsplit(".", level - 1)
+    base = parts[0] if len(parts) >= level else package
+    return f"{base}.{name}" if name else base
+
+
+def _install(directory):
+    _startup_maps.update(mapped_libraries())
+    sys.addaudithook(_audit)
+
+    original_import = builtins.__import__
+
+    def recording_import(name, globals=None, locals=None, fromlist=(), level=0):
+        module = original_import(name, globals, locals, fromlist, level)
         try:
-            if event == "open":
-                path = args[0]
-                if isinstance(path, (str, bytes)) and len(opened) < _LIMIT:
-                    opened.add(os.fsdecode(path))
-            elif event == "subprocess.Popen":
-                executable, argv = args[0], args[1]
-                if executable is None and argv:
-                    executable = argv if isinstance(argv, (str, bytes)) else argv[0]
-                if executable is not None:
-                    executed.add(
-                        os.fsdecode(executable).split()[0]
-                        if isinstance(argv, (str, bytes))
-                        else os.fsdecode(executable)
-                    )
-            elif event in ("os.exec", "os.posix_spawn"):
-                executed.add(os.fsdecode(args[0]))
-            elif event == "os.system":
-                executed.add("/bin/sh")
-        except Exception:  # a probe must never break the tests it observes
+            resolved = _resolve(name, globals, level)
+            _add("imports", resolved)
+            for item in fromlist or ():
+                if item != "*" and f"{resolved}.{item}" in sys.modules:
+                    _add("imports", f"{resolved}.{item}")
+        except Exception:
             pass
+        return module
 
-    sys.addaudithook(audit)
+    builtins.__import__ = recording_import
 
     environ_type = type(os.environ)
     original_getitem = environ_type.__getitem__
 
     def recording_getitem(self, key):
-        caller = sys._getframe(1).f_code.co_name
-        if caller not in _BULK_READERS and len(env_read) < _LIMIT:
-            env_read.add(key if isinstance(key, str) else os.fsdecode(key))
+        if sys._getframe(1).f_code.co_name not in _BULK_READERS:
+            _add("env", key if isinstance(key, str) else os.fsdecode(key))
         return original_getitem(self, key)
 
     environ_type.__getitem__ = recording_getitem  # type: ignore[method-assign]
 
-    def dump() -> None:
+    def dump():
         modules = {}
         for name, module in list(sys.modules.items()):
             file = getattr(module, "__file__", None)
             modules[name] = file if isinstance(file, str) else None
-        mapped = set()
-        try:
-            with open("/proc/self/maps") as maps:
-                for line in maps:
-                    parts = line.split(None, 5)
-                    if len(parts) == 6 and ".so" in parts[5]:
-                        mapped.add(parts[5].strip())
-        except OSError:
-            pass
         record = {
             "pid": os.getpid(),
             "argv": [str(a) for a in sys.argv[:4]],
+            "context": _INHERITED,
             "modules": modules,
-            "maps": sorted(mapped),
-            "opened": sorted(opened),
-            "executed": sorted(executed),
-            "env": sorted(env_read),
+            "maps": sorted(mapped_libraries() if _INHERITED else _startup_maps),
+            "contexts": {
+                key: {kind: sorted(values) for kind, values in sets.items()} for key, sets in _buckets.items()
+            },
+            "edges": {importer: sorted(names) for importer, names in _edges.items()},
         }
         try:
             os.makedirs(directory, exist_ok=True)
@@ -88,6 +156,20 @@ def _install(directory: str) -> None:
             pass
 
     atexit.register(dump)
+
+
+def mapped_libraries():
+    """Shared objects mapped into this process right now."""
+    mapped = set()
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and ".so" in parts[5]:
+                    mapped.add(parts[5].strip())
+    except OSError:
+        pass
+    return mapped
 
 
 if _DIR:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cligym.generation.gold.detect import InstallPlan
+from cligym.generation.gold.footprint import Footprint, PerTestProbe
 from cligym.generation.gold.junit import TestOutcome, TestStatus
 from cligym.generation.repo_spec import RepoSpec
 
 # Bump when the record's meaning changes (what is probed, how tests are judged): records are rebuilt.
-GOLD_SCHEMA_VERSION = "cligym.gold/5"
+GOLD_SCHEMA_VERSION = "cligym.gold/6"
 ModuleOrigin = Literal["repo", "site-packages", "stdlib", "builtin", "other"]
 
 
@@ -42,6 +44,8 @@ class ProbedFile(BaseModel):
 
     path: str
     package: str | None = Field(None, description="Debian package owning the path, per dpkg -S.")
+    distribution: str | None = Field(None, description="Python distribution that installed it (console scripts).")
+    distribution_version: str | None = None
 
 
 class Probe(BaseModel):
@@ -54,6 +58,7 @@ class Probe(BaseModel):
     files: list[ProbedFile] = Field(default_factory=list)
     python_processes: int = 0
     strace: bool = Field(False, description="True when executables and file opens were traced with strace.")
+    per_test: PerTestProbe | None = Field(None, description="What each test used (None: the runner is not pytest).")
 
     def counts(self) -> dict[str, int]:
         return {
@@ -101,6 +106,13 @@ class GoldRecord(BaseModel):
     timings_s: dict[str, float]
     created_at: datetime
     cligym_version: str
+
+    @cached_property
+    def footprint(self) -> Footprint | None:
+        """Which gold tests use what (None for a record without a per-test probe)."""
+        if self.probe.per_test is None:
+            return None
+        return Footprint(self.probe.per_test, self.gold_tests)
 
     def write(self, path: Path) -> None:
         """Write atomically: a crash never leaves a half-written record."""

@@ -15,6 +15,14 @@ from cligym.generation.gold.dockerfile import (
 from cligym.generation.gold.junit import TestOutcome, parse_junit, parse_pytest_report
 from cligym.sandbox import ExecResult, Sandbox
 
+SELECT_PLUGIN_MODULE = "cligym_select_tests"
+
+
+def install_select_plugin(box: Sandbox) -> None:
+    """The plugin that runs only the node ids listed in ``$CLIGYM_SELECT_TESTS``, beside the report plugin."""
+    plugin = resources.files("cligym.generation").joinpath("export/select_plugin.py").read_text()
+    box.write_file(f"{PYTEST_PLUGIN_DIR}/{SELECT_PLUGIN_MODULE}.py", plugin)
+
 
 def install_report_plugin(box: Sandbox) -> None:
     """Put our pytest plugin where the test command's PYTHONPATH points (never into site-packages)."""

@@ -3,14 +3,20 @@
 from cligym.generation.operators import (  # noqa: F401  (importing registers the operators)
     compatibility,
     file_system,
+    home_directories,
+    interpreter,
     locale_time,
     network_security,
     process_environment,
     python_packages,
+    python_stdlib,
+    resource_limits,
     runtime_config,
+    runtime_state,
     shared_libraries,
     system_files,
     system_packages,
+    test_toolchain,
     toolchain,
 )
 from cligym.generation.operators.base import OPERATORS, BreakStep, Category, FaultOperator, Target

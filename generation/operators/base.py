@@ -15,6 +15,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from cligym.generation.gold.record import GoldRecord
+from cligym.generation.operators.expected import predicted_failures
 
 
 class Category(StrEnum):
@@ -28,6 +29,10 @@ class Category(StrEnum):
     TOOLCHAIN = "toolchain"
     PROCESS_ENVIRONMENT = "process-environment"
     COMPATIBILITY = "compatibility"
+    PYTHON_STDLIB = "python-stdlib"
+    TEST_TOOLCHAIN = "test-toolchain"
+    INTERPRETER = "interpreter"
+    RESOURCE_LIMIT = "resource-limit"
 
 
 class Target(BaseModel):
@@ -35,7 +40,7 @@ class Target(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["shared_library", "module", "distribution", "executable", "file", "env_var"]
+    kind: Literal["shared_library", "module", "distribution", "executable", "file", "env_var", "fixture", "host"]
     path: str | None = None
     name: str | None = None
     debian_package: str | None = None
@@ -43,7 +48,7 @@ class Target(BaseModel):
     version: str | None = None
 
     def label(self) -> str:
-        if self.kind in ("module", "distribution", "env_var"):
+        if self.kind in ("module", "distribution", "env_var", "fixture", "host"):
             return self.name or self.kind
         return self.path or self.name or self.kind
 
@@ -86,6 +91,19 @@ class FaultOperator(ABC):
     @abstractmethod
     def repair_commands(self, target: Target) -> list[str]:
         """Shell commands that repair the break from inside the broken container (the oracle)."""
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        """The gold tests this break should fail: the tests the per-test probe saw using ``target``.
+        None: unknown (the whole suite decides); operators that break something every process meets
+        (a start-up file, /tmp, the loader's preload list) say None."""
+        return predicted_failures(gold, target)
+
+
+class EveryProcessFault(FaultOperator):
+    """An operator breaking something every process meets: which tests fail is up to the whole suite."""
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        return None
 
 
 OPERATORS: dict[str, FaultOperator] = {}

@@ -8,6 +8,7 @@ from pathlib import PurePosixPath
 
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
+from cligym.generation.operators.footprint_targets import transitive_distributions
 from cligym.generation.operators.probe_targets import extension_modules, imported_distributions
 from cligym.generation.operators.repairs import pip_reinstall, reinstall_owner
 
@@ -71,6 +72,22 @@ class DependencyDowngraded(FaultOperator):
         bound = rng.choice(bounds) if bounds else f"<{target.version}"
         spec = shlex.quote(f"{target.distribution}{bound}")
         return [run(f"python -m pip install --no-deps {spec}")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return pip_reinstall(target)
+
+
+@register
+class TransitiveDependencyRemoved(FaultOperator):
+    name = "transitive-dependency-removed"
+    category = Category.COMPATIBILITY
+    description = "Uninstall a distribution that the tests reach only through another installed distribution"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return transitive_distributions(gold)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        return [run(f"python -m pip uninstall -y {shlex.quote(target.distribution or '')}")]
 
     def repair_commands(self, target: Target) -> list[str]:
         return pip_reinstall(target)

@@ -10,7 +10,15 @@ import random
 import shlex
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
+from cligym.generation.operators.base import (
+    BreakStep,
+    Category,
+    EveryProcessFault,
+    FaultOperator,
+    Target,
+    register,
+    run,
+)
 from cligym.generation.operators.probe_targets import packaged_executables, packaged_files
 from cligym.generation.operators.repairs import reinstall_restoring_conffiles
 
@@ -18,7 +26,7 @@ RESTORE_TMP = "rm -rf /tmp && mkdir -m 1777 /tmp"
 
 
 @register
-class TmpReplacedByFile(FaultOperator):
+class TmpReplacedByFile(EveryProcessFault):
     name = "tmp-replaced-by-file"
     category = Category.FILE_SYSTEM
     description = "Replace /tmp with a regular file so no temporary file or directory can be created"
@@ -35,7 +43,7 @@ class TmpReplacedByFile(FaultOperator):
 
 
 @register
-class TmpDanglingLink(FaultOperator):
+class TmpDanglingLink(EveryProcessFault):
     name = "tmp-dangling-link"
     category = Category.FILE_SYSTEM
     description = "Replace /tmp with a symlink to a directory that does not exist"

@@ -6,8 +6,18 @@ import random
 import shlex
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
-from cligym.generation.operators.probe_targets import stdlib_codecs, zoneinfo_files
+from cligym.generation.operators.base import (
+    BreakStep,
+    Category,
+    EveryProcessFault,
+    FaultOperator,
+    Target,
+    env,
+    register,
+    run,
+)
+from cligym.generation.operators.probe_targets import probed_file, stdlib_codecs, zoneinfo_files
+from cligym.generation.operators.python_packages import SITE_PACKAGES
 from cligym.generation.operators.repairs import reinstall
 
 OTHER_ZONES = ["Asia/Tokyo", "Etc/UTC", "Australia/Sydney", "America/Los_Angeles", "Africa/Nairobi"]
@@ -84,3 +94,64 @@ class CodecModuleRemoved(FaultOperator):
         # dpkg still knows which package shipped the deleted file.
         path = shlex.quote(target.path or "")
         return ["apt-get update", f"apt-get install -y --reinstall $(dpkg -S {path} | cut -d: -f1)"]
+
+
+MISSING_LOCALES = ["en_US.UTF-8", "de_DE.UTF-8", "fr_FR.UTF-8", "ja_JP.UTF-8"]
+TZ_HOOK_NAMES = ["zz_timezone.pth", "00-site-tz.pth", "_tz_defaults.pth"]
+
+
+@register
+class LocaleNotGenerated(EveryProcessFault):
+    name = "locale-not-generated"
+    category = Category.LOCALE_TIME
+    description = "Select a locale in the image's environment that was never generated"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return [Target(kind="env_var", name="LC_ALL")]
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        return [env("LC_ALL", rng.choice(MISSING_LOCALES))]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        # The variable stays set in the image: what makes it work is generating the locale it names.
+        return [
+            "apt-get update",
+            "DEBIAN_FRONTEND=noninteractive apt-get install -y locales",
+            'sed -i "s/^# *\\($LC_ALL .*\\)/\\1/" /etc/locale.gen',
+            "locale-gen",
+        ]
+
+
+@register
+class LocaltimeWrongZone(EveryProcessFault):
+    name = "localtime-wrong-zone"
+    category = Category.LOCALE_TIME
+    description = "Point the system's local time zone at another zone"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return probed_file(gold, "/etc/localtime")
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        zone = rng.choice(["Pacific/Kiritimati", "Asia/Kathmandu", "America/St_Johns"])
+        return [run(f"test -e /usr/share/zoneinfo/{zone} && ln -sf /usr/share/zoneinfo/{zone} /etc/localtime")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return ["ln -sf /usr/share/zoneinfo/Etc/UTC /etc/localtime"]
+
+
+@register
+class TimezoneSetAtStartup(EveryProcessFault):
+    name = "timezone-set-at-startup"
+    category = Category.LOCALE_TIME
+    description = "A .pth start-up hook moves every Python process to another time zone"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return probed_file(gold, "/etc/localtime")
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        zone = rng.choice(["Asia/Tokyo", "America/Caracas", "Australia/Adelaide"])
+        line = f"import os, time; os.environ['TZ'] = '{zone}'; time.tzset()"
+        return [run(f'echo "{line}" > {SITE_PACKAGES}/{rng.choice(TZ_HOOK_NAMES)}')]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return ["rm -f " + " ".join(f"{SITE_PACKAGES}/{name}" for name in TZ_HOOK_NAMES)]

@@ -24,6 +24,14 @@ class NsswitchHostsBroken(FaultOperator):
         # Docker bind-mounts /etc/hosts and resolv.conf over the image's, so nsswitch.conf is the lever.
         return probed_file(gold, "/etc/nsswitch.conf")
 
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        # glibc reads nsswitch.conf once per process, often for a user lookup: the tests that resolve a
+        # host name are the ones a broken hosts line fails.
+        footprint = gold.footprint
+        if footprint is None:
+            return None
+        return frozenset().union(*(footprint.tests_using("hosts", host) for host in footprint.things("hosts")))
+
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         service = rng.choice(["db", "nis", "ldap"])
         return [run(f"sed -i 's/^hosts:.*/hosts:          {service}/' /etc/nsswitch.conf")]

@@ -5,14 +5,23 @@ from __future__ import annotations
 import random
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, env, register, run
+from cligym.generation.operators.base import (
+    BreakStep,
+    Category,
+    EveryProcessFault,
+    FaultOperator,
+    Target,
+    env,
+    register,
+    run,
+)
 from cligym.generation.operators.probe_targets import breakable_libraries, project_env_vars, soname_link
 
 BASH_ENV_FILES = ["/etc/profile.d/00-limits.sh", "/etc/bash.env", "/usr/local/etc/shell-defaults.sh"]
 
 
 @register
-class BashEnvFileLimit(FaultOperator):
+class BashEnvFileLimit(EveryProcessFault):
     name = "bash-env-file-limit"
     category = Category.PROCESS_ENVIRONMENT
     description = "BASH_ENV makes every non-interactive bash lower the open-files limit"
@@ -37,7 +46,7 @@ ENV_HOOK = "$(python -c 'import site; print(site.getusersitepackages())')/usercu
 
 
 @register
-class LdPreloadMissingLibrary(FaultOperator):
+class LdPreloadMissingLibrary(EveryProcessFault):
     name = "ld-preload-missing-library"
     category = Category.PROCESS_ENVIRONMENT
     description = "List a library that does not exist in /etc/ld.so.preload, so every program starts with an error"
@@ -80,7 +89,7 @@ class BashEnvLibraryPath(FaultOperator):
 
 
 @register
-class BashEnvFileSizeLimit(FaultOperator):
+class BashEnvFileSizeLimit(EveryProcessFault):
     name = "bash-env-file-size-limit"
     category = Category.PROCESS_ENVIRONMENT
     description = "BASH_ENV makes every non-interactive bash limit the size of files processes may write"

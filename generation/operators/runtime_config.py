@@ -96,3 +96,23 @@ class PthPathHijack(FaultOperator):
             "rm -f " + " ".join(f"{SITE_PACKAGES}/{name}" for name in PTH_NAMES),
             "rm -f " + " ".join(f"{d}/{target.name}.py" for d in SHADOW_DIRS),
         ]
+
+
+USER_SITE = "$(python -c 'import site; print(site.getusersitepackages())')"
+
+
+@register
+class UserSiteShadowsModule(FaultOperator):
+    name = "user-site-shadows-module"
+    category = Category.RUNTIME_CONFIG
+    description = "An empty module of the same name in the per-user site-packages, which comes before the system's"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return imported_distributions(gold)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        body = rng.choice(["# local override\\n", "# pinned copy\\n"])
+        return [run(f"mkdir -p {USER_SITE} && printf '{body}' > {USER_SITE}/{target.name}.py")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return [f"rm -f {USER_SITE}/{target.name}.py"]

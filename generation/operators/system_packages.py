@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shlex
+from pathlib import PurePosixPath
 
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
@@ -71,3 +72,33 @@ class PackageForceRemoved(FaultOperator):
 
     def repair_commands(self, target: Target) -> list[str]:
         return ["apt-get update", f"{APT_INSTALL} {shlex.quote(target.debian_package or '')}"]
+
+
+SHADOW_BIN = "/usr/local/bin"
+
+
+@register
+class ExecutableShadowedOnPath(FaultOperator):
+    name = "executable-shadowed-on-path"
+    category = Category.PROCESS_ENVIRONMENT
+    description = "A stray script of the same name earlier on PATH than a program the tests run"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return [t for t in packaged_executables(gold) if not (t.path or "").startswith(SHADOW_BIN + "/")]
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        shadow = self._shadow(target)
+        message = rng.choice(["usage: see --help", "this wrapper is deprecated", "license check failed"])
+        return [
+            run(
+                f"test ! -e {shadow} && printf '#!/bin/sh\\necho \"%s\" >&2\\nexit 2\\n' {shlex.quote(message)} "
+                f"> {shadow} && chmod 755 {shadow}"
+            )
+        ]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return [f"rm -f {self._shadow(target)}"]
+
+    @staticmethod
+    def _shadow(target: Target) -> str:
+        return shlex.quote(f"{SHADOW_BIN}/{PurePosixPath(target.path or '').name}")

@@ -11,7 +11,7 @@ from cligym.generation.catalog_inverter import CatalogInverter, candidate_key, c
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators import OPERATORS, Target
 from cligym.generation.task_record import Attempt, Candidate, RejectionName, Validation
-from tests.generation.test_operators import PROBE
+from tests.generation.test_operators import PROBE, gold_with
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 LIB = "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6"
@@ -19,7 +19,7 @@ LIB = "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6"
 
 @pytest.fixture
 def gold() -> GoldRecord:
-    return GoldRecord.model_construct(name="demo", repo_path="/repo", probe=PROBE, record_key="k1")
+    return gold_with(PROBE)
 
 
 def judged(candidate: Candidate, rejected_by: RejectionName | None) -> Attempt:
@@ -70,13 +70,26 @@ def test_the_same_history_gives_the_same_proposal(gold: GoldRecord) -> None:
     assert CatalogInverter(seed=6).propose(gold, []) is not None
 
 
-def test_a_candidate_that_broke_nothing_is_retried_with_other_parameters(gold: GoldRecord) -> None:
+def test_a_candidate_that_broke_nothing_is_not_retried_but_a_non_deterministic_one_is(gold: GoldRecord) -> None:
     inverter = CatalogInverter(seed=0, operators=["library-truncated"])
     first = inverter.propose(gold, [])
     assert first is not None
-    retry = inverter.propose(gold, [judged(first, "breaks")])
+    after_miss = inverter.propose(gold, [judged(first, "breaks")])
+    assert after_miss is None or after_miss.target != first.target or after_miss.seed == first.seed
+    retry = inverter.propose(gold, [judged(first, "deterministic")])
     assert retry is not None and retry.inverter == first.inverter and retry.target == first.target
     assert retry.seed == first.seed + 1 and retry.break_steps != first.break_steps
+
+
+def test_an_operator_that_broke_nothing_three_times_is_dropped(gold: GoldRecord) -> None:
+    inverter = CatalogInverter(seed=0, operators=["stdlib-module-emptied", "module-deleted"], combination_share=0)
+    history: list[Attempt] = []
+    while (candidate := inverter.propose(gold, history)) is not None:
+        missed = candidate.inverter == "catalog:stdlib-module-emptied"
+        history.append(judged(candidate, "breaks" if missed else "repo_untouched"))
+    tried = [a.candidate.target for a in history if a.candidate.inverter == "catalog:stdlib-module-emptied"]
+    # Four stdlib targets (csv, decimal, sqlite3, urllib.request): the operator stops after three misses.
+    assert len(OPERATORS["stdlib-module-emptied"].targets(gold)) == 4 and len(tried) == 3
 
 
 def test_a_target_that_two_candidates_missed_is_dropped(gold: GoldRecord) -> None:
@@ -102,8 +115,8 @@ def test_a_category_and_target_that_made_a_task_waits_behind_new_ones(gold: Gold
     assert first is not None
     second = inverter.propose(gold, [judged(first, None)])
     assert second is not None and second.category == first.category
-    # The only python-package target is tabulate, so the next candidate is the fallback on the same target.
-    assert second.target == first.target and second.inverter != first.inverter
+    # Other python-package targets come before a second break of the one that made a task.
+    assert second.target != first.target
 
 
 def test_two_valid_faults_of_different_categories_are_combined(gold: GoldRecord) -> None:

@@ -1,6 +1,7 @@
-"""The run-level rules of generate_for_spec with a scripted inverter on the bundled example: a second
-candidate that fails the same tests in the same category is a near-duplicate, an empty proposal is recorded
-as no_proposal (its tokens still counted), and the run stops when the inverter has nothing left."""
+"""The run-level rules of generate_for_spec with a scripted inverter on the bundled example: a second break
+with the same cause is a near-duplicate (found before the second run and the oracle), a different cause with
+the same symptom is a task of its own, an empty proposal is recorded as no_proposal (its tokens still
+counted), and the run stops when the inverter has nothing left."""
 
 from __future__ import annotations
 
@@ -50,13 +51,15 @@ class ScriptedInverter:
         return self.proposals[len(history)] if len(history) < len(self.proposals) else None
 
 
-def test_near_duplicates_empty_proposals_and_an_exhausted_inverter(base_image: BaseImage, tmp_path: Path) -> None:
+def test_duplicates_by_cause_empty_proposals_and_an_exhausted_inverter(base_image: BaseImage, tmp_path: Path) -> None:
     inverter = ScriptedInverter(
         [
             proposal("redirect-to-libm", [f"ln -sf libm.so.6 {SONAME}"]),
             proposal("out-of-budget", [], tokens=1234),
-            # A different break of the same library: the same tests fail, in the same category.
-            proposal("redirect-to-libutil", [f"ln -sf libutil.so.1 {SONAME}"]),
+            # Another cause of the same symptom: the same tests fail, it is a diagnosis of its own.
+            proposal("remove-the-soname", [f"rm -f {SONAME} && ldconfig -X"]),
+            # The first cause again, proposed under another name: a duplicate.
+            proposal("redirect-again", [f"ln -sf libm.so.6 {SONAME}"]),
         ]
     )
     state = RunState(tmp_path)
@@ -67,9 +70,13 @@ def test_near_duplicates_empty_proposals_and_an_exhausted_inverter(base_image: B
     finally:
         state.close()
     attempts = read_attempts(tmp_path, "inventory")
-    assert [a.rejected_by for a in attempts] == [None, "no_proposal", "near_duplicate"]
+    assert [a.rejected_by for a in attempts] == [None, "no_proposal", None, "near_duplicate"]
     assert attempts[1].candidate.provenance.tokens == 1234
-    assert attempts[2].validation.valid and "same failing tests" in attempts[2].reason
-    assert len(outcome.tasks) == 1 and outcome.candidates == 3
+    assert attempts[2].validation.fail_to_pass == attempts[0].validation.fail_to_pass
+    duplicate = attempts[3]
+    assert "same cause" in duplicate.reason
+    # Judged as soon as the failing set was known: no second run, no oracle.
+    assert duplicate.validation.stages == ["build", "full_suite"]
+    assert len(outcome.tasks) == 2 and outcome.candidates == 4
     assert outcome.rejections == {"no_proposal": 1, "near_duplicate": 1}
-    assert inverter.calls == 4  # the fourth call returned None and ended the search
+    assert inverter.calls == 5  # the fifth call returned None and ended the search

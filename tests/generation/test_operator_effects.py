@@ -49,6 +49,33 @@ CA_BUNDLE = Target(kind="file", path="/etc/ssl/certs/ca-certificates.crt")
 BC = Target(kind="executable", path="/usr/bin/bc", debian_package="bc")
 OS_RELEASE = Target(kind="file", path="/etc/os-release", debian_package="base-files")
 
+CSV = Target(kind="module", name="csv", path="/usr/lib/python3.11/csv.py")
+PYTEST_MOCK = Target(
+    kind="distribution", name="pytest_mock", distribution="pytest-mock", version="3.14.0", path=f"{SITE}/pytest_mock"
+)
+SIX = Target(kind="distribution", name="six", distribution="six", version="1.16.0", path=f"{SITE}/six.py")
+TABULATE_SCRIPT = Target(kind="executable", path="/usr/local/bin/tabulate", distribution="tabulate", version="0.9.0")
+LOCALTIME = Target(kind="file", path="/etc/localtime")
+TMP_PATH = Target(kind="fixture", name="tmp_path")
+
+USES_CSV = "python3 -c 'import csv; csv.writer'"
+# Every public name the module's source defines exists on the imported module.
+DEFINES_ITS_NAMES = (
+    'python3 -c "import importlib, sys; m = importlib.import_module(sys.argv[1]); '
+    "ns = {'__name__': m.__name__, '__file__': m.__file__}; "
+    "exec(compile(open(m.__file__).read(), m.__file__, 'exec'), ns); "
+    "missing = sorted(n for n in ns if not n.startswith('_') and not hasattr(m, n)); assert not missing, missing\""
+)
+USES_MOCKER = (
+    "mkdir -p /root/pt && printf 'def test_m(mocker):\\n    assert mocker.Mock()\\n' > /root/pt/test_m.py "
+    "&& cd /root/pt && python3 -m pytest -q -p no:cacheprovider test_m.py"
+)
+USES_TMP_PATH = (
+    'mkdir -p /root/pt && printf \'def test_t(tmp_path):\\n    (tmp_path / "x").write_text("1")\\n\' '
+    "> /root/pt/test_t.py && cd /root/pt && python3 -m pytest -q -p no:cacheprovider test_t.py"
+)
+LOCAL_TIME_IS_UTC = "python3 -c 'import time; assert time.localtime().tm_gmtoff == 0'"
+ALLOCATES_800_MB = "python3 -c 'b = bytearray(800 * 1024 * 1024)'"
 USES_SQLITE = "python3 -c \"import sqlite3; sqlite3.connect(':memory:').execute('select 1')\""
 USES_TABULATE = "python3 -c 'import tabulate; print(tabulate.tabulate([[1, 2]]))'"
 USES_BC = 'test "$(echo 6*7 | bc)" = 42'
@@ -130,6 +157,60 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
         Target(kind="file", path="/etc/ld.so.preload"),
         "python3 -c \"import subprocess; r = subprocess.run(['true'], capture_output=True); assert not r.stderr\"",
     ),
+    "stdlib-module-syntax-error": (CSV, USES_CSV),
+    "stdlib-module-emptied": (CSV, USES_CSV),
+    "stdlib-module-deleted": (CSV, USES_CSV),
+    "stdlib-bytecode-poisoned": (CSV, f"{DEFINES_ITS_NAMES} csv"),
+    "stray-module-in-workdir": (CSV, f"cd /repo && {USES_CSV}"),
+    "extension-shadows-source": (CSV, USES_CSV),
+    "dependency-module-syntax-error": (TABULATE, USES_TABULATE),
+    "dependency-bytecode-poisoned": (TABULATE, f"{DEFINES_ITS_NAMES} tabulate"),
+    "transitive-dependency-removed": (SIX, "python3 -c 'import dateutil.tz'"),
+    "pytest-plugin-uninstalled": (PYTEST_MOCK, USES_MOCKER),
+    "pytest-plugin-entry-point-removed": (PYTEST_MOCK, USES_MOCKER),
+    "pytest-basetemp-is-a-file": (TMP_PATH, USES_TMP_PATH),
+    "pytest-basetemp-foreign-owner": (TMP_PATH, USES_TMP_PATH),
+    "console-script-wrong-interpreter": (TABULATE_SCRIPT, "echo 'a b' | tabulate"),
+    "console-script-removed": (TABULATE_SCRIPT, "echo 'a b' | tabulate"),
+    "python3-shadowed-on-path": (Target(kind="executable", path="/usr/bin/python3"), USES_TABULATE),
+    "open-files-limit-in-startup-hook": (
+        Target(kind="file", path="site-packages/*.pth"),
+        "python3 -c \"files = [open('/dev/null') for _ in range(60)]\"",
+    ),
+    "address-space-limit-in-startup-hook": (Target(kind="file", path="site-packages/*.pth"), ALLOCATES_800_MB),
+    "address-space-limit-in-bash-env": (Target(kind="env_var", name="BASH_ENV"), ALLOCATES_800_MB),
+    "locale-not-generated": (
+        Target(kind="env_var", name="LC_ALL"),
+        "python3 -c \"import locale; locale.setlocale(locale.LC_ALL, '')\"",
+    ),
+    "localtime-wrong-zone": (LOCALTIME, LOCAL_TIME_IS_UTC),
+    "timezone-set-at-startup": (LOCALTIME, LOCAL_TIME_IS_UTC),
+    "home-is-a-file": (
+        Target(kind="file", path="/root"),
+        "python3 -c \"import pathlib; (pathlib.Path.home() / 'probe.txt').write_text('x')\"",
+    ),
+    "home-subdirectory-is-a-file": (
+        Target(kind="file", path="/root/.cache"),
+        "python3 -c \"import os; os.makedirs(os.path.expanduser('~/.cache/app'), exist_ok=True)\"",
+    ),
+    "decimal-context-at-startup": (
+        Target(kind="module", name="decimal"),
+        'python3 -c "from decimal import Decimal; assert str(Decimal(1) / Decimal(7)) == '
+        "'0.1428571428571428571428571429'\"",
+    ),
+    "logging-disabled-at-startup": (
+        Target(kind="fixture", name="caplog"),
+        'mkdir -p /root/pt && printf \'import logging\\ndef test_l(caplog):\\n    logging.getLogger().warning("w")'
+        "\\n    assert caplog.records\\n' > /root/pt/test_l.py && cd /root/pt && python3 -m pytest -q "
+        "-p no:cacheprovider test_l.py",
+    ),
+    "csv-field-limit-at-startup": (
+        Target(kind="module", name="csv"),
+        "python3 -c \"import csv, io; list(csv.reader(io.StringIO('a' * 100)))\"",
+    ),
+    "sitecustomize-errors": (Target(kind="executable", path="/usr/bin/python3"), 'test -z "$(python3 -c pass 2>&1)"'),
+    "user-site-shadows-module": (TABULATE, USES_TABULATE),
+    "executable-shadowed-on-path": (BC, USES_BC),
     "environment-variable-overridden": (
         Target(kind="env_var", name="INVENTORY_CURRENCY"),
         "python3 -c \"import os; assert os.environ.get('INVENTORY_CURRENCY', 'EUR') == 'EUR'\"",
@@ -139,7 +220,8 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
 SCENARIO_DOCKERFILE = """FROM {base}
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
     bc gcc libc6-dev libpython3.11-dev tzdata ca-certificates
-RUN python3 -m pip install tabulate==0.9.0 markupsafe==2.1.5
+RUN python3 -m pip install tabulate==0.9.0 markupsafe==2.1.5 pytest==8.3.4 pytest-mock==3.14.0 \\
+    python-dateutil==2.9.0.post0 six==1.16.0 && mkdir -p /repo
 """
 
 

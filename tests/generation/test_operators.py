@@ -7,13 +7,23 @@ from pathlib import Path
 
 import pytest
 
+from cligym.generation.gold.footprint import PerTestProbe, TestContext
 from cligym.generation.gold.record import GoldRecord, Probe, ProbedFile, ProbedModule
 from cligym.generation.operators import OPERATORS, Category
 from cligym.generation.operators.probe_targets import breakable_libraries, soname_link
 
+TESTS = ["tests/test_a.py::test_one", "tests/test_a.py::test_two", "tests/test_b.py::test_three"]
+
 
 def gold_with(probe: Probe) -> GoldRecord:
-    record = GoldRecord.model_construct(name="demo", repo_path="/repo", probe=probe)
+    record = GoldRecord.model_construct(
+        name="demo",
+        repo_path="/repo",
+        probe=probe,
+        gold_tests=TESTS,
+        base_test_command="python -m pytest tests",
+        record_key="k",
+    )
     return record
 
 
@@ -33,7 +43,30 @@ PROBE = Probe(
             distribution="pytest",
             distribution_version="9.0",
         ),
+        ProbedModule(
+            name="dateutil",
+            file="/usr/local/lib/python3.11/dist-packages/dateutil/__init__.py",
+            origin="site-packages",
+            distribution="python-dateutil",
+            distribution_version="2.9.0",
+        ),
+        ProbedModule(
+            name="six",
+            file="/usr/local/lib/python3.11/dist-packages/six.py",
+            origin="site-packages",
+            distribution="six",
+            distribution_version="1.16.0",
+        ),
+        ProbedModule(
+            name="pytest_mock.plugin",
+            file="/usr/local/lib/python3.11/dist-packages/pytest_mock/plugin.py",
+            origin="site-packages",
+            distribution="pytest-mock",
+            distribution_version="3.14.0",
+        ),
         ProbedModule(name="sqlite3", file="/usr/lib/python3.11/sqlite3/__init__.py", origin="stdlib"),
+        ProbedModule(name="csv", file="/usr/lib/python3.11/csv.py", origin="stdlib"),
+        ProbedModule(name="decimal", file="/usr/lib/python3.11/decimal.py", origin="stdlib"),
         ProbedModule(name="encodings.cp1252", file="/usr/lib/python3.11/encodings/cp1252.py", origin="stdlib"),
         ProbedModule(name="urllib.request", file="/usr/lib/python3.11/urllib/request.py", origin="stdlib"),
     ],
@@ -52,13 +85,48 @@ PROBE = Probe(
         ProbedFile(path="/etc/nsswitch.conf", package=None),
         ProbedFile(path="/etc/ssl/certs/ca-certificates.crt", package=None),
         ProbedFile(path="/usr/include/python3.11/Python.h", package="libpython3.11-dev"),
+        ProbedFile(path="/etc/localtime", package=None),
+        ProbedFile(path="/root/.cache/demo/state.json", package=None),
     ],
     executables=[
         ProbedFile(path="/usr/bin/sed", package="sed"),
         ProbedFile(path="/usr/bin/python", package="x"),
         ProbedFile(path="/usr/bin/x86_64-linux-gnu-gcc-12", package="gcc-12"),
+        ProbedFile(path="/usr/bin/python3", package="python3-minimal"),
+        ProbedFile(path="/usr/local/bin/tabulate", distribution="tabulate", distribution_version="0.9.0"),
     ],
     env_vars=["PATH", "PYTEST_ADDOPTS", "DEMO_CURRENCY"],
+    per_test=PerTestProbe(
+        contexts={
+            "": TestContext(imports=["pytest"], files=["/etc/localtime"], executables=["/usr/bin/python"]),
+            "tests/test_a.py": TestContext(imports=["tabulate", "sqlite3", "csv", "decimal", "urllib.request"]),
+            "tests/test_b.py": TestContext(imports=["dateutil", "encodings.cp1252"]),
+            TESTS[0]: TestContext(
+                files=["/etc/os-release", "/usr/share/zoneinfo/Europe/Paris", "/usr/include/python3.11/Python.h"],
+                executables=["/usr/bin/sed", "/usr/bin/x86_64-linux-gnu-gcc-12", "/usr/local/bin/tabulate"],
+                env=["DEMO_CURRENCY", "HOME"],
+                hosts=["localhost"],
+            ),
+            TESTS[2]: TestContext(
+                files=["/etc/nsswitch.conf", "/etc/ssl/certs/ca-certificates.crt", "/root/.cache/demo/state.json"],
+                executables=["/usr/bin/python3"],
+            ),
+        },
+        import_edges={
+            "dateutil": ["six"],
+            "sqlite3": ["_sqlite3"],
+            "_pytest": ["pytest_mock.plugin"],
+        },
+        extension_links={
+            "_sqlite3": [
+                "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6",
+                "/usr/lib/python3.11/lib-dynload/_sqlite3.cpython-311-x86_64-linux-gnu.so",
+            ]
+        },
+        harness_modules=["pytest", "_pytest"],
+        fixtures={TESTS[0]: ["tmp_path"], TESTS[1]: ["mocker", "caplog"], TESTS[2]: []},
+        fixture_providers={"tmp_path": "_pytest.tmpdir", "mocker": "pytest_mock.plugin", "caplog": "_pytest.logging"},
+    ),
 )
 
 
@@ -87,7 +155,7 @@ def test_targets_skip_libraries_the_repair_tools_need_and_the_test_harness() -> 
         "/usr/lib/python3.11/lib-dynload/_sqlite3.cpython-311-x86_64-linux-gnu.so",
     ]
     module_targets = {t.name for t in OPERATORS["module-deleted"].targets(gold)}
-    assert module_targets == {"tabulate"}
+    assert module_targets == {"tabulate", "dateutil", "six"}
     assert {t.path for t in OPERATORS["executable-removed"].targets(gold)} == {
         "/usr/bin/sed",
         "/usr/bin/x86_64-linux-gnu-gcc-12",

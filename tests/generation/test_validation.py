@@ -18,6 +18,7 @@ from cligym.settings import load_settings
 pytestmark = pytest.mark.docker
 
 REPO = Path(__file__).resolve().parents[2]
+SQLITE_LIBRARY = "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6"
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,38 @@ def test_a_redirected_sqlite_soname_fails_the_sqlite_tests_and_ldconfig_repairs_
     assert "tests/test_store.py::test_add_and_get" in validation.fail_to_pass
     assert "tests/test_compression.py::test_zlib_round_trip" in validation.pass_to_pass
     assert "tests/test_report.py::test_default_currency_is_euro" in validation.pass_to_pass
+    # The per-test probe named exactly the tests that use libsqlite3, and they ran first.
+    assert gold.footprint is not None
+    assert set(validation.fail_to_pass) == gold.footprint.tests_using("libraries", SQLITE_LIBRARY)
+    assert candidate.expected_failures == validation.fail_to_pass
+    assert validation.stages == ["build", "expected_tests", "full_suite", "second_run", "oracle"]
+
+
+def test_a_candidate_whose_expected_tests_all_pass_is_rejected_without_a_full_suite_run(
+    gold: GoldRecord, run_id: str
+) -> None:
+    # Breaks the time-zone data the movement tests read, but expects the store tests to fail.
+    store_tests = sorted(t for t in gold.gold_tests if t.startswith("tests/test_store.py"))
+    candidate = handmade(gold, ["rm -f /usr/share/zoneinfo/Europe/Paris"], ["true"]).model_copy(
+        update={"expected_failures": store_tests}
+    )
+    validation = validate_candidate(gold, candidate, load_settings(), run_id)
+    assert validation.rejected_by == "breaks"
+    assert f"none of the {len(store_tests)} tests expected to fail" in validation.reason
+    assert validation.stages == ["build", "expected_tests"]
+
+
+def test_a_duplicate_is_rejected_as_soon_as_its_failing_set_is_known(gold: GoldRecord, run_id: str) -> None:
+    candidate = catalog(gold, "library-removed", SQLITE_LIBRARY)
+    seen: list[list[str]] = []
+
+    def duplicate(judged: Candidate, failing: list[str]) -> str:
+        seen.append(failing)
+        return "an earlier task fails the same tests"
+
+    validation = validate_candidate(gold, candidate, load_settings(), run_id, duplicate_reason=duplicate)
+    assert validation.rejected_by == "near_duplicate" and validation.reason == "an earlier task fails the same tests"
+    assert seen == [validation.fail_to_pass] and "second_run" not in validation.stages
 
 
 def test_rejected_when_a_break_step_fails_to_build(gold: GoldRecord, run_id: str) -> None:

@@ -1,0 +1,179 @@
+"""Targets found through the per-test probe: only what some gold test uses, never what pytest itself needs.
+
+Without a per-test record (an older gold record) these fall back to the whole-suite probe, as
+``probe_targets`` does.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from cligym.generation.gold.record import GoldRecord, ProbedModule
+from cligym.generation.operators.base import Target
+from cligym.generation.operators.probe_targets import TEST_INFRASTRUCTURE
+
+# Modules every interpreter loads before anything else: breaking one leaves no Python to repair with.
+STARTUP_MODULES = {
+    "abc", "codecs", "collections", "contextlib", "copyreg", "enum", "functools", "genericpath", "io",
+    "keyword", "linecache", "operator", "os", "posixpath", "re", "reprlib", "site", "stat", "sysconfig",
+    "token", "tokenize", "types", "warnings", "weakref", "_collections_abc", "_sitebuiltins", "traceback",
+    "importlib", "encodings", "sre_compile", "sre_parse", "sre_constants", "_weakrefset", "typing",
+    "subprocess", "signal", "selectors", "threading", "shutil", "fnmatch", "locale", "struct", "copy",
+    "inspect", "dis", "opcode", "ast", "textwrap", "tempfile", "random", "bisect", "heapq", "hashlib",
+    "string", "glob", "platform", "argparse", "gettext", "pathlib", "zipimport", "pickle", "datetime",
+}  # fmt: skip
+TMP_FIXTURES = ("tmp_path", "tmpdir", "tmp_path_factory", "tmpdir_factory")
+HOME = "/root"
+
+
+def _used(gold: GoldRecord, module: str) -> bool:
+    footprint = gold.footprint
+    if footprint is None:
+        return True
+    return bool(footprint.tests_using("modules", module)) and not footprint.is_harness_module(module)
+
+
+def _top(name: str) -> str:
+    return name.split(".", 1)[0]
+
+
+def stdlib_source_modules(gold: GoldRecord) -> list[Target]:
+    """Pure-Python standard-library modules (dpkg-managed files) that some gold test uses, pytest does not,
+    and the interpreter does not need to start."""
+    return [
+        Target(kind="module", name=m.name, path=m.file)
+        for m in gold.probe.modules
+        if m.origin == "stdlib"
+        and (m.file or "").endswith(".py")
+        and (m.file or "").startswith("/usr/lib/python3")
+        and _top(m.name) not in STARTUP_MODULES
+        and not m.name.startswith(("_", "encodings"))
+        and _used(gold, m.name)
+    ]
+
+
+def _third_party(module: ProbedModule) -> bool:
+    return (
+        module.origin == "site-packages"
+        and bool(module.distribution and module.distribution_version)
+        and (module.distribution or "").lower() not in TEST_INFRASTRUCTURE
+        and not (module.distribution or "").lower().startswith("pytest")
+    )
+
+
+def site_source_modules(gold: GoldRecord) -> list[Target]:
+    """Pure-Python modules of installed distributions (not the test harness) that some gold test uses."""
+    return [
+        Target(kind="module", name=m.name, path=m.file, distribution=m.distribution, version=m.distribution_version)
+        for m in gold.probe.modules
+        if _third_party(m) and (m.file or "").endswith(".py") and _used(gold, m.name)
+    ]
+
+
+def transitive_distributions(gold: GoldRecord) -> list[Target]:
+    """Distributions the tests reach only through another distribution: no repository module and no test
+    imports them directly (a missing transitive dependency)."""
+    footprint = gold.footprint
+    if footprint is None:
+        return []
+    by_name = {m.name: m for m in gold.probe.modules}
+    direct: set[str] = set()
+    for context in footprint.probe.contexts.values():
+        direct.update(_top(i) for i in context.imports)
+    for importer, imported in footprint.probe.import_edges.items():
+        module = by_name.get(importer)
+        if module is None or module.origin != "site-packages":
+            direct.update(_top(i) for i in imported)
+    targets: dict[str, Target] = {}
+    for m in gold.probe.modules:
+        if not _third_party(m) or "." in m.name or m.name in direct or not m.file:
+            continue
+        if m.distribution in targets or not _used(gold, m.name):
+            continue
+        targets[m.distribution or ""] = Target(
+            kind="distribution", name=m.name, path=m.file, distribution=m.distribution, version=m.distribution_version
+        )
+    return list(targets.values())
+
+
+def fixture_plugins(gold: GoldRecord) -> list[Target]:
+    """Installed pytest plugins whose fixtures some gold tests request (not pytest's own fixtures)."""
+    footprint = gold.footprint
+    if footprint is None:
+        return []
+    by_name = {m.name: m for m in gold.probe.modules}
+    targets: dict[str, Target] = {}
+    for fixture, provider in sorted(footprint.probe.fixture_providers.items()):
+        module = by_name.get(provider)
+        if module is None or module.origin != "site-packages" or not module.distribution:
+            continue
+        if module.distribution.lower() in TEST_INFRASTRUCTURE or not footprint.tests_using("fixtures", fixture):
+            continue
+        targets.setdefault(
+            module.distribution,
+            Target(
+                kind="distribution",
+                name=_top(provider),
+                path=module.file,
+                distribution=module.distribution,
+                version=module.distribution_version,
+            ),
+        )
+    return list(targets.values())
+
+
+def tests_requesting_fixtures_of(gold: GoldRecord, distribution: str) -> frozenset[str] | None:
+    footprint = gold.footprint
+    if footprint is None:
+        return None
+    owners = {m.name: m.distribution for m in gold.probe.modules}
+    found: set[str] = set()
+    for fixture, provider in footprint.probe.fixture_providers.items():
+        if owners.get(provider) == distribution:
+            found |= footprint.tests_using("fixtures", fixture)
+    return frozenset(found)
+
+
+def tmp_fixture_users(gold: GoldRecord) -> frozenset[str] | None:
+    footprint = gold.footprint
+    if footprint is None:
+        return None
+    return frozenset().union(*(footprint.tests_using("fixtures", name) for name in TMP_FIXTURES))
+
+
+def console_scripts(gold: GoldRecord) -> list[Target]:
+    """Programs a Python distribution installed (console scripts) that some gold test runs."""
+    return [
+        Target(kind="executable", path=e.path, distribution=e.distribution, version=e.distribution_version)
+        for e in gold.probe.executables
+        if e.distribution and e.distribution_version and not e.package
+    ]
+
+
+def python3_by_name(gold: GoldRecord) -> list[Target]:
+    """``python3`` as the tests run it by name (found on PATH), when a test does."""
+    return [
+        Target(kind="executable", path=e.path, debian_package=e.package)
+        for e in gold.probe.executables
+        if PurePosixPath(e.path).name == "python3"
+    ]
+
+
+def home_directories(gold: GoldRecord) -> list[Target]:
+    """Directories right under the home directory that the tests open files in (``~/.cache``...)."""
+    found: dict[str, Target] = {}
+    for file in gold.probe.files:
+        parts = PurePosixPath(file.path).parts
+        if file.path.startswith(HOME + "/") and len(parts) > 3:
+            directory = str(PurePosixPath(*parts[:3]))
+            found.setdefault(directory, Target(kind="file", path=directory))
+    return list(found.values())
+
+
+def modules_used(gold: GoldRecord, *names: str) -> list[Target]:
+    """The first of the standard-library ``names`` some gold test uses (and pytest does not)."""
+    loaded = {m.name for m in gold.probe.modules}
+    for name in names:
+        if name in loaded and _used(gold, name):
+            return [Target(kind="module", name=name)]
+    return []

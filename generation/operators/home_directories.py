@@ -1,0 +1,70 @@
+"""The home directory the tests write to: HOME itself, and the directories programs keep there
+(``~/.cache``, ``~/.config``...), replaced by something that is not a directory."""
+
+from __future__ import annotations
+
+import random
+import shlex
+
+from cligym.generation.gold.record import GoldRecord
+from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
+from cligym.generation.operators.footprint_targets import HOME, home_directories
+
+
+def _home_users(gold: GoldRecord) -> frozenset[str] | None:
+    footprint = gold.footprint
+    if footprint is None:
+        return None
+    found = set(footprint.tests_using("env", "HOME"))
+    for path in footprint.things("files"):
+        if path.startswith(HOME + "/"):
+            found |= footprint.tests_using("files", path)
+    return frozenset(found)
+
+
+@register
+class HomeIsAFile(FaultOperator):
+    name = "home-is-a-file"
+    category = Category.FILE_SYSTEM
+    description = "Replace the home directory with a regular file"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        users = _home_users(gold)
+        return [Target(kind="file", path=HOME)] if users is None or users else []
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        return _home_users(gold)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        content = shlex.quote(rng.choice(["", "migrated to /home\n", "placeholder\n"]))
+        return [run(f"rm -rf {HOME} && printf '%s' {content} > {HOME}")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return [f"rm -f {HOME} && mkdir -m 700 {HOME} && cp -a /etc/skel/. {HOME}/"]
+
+
+@register
+class HomeSubdirectoryIsAFile(FaultOperator):
+    name = "home-subdirectory-is-a-file"
+    category = Category.FILE_SYSTEM
+    description = "Replace a directory under the home directory that the tests write to with a regular file"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return home_directories(gold)
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        footprint = gold.footprint
+        if footprint is None:
+            return None
+        prefix = (target.path or "") + "/"
+        return frozenset().union(
+            *(footprint.tests_using("files", p) for p in footprint.things("files") if p.startswith(prefix))
+        )
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        path = shlex.quote(target.path or "")
+        return [run(f"rm -rf {path} && : > {path}")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        path = shlex.quote(target.path or "")
+        return [f"rm -f {path} && mkdir -p {path}"]

@@ -1,0 +1,164 @@
+"""The standard library as installed: a module's source, its bytecode, and what ``import`` finds first.
+
+Debian's standard library is dpkg-managed, so ``apt-get install --reinstall`` of the package that owns a file
+puts it back; bytecode caches and files dpkg does not own must be found and removed.
+"""
+
+from __future__ import annotations
+
+import random
+import shlex
+from pathlib import PurePosixPath
+
+from cligym.generation.gold.record import GoldRecord
+from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
+from cligym.generation.operators.footprint_targets import site_source_modules, stdlib_source_modules
+
+# A conflict marker or a half-finished edit: the file no longer parses.
+SYNTAX_DAMAGE = ["<<<<<<< HEAD", "def _patched(:", "    return _orig(*args, **kwargs"]
+EXTENSION_DONORS = ("_json", "_queue", "_contextvars", "_lsprof")
+# The interpreter's own extension suffix (.cpython-311-x86_64-linux-gnu.so), read in the container.
+EXTENSION_SUFFIX = "$(python -c 'import importlib.machinery as m; print(m.EXTENSION_SUFFIXES[0])')"
+# Compiles the module's source minus one public name into the bytecode cache as an unchecked-hash pyc,
+# which the interpreter trusts without comparing it with the source (PEP 552).
+POISON_BYTECODE = (
+    "import importlib, importlib.util as u, py_compile as p, sys; m, k = sys.argv[1], int(sys.argv[2]); "
+    "mod = importlib.import_module(m); s = mod.__file__; "
+    "own = sorted(n for n, v in vars(mod).items() if not n.startswith('_') and callable(v) "
+    "and getattr(v, '__module__', None) == m); "
+    "names = own or sorted(n for n, v in vars(mod).items() if not n.startswith('_') and callable(v)); "
+    "tail = ('del ' + names[k % len(names)]) if names else 'raise ImportError(m)'; "
+    "open('/tmp/.cligym-poison.py', 'w').write(open(s).read() + '\\n' + tail + '\\n'); "
+    "p.compile('/tmp/.cligym-poison.py', cfile=u.cache_from_source(s), dfile=s, doraise=True, "
+    "invalidation_mode=p.PycInvalidationMode.UNCHECKED_HASH)"
+)
+
+
+def reinstall_file_owner(path: str) -> list[str]:
+    """Reinstall whichever Debian package owns ``path`` (dpkg still knows after the file is damaged)."""
+    quoted = shlex.quote(path)
+    return ["apt-get update", f"apt-get install -y --reinstall $(dpkg -S {quoted} | cut -d: -f1)"]
+
+
+def bytecode_of(path: str) -> str:
+    """The bytecode cache files of a source file (every interpreter tag and optimisation level)."""
+    source = PurePosixPath(path)
+    return f"{source.parent}/__pycache__/{source.stem}.*.pyc"
+
+
+def poison_bytecode(target: Target, rng: random.Random) -> BreakStep:
+    return run(f'python -c "{POISON_BYTECODE}" {shlex.quote(target.name or "")} {rng.randrange(1000)}')
+
+
+@register
+class StdlibModuleSyntaxError(FaultOperator):
+    name = "stdlib-module-syntax-error"
+    category = Category.PYTHON_STDLIB
+    description = "Leave a half-finished edit in a standard-library module the tests import"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return stdlib_source_modules(gold)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        path = shlex.quote(target.path or "")
+        line = shlex.quote(rng.choice(SYNTAX_DAMAGE))
+        return [run(f"printf '%s\\n' {line} >> {path} && rm -f {bytecode_of(target.path or '')}")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return reinstall_file_owner(target.path or "")
+
+
+@register
+class StdlibModuleEmptied(FaultOperator):
+    name = "stdlib-module-emptied"
+    category = Category.PYTHON_STDLIB
+    description = "Empty a standard-library module the tests use, so it imports but defines nothing"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return stdlib_source_modules(gold)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        return [run(f": > {shlex.quote(target.path or '')} && rm -f {bytecode_of(target.path or '')}")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return reinstall_file_owner(target.path or "")
+
+
+@register
+class StdlibModuleDeleted(FaultOperator):
+    name = "stdlib-module-deleted"
+    category = Category.PYTHON_STDLIB
+    description = "Delete a standard-library module the tests import"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return [t for t in stdlib_source_modules(gold) if not (t.path or "").endswith("__init__.py")]
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        return [run(f"rm -f {shlex.quote(target.path or '')} {bytecode_of(target.path or '')}")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return reinstall_file_owner(target.path or "")
+
+
+@register
+class StdlibBytecodePoisoned(FaultOperator):
+    name = "stdlib-bytecode-poisoned"
+    category = Category.PYTHON_STDLIB
+    description = "Plant stale bytecode of a standard-library module that the interpreter trusts over its source"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return stdlib_source_modules(gold)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        return [poison_bytecode(target, rng)]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return [f"rm -f {bytecode_of(target.path or '')}"]
+
+
+@register
+class StrayModuleInWorkdir(FaultOperator):
+    name = "stray-module-in-workdir"
+    category = Category.PYTHON_STDLIB
+    description = "Leave a file named like a standard-library module in the directory the tests run from"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        # `python -m pytest` puts the working directory first on sys.path: a stray csv.py there wins.
+        if " -m pytest" not in gold.base_test_command:
+            return []
+        return [t for t in stdlib_source_modules(gold) if "." not in (t.name or ".")]
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        body = rng.choice(["# scratch", "import sys", "DEBUG = True"])
+        return [run(f"echo '{body}' > {shlex.quote(self._stray(target))}")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        stray = self._stray(target)
+        return [f"rm -rf {shlex.quote(stray)} {shlex.quote(str(PurePosixPath(stray).parent / '__pycache__'))}"]
+
+    @staticmethod
+    def _stray(target: Target) -> str:
+        return f"/repo/{target.name}.py"
+
+
+@register
+class ExtensionShadowsSource(FaultOperator):
+    name = "extension-shadows-source"
+    category = Category.PYTHON_STDLIB
+    description = "Put a compiled extension of another module beside a module's source, where import prefers it"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return stdlib_source_modules(gold) + site_source_modules(gold)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        donor = rng.choice(EXTENSION_DONORS)
+        return [run(f"cp $(python -c 'import {donor}; print({donor}.__file__)') {self._shadow(target)}")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return [f"rm -f {self._shadow(target)}"]
+
+    @staticmethod
+    def _shadow(target: Target) -> str:
+        # Import looks for extensions before sources, in a package directory for __init__ too.
+        source = PurePosixPath(target.path or "")
+        return str(source.with_name(source.stem)) + EXTENSION_SUFFIX

@@ -1,0 +1,110 @@
+"""The per-test footprint as a pure function of a probe's contexts: which tests use what."""
+
+from __future__ import annotations
+
+from cligym.generation.duplicates import DuplicateJudge, cause_of
+from cligym.generation.gold.footprint import Footprint, PerTestProbe, TestContext, contains
+from cligym.generation.operators.base import Category, run
+from cligym.generation.task_record import Candidate
+
+STORE = "tests/test_store.py::test_add"
+STORE_2 = "tests/test_store.py::test_remove"
+REPORT = "tests/test_report.py::test_money"
+CLI = "tests/cli/test_cli.py::test_run[1]"
+
+
+def probe() -> PerTestProbe:
+    return PerTestProbe(
+        contexts={
+            "": TestContext(imports=["pytest", "json"], files=["/etc/localtime"]),
+            "tests/test_store.py": TestContext(imports=["app.store"]),
+            # The report module was collected after the store module: app is cached, its import still counts.
+            "tests/test_report.py": TestContext(imports=["app.report"]),
+            "tests/cli": TestContext(imports=["conftest_helpers"]),
+            STORE: TestContext(files=["/etc/app.conf"], env=["APP_MODE"]),
+            REPORT: TestContext(imports=["decimal"], executables=["/usr/bin/sed"], hosts=["localhost"]),
+            CLI: TestContext(executables=["/usr/local/bin/app"]),
+        },
+        import_edges={"app.store": ["sqlite3"], "sqlite3": ["_sqlite3"], "app": ["os"], "decimal": ["_decimal"]},
+        extension_links={
+            "_sqlite3": ["/usr/lib/libsqlite3.so.0.8.6", "/usr/lib/python3.11/lib-dynload/_sqlite3.so"],
+            "_decimal": ["/usr/lib/libmpdec.so.3"],
+        },
+        harness_modules=["pytest", "json"],
+        fixtures={STORE: ["tmp_path"], STORE_2: ["tmp_path", "mocker"], REPORT: [], CLI: ["mocker"]},
+        fixture_providers={"tmp_path": "_pytest.tmpdir", "mocker": "pytest_mock.plugin"},
+    )
+
+
+def footprint() -> Footprint:
+    return Footprint(probe(), [STORE, STORE_2, REPORT, CLI])
+
+
+def test_a_collector_contains_its_tests_and_nothing_else() -> None:
+    assert contains("", REPORT) and contains("tests/test_store.py", STORE) and contains("tests/cli", CLI)
+    assert not contains("tests/test_store.py", REPORT) and not contains("tests/cl", CLI)
+    assert not contains("tests/test_store.py::test_add", STORE_2)
+
+
+def test_a_library_is_used_by_the_tests_whose_imports_load_an_extension_linking_it() -> None:
+    assert footprint().tests_using("libraries", "/usr/lib/libsqlite3.so.0.8.6") == {STORE, STORE_2}
+    assert footprint().tests_using("libraries", "/usr/lib/libmpdec.so.3") == {REPORT}
+
+
+def test_modules_count_with_their_parents_and_submodules() -> None:
+    fp = footprint()
+    assert fp.tests_using("modules", "app") == {STORE, STORE_2, REPORT}
+    assert fp.tests_using("modules", "sqlite3") == {STORE, STORE_2}
+    assert fp.tests_using("modules", "os") == {STORE, STORE_2, REPORT}  # through the package app
+    assert fp.is_harness_module("json") and not fp.is_harness_module("decimal")
+
+
+def test_what_a_test_does_counts_for_that_test_and_the_session_for_every_test() -> None:
+    fp = footprint()
+    assert fp.tests_using("files", "/etc/app.conf") == {STORE}
+    assert fp.tests_using("files", "/etc/localtime") == {STORE, STORE_2, REPORT, CLI}
+    assert fp.tests_using("executables", "/usr/local/bin/app") == {CLI}
+    assert fp.tests_using("env", "APP_MODE") == {STORE} and fp.tests_using("hosts", "localhost") == {REPORT}
+    assert fp.tests_using("fixtures", "mocker") == {STORE_2, CLI}
+    assert fp.tests_using("files", "/etc/never-opened") == frozenset()
+
+
+def candidate(inverter: str, description: str, steps: list[str]) -> Candidate:
+    return Candidate(
+        repo="r",
+        category=Category.RUNTIME_CONFIG,
+        inverter=inverter,
+        description=description,
+        break_steps=[run(step) for step in steps],
+        repair_commands=["true"],
+    )
+
+
+def test_the_same_cause_is_a_duplicate_whatever_its_parameters_or_symptom() -> None:
+    judge = DuplicateJudge(max_per_failing_set=3)
+    first = candidate("catalog:pth-blocks-import", "A .pth file blocks: json", ["echo a > x.pth"])
+    judge.add(first, [STORE])
+    redrawn = candidate("catalog:pth-blocks-import", "A .pth file blocks: json", ["echo b > y.pth"])
+    assert cause_of(redrawn) == cause_of(first)
+    assert judge.duplicate_reason(redrawn, [REPORT]) is not None
+
+
+def test_different_causes_of_one_symptom_are_kept_up_to_the_cap() -> None:
+    judge = DuplicateJudge(max_per_failing_set=2)
+    causes = [
+        candidate("catalog:pth-blocks-import", "A .pth file blocks: json", ["echo a"]),
+        candidate("catalog:usercustomize-blocks-import", "usercustomize blocks: json", ["echo b"]),
+        candidate("catalog:pythonpath-shadow", "PYTHONPATH shadows: json", ["echo c"]),
+    ]
+    judge.add(causes[0], [STORE, REPORT])
+    assert judge.duplicate_reason(causes[1], [REPORT, STORE]) is None
+    judge.add(causes[1], [STORE, REPORT])
+    assert "2 earlier tasks" in (judge.duplicate_reason(causes[2], [STORE, REPORT]) or "")
+    assert judge.duplicate_reason(causes[2], [STORE]) is None
+
+
+def test_a_models_break_is_identified_by_its_steps() -> None:
+    one = candidate("agent:qwen", "the model's words", ["rm -f /usr/lib/libz.so.1"])
+    other = candidate("agent:qwen", "other words, same break", ["rm -f /usr/lib/libz.so.1"])
+    assert cause_of(one) == cause_of(other)
+    assert cause_of(one) != cause_of(candidate("agent:qwen", "x", ["rm -f /usr/lib/libbz2.so.1"]))
