@@ -3,9 +3,9 @@
 It searches rather than enumerates, with the run's judged candidates as feedback:
   - only targets some gold test uses are tried (the per-test probe), and each candidate carries the tests
     it is expected to fail;
-  - categories take turns, so the first tasks of a repository cover as many categories as possible; within
-    a category, candidates expected to fail some of the tests come before those whose effect is unknown, and
-    those expected to fail every test come last (a task failing everything teaches little);
+  - candidates expected to fail some of the tests come first, then those whose effect is unknown, and those
+    expected to fail every test last (a task failing everything teaches little); within each of these tiers
+    categories take turns, so the first tasks of a repository cover as many categories as possible;
   - a candidate whose category and target already made a task waits (it would most likely duplicate it), and
     one expected to fail exactly a set of tests that already has its share of tasks is skipped;
   - a target that two candidates broke without any test failing is dropped (the tests do not depend on it
@@ -175,13 +175,17 @@ class CatalogInverter:
                 expected = self._expected[candidate_key(candidate)]
                 return 1 if expected is None else 2 if expected == every else 0
 
-            queues = [sorted(rng.sample(items, len(items)), key=rank) for _, items in sorted(by_category.items())]
+            queues = [rng.sample(items, len(items)) for _, items in sorted(by_category.items())]
             rng.shuffle(queues)
             ordered: list[Candidate] = []
-            while any(queues):
-                for queue in queues:
-                    if queue:
-                        ordered.append(queue.pop(0))
+            # Tiers by what is expected to fail (some tests, unknown, every test); categories take turns
+            # within each tier.
+            for tier in (0, 1, 2):
+                tiered = [[c for c in queue if rank(c) == tier] for queue in queues]
+                while any(tiered):
+                    for queue in tiered:
+                        if queue:
+                            ordered.append(queue.pop(0))
             self._queues[cache_key] = ordered
         return self._queues[cache_key]
 

@@ -1,9 +1,10 @@
 """What a generation run produced and what it cost, from its attempt log and gold records (pandas).
 
 Per repository and over the whole run ("all"): candidates judged, valid tasks, yield, valid tasks by
-category, rejections by reason, seconds and tokens per valid task (everything spent validating and proposing,
-divided by the valid tasks), disk the break layers add per task, the gold build and test seconds, and per
-stage (proposing, then each validation check) the median and total seconds.
+category, rejections by reason, diversity (see ``report_diversity``), seconds and tokens per valid task
+(everything spent validating and proposing, divided by the valid tasks), disk the break layers add per task,
+the gold build and test seconds, and per stage (proposing, then each validation check) the median and total
+seconds.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from cligym.errors import CligymError
 from cligym.generation.attempt_log import ATTEMPTS_DIR, read_attempts
 from cligym.generation.gold.build import gold_dir
 from cligym.generation.gold.record import GoldRecord
+from cligym.generation.report_diversity import diversity_columns, diversity_frame
 from cligym.generation.task_record import Attempt
 
 ALL = "all"
-CHECKS = ("builds", "breaks", "repo_untouched", "deterministic", "oracle_repairs")
+CHECKS = ("builds", "expected_tests", "breaks", "repo_untouched", "deterministic", "oracle_repairs")
 STAGES = ("propose", *CHECKS)
 _GOLD_COLUMNS = ["repo", "gold_tests", "gold_build_s", "gold_tests_s", "probe_s", "gold_image_mb"]
 
@@ -49,6 +51,7 @@ class GenerationReport:
     by_category: pd.DataFrame  # repo, category, candidates, valid, yield
     rejections: pd.DataFrame  # repo, rejected_by, count
     stages: pd.DataFrame  # repo, stage, runs, median_s, total_s
+    diversity: pd.DataFrame  # repo, valid, categories, causes, failing sets, fails-all, seconds by outcome
 
     @property
     def totals(self) -> RunTotals:
@@ -89,6 +92,7 @@ def attempts_frame(attempts: list[Attempt]) -> pd.DataFrame:
             + attempt.statement_completion_tokens,
             "disk_mb": attempt.disk_bytes_added / 1e6 if attempt.disk_bytes_added is not None else None,
             "propose_s": candidate.provenance.seconds or None,
+            **diversity_columns(attempt),
         }
         for check in CHECKS:
             row[f"{check}_s"] = validation.seconds.get(check)
@@ -126,15 +130,18 @@ def generation_report(run_dir: Path) -> GenerationReport:
             "run 'cligym generate SPEC... --out RUN' first, or point at the run's directory",
         )
     frame = attempts_frame(attempts)
-    # Every summary is computed per repository and once more over the whole run.
-    scoped = pd.concat([frame, frame.assign(repo=ALL)], ignore_index=True)
     gold = gold_frame(run_dir, sorted(frame["repo"].unique()))
+    sized = frame.merge(gold[["repo", "gold_tests"]], on="repo", how="left")
+    sized["gold_tests"] = pd.to_numeric(sized["gold_tests"]).fillna(0).astype(int)
+    # Every summary is computed per repository and once more over the whole run.
+    scoped = pd.concat([sized, sized.assign(repo=ALL)], ignore_index=True)
     return GenerationReport(
         attempts=frame,
         by_repo=_by_repo(scoped, gold),
         by_category=_by_category(scoped),
         rejections=_rejections(scoped),
         stages=_stages(scoped),
+        diversity=diversity_frame(scoped).sort_values("repo", key=_all_last, ignore_index=True),
     )
 
 

@@ -184,7 +184,7 @@ def make_inverter(
             operators=operators,
             categories=categories,
             combination_share=combine,
-            max_per_failing_set=settings.generation.max_tasks_per_failing_set,
+            max_per_failing_set=(settings or Settings()).generation.max_tasks_per_failing_set,
         )
     except ValueError as exc:
         raise CligymError(str(exc)) from None

@@ -59,6 +59,7 @@ def print_report(result: GenerationReport, out: Console, output_format: str = Re
         out.file.write(json.dumps(report_document(result), indent=2) + "\n")
     else:
         out.print(repo_table(result))
+        out.print(diversity_table(result))
         out.print(stage_table(result))
 
 
@@ -74,6 +75,7 @@ def report_document(result: GenerationReport) -> dict[str, object]:
         "by_category": _records(result.by_category),
         "rejections": _records(result.rejections),
         "stages": _records(result.stages),
+        "diversity": _records(result.diversity),
     }
 
 
@@ -119,6 +121,31 @@ def repo_table(result: GenerationReport) -> Table:
             _number(row["gold_tests_s"], "{:.0f}"),
             end_section=repo != ALL and result.by_repo["repo"].iloc[-2] == repo,
         )
+    return table
+
+
+def diversity_table(result: GenerationReport) -> Table:
+    """Distinct categories, causes and failing sets of the valid tasks; tasks failing every test; seconds
+    a candidate cost by outcome."""
+    table = Table(title="diversity of the valid tasks")
+    columns = {
+        "repo": ("repo", "{}"),
+        "valid": ("valid", "{:.0f}"),
+        "categories": ("categories", "{:.0f}"),
+        "causes": ("causes", "{:.0f}"),
+        "failing_sets": ("failing sets", "{:.0f}"),
+        "max_per_failing_set": ("most per set", "{:.0f}"),
+        "fails_all": ("fail all tests", "{:.0f}"),
+        "fails_all_share": ("share", "{:.0%}"),
+        "median_f2p_share": ("median F2P share", "{:.0%}"),
+        "broke_nothing_s": ("s / broke nothing", "{:.1f}"),
+        "rejected_later_s": ("s / rejected later", "{:.1f}"),
+        "valid_s": ("s / valid", "{:.1f}"),
+    }
+    for key, (header, _) in columns.items():
+        table.add_column(header, justify="left" if key == "repo" else "right", overflow="fold")
+    for _, row in result.diversity.iterrows():
+        table.add_row(*(_number(row[key], fmt) for key, (_, fmt) in columns.items()))
     return table
 
 

@@ -36,8 +36,8 @@ class HomeIsAFile(FaultOperator):
         return _home_users(gold)
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        content = shlex.quote(rng.choice(["", "migrated to /home\n", "placeholder\n"]))
-        return [run(f"rm -rf {HOME} && printf '%s' {content} > {HOME}")]
+        content = rng.choice(["", "migrated to /home", "placeholder"])
+        return [run(f"rm -rf {HOME} && echo '{content}' > {HOME}")]
 
     def repair_commands(self, target: Target) -> list[str]:
         return [f"rm -f {HOME} && mkdir -m 700 {HOME} && cp -a /etc/skel/. {HOME}/"]

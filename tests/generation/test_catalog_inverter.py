@@ -47,11 +47,23 @@ def run_search(inverter: CatalogInverter, gold: GoldRecord, verdicts: list[Rejec
     return history
 
 
-def test_categories_take_turns_before_any_repeats(gold: GoldRecord) -> None:
-    inverter = CatalogInverter(seed=3)
-    categories = {op.category for op in inverter.operators if op.targets(gold)}
-    history = run_search(inverter, gold, ["repo_untouched"] * len(categories))
-    assert {a.candidate.category for a in history} == categories
+def tier(gold: GoldRecord, candidate: Candidate) -> int:
+    """0: expected to fail some tests, 1: unknown, 2: expected to fail every test."""
+    expected = OPERATORS[candidate.inverter.removeprefix("catalog:")].expected_failures(gold, candidate.target)
+    return 1 if expected is None else 2 if set(expected) == set(gold.gold_tests) else 0
+
+
+def test_partial_candidates_come_first_and_categories_take_turns_within_a_tier(gold: GoldRecord) -> None:
+    inverter = CatalogInverter(seed=3, combination_share=0)
+    history: list[Attempt] = []
+    while (candidate := inverter.propose(gold, history)) is not None:
+        history.append(judged(candidate, "repo_untouched"))
+    tiers = [tier(gold, a.candidate) for a in history]
+    assert tiers == sorted(tiers) and tiers[0] == 0 and 1 in tiers
+    first_tier = [a.candidate.category for a in history if tier(gold, a.candidate) == 0]
+    categories = set(first_tier)
+    assert len(categories) >= 6
+    assert set(first_tier[: len(categories)]) == categories
 
 
 def test_no_candidate_is_proposed_twice_and_the_search_ends(gold: GoldRecord) -> None:

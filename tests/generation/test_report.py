@@ -70,6 +70,16 @@ def run_dir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def test_diversity_counts_causes_failing_sets_and_seconds_by_outcome(run_dir: Path) -> None:
+    diversity = generation_report(run_dir).diversity.set_index("repo")
+    demo = diversity.loc["demo"]
+    # Two valid tasks, two categories, two causes, one failing set (both fail t::a).
+    assert (demo["valid"], demo["categories"], demo["causes"], demo["failing_sets"]) == (2, 2, 2, 1)
+    assert demo["max_per_failing_set"] == 2
+    assert demo["broke_nothing_s"] == pytest.approx(3.0) and demo["valid_s"] == pytest.approx(5.5)
+    assert diversity.loc["other", "valid"] == 0 and diversity.loc["all", "valid"] == 2
+
+
 def test_totals_count_yield_and_costs_per_valid_task(run_dir: Path) -> None:
     totals = generation_report(run_dir).totals
     assert (totals.candidates, totals.valid, totals.yield_) == (5, 2, 0.4)
@@ -161,7 +171,14 @@ def test_numbers_from_a_validation_in_real_containers(validated_task: ValidatedT
 
     report = generation_report(run_dir)
     validation_seconds = sum(task.validation.seconds.values())
-    assert set(task.validation.seconds) == {"builds", "breaks", "repo_untouched", "deterministic", "oracle_repairs"}
+    assert set(task.validation.seconds) == {
+        "builds",
+        "expected_tests",
+        "breaks",
+        "repo_untouched",
+        "deterministic",
+        "oracle_repairs",
+    }
     totals = report.totals
     assert (totals.candidates, totals.valid) == (2, 1)
     assert totals.seconds_per_valid == pytest.approx(2 * validation_seconds)
@@ -177,3 +194,6 @@ def test_numbers_from_a_validation_in_real_containers(validated_task: ValidatedT
     out = io.StringIO()
     render_generation_report(run_dir, Console(file=out, width=250))
     assert f"{task.candidate.category} 1" in out.getvalue() and "near_duplicate 1" in out.getvalue()
+    assert "diversity of the valid tasks" in out.getvalue()
+    diversity = report.diversity.set_index("repo").loc[gold.name]
+    assert (diversity["valid"], diversity["causes"], diversity["failing_sets"], diversity["fails_all"]) == (1, 1, 1, 0)
