@@ -147,6 +147,9 @@ class GenerationSettings(_Strict):
     max_tasks_per_failing_set: int = Field(
         3, ge=1, description="Tasks of one repository with exactly the same failing tests (different causes)."
     )
+    depth_sweep: bool = Field(
+        True, description="Try the diagnosis-free repair sweep on each valid task; what it repairs is shallow."
+    )
 
 
 class Settings(_Strict):

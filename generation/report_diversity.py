@@ -2,8 +2,9 @@
 
 Per repository and over the run: valid tasks, distinct categories, distinct causes (operator and target; a
 model's exact break), distinct failing sets and the most tasks sharing one, how many tasks fail every gold
-test and their share, the median share of gold tests a task fails, and the seconds a candidate costs by
-outcome (broke nothing, rejected later, valid): the fast reject shows in the first of these.
+test and their share, the median share of gold tests a task fails, how many the diagnosis-free sweep
+repairs (shallow), and the seconds a candidate costs by outcome (broke nothing, rejected later, valid): the
+fast reject shows in the first of these.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ COLUMNS = [
     "fails_all",
     "fails_all_share",
     "median_f2p_share",
+    "shallow",
     *(f"{outcome}_s" for outcome in OUTCOMES),
 ]
 
@@ -43,6 +45,7 @@ def diversity_columns(attempt: Attempt) -> dict[str, object]:
         "cause": cause_of(attempt.candidate),
         "failing_set": hashlib.sha256(failing.encode()).hexdigest()[:12] if failing else "",
         "outcome": outcome_of(attempt),
+        "shallow": bool(attempt.validation.shallow),
     }
 
 
@@ -66,6 +69,7 @@ def diversity_frame(scoped: pd.DataFrame) -> pd.DataFrame:
                 "fails_all": len(fails_all),
                 "fails_all_share": len(fails_all) / len(valid) if len(valid) else float("nan"),
                 "median_f2p_share": float(share.median()) if not share.empty else float("nan"),
+                "shallow": int(valid["shallow"].sum()),
                 **{f"{outcome}_s": float(seconds.get(outcome, float("nan"))) for outcome in OUTCOMES},
             }
         )

@@ -13,7 +13,7 @@ TASK_SCHEMA_VERSION = "cligym.task/2"
 ATTEMPT_SCHEMA_VERSION = "cligym.attempt/1"
 CheckName = Literal["builds", "breaks", "near_duplicate", "repo_untouched", "deterministic", "oracle_repairs"]
 # What validation ran, in order: a candidate rejected by the fast check never reaches "full_suite".
-StageName = Literal["build", "expected_tests", "full_suite", "second_run", "oracle"]
+StageName = Literal["build", "expected_tests", "full_suite", "second_run", "oracle", "depth_sweep"]
 # Rejections outside validation's checks: the inverter proposed nothing usable (an agent out of budget),
 # validation itself could not finish (the container vanished...), the run found a near-duplicate, or the
 # statement writer could not avoid naming the cause.
@@ -87,6 +87,9 @@ class Validation(BaseModel):
     fail_to_pass: list[str] = Field(default_factory=list)
     pass_to_pass: list[str] = Field(default_factory=list)
     image_tag: str | None = None
+    shallow: bool | None = Field(
+        None, description="True: the diagnosis-free repair sweep repairs it; None: the sweep did not run."
+    )
     failure_messages: dict[str, str] = Field(
         default_factory=dict, description="The error each F2P test reported in the broken image (first lines)."
     )

@@ -10,6 +10,8 @@ Checks, in order (the first that fails rejects the candidate, with the reason ke
   deterministic   a second fresh container gives the same F2P set
   oracle_repairs  in a fresh container the repair commands succeed and then every F2P and P2P test passes,
                   with the repository still untouched
+A valid task then meets the diagnosis-free repair sweep (``depth_sweep``): when it repairs the task, the
+task is kept and labelled shallow.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from docker.errors import ImageNotFound
 
 from cligym.docker_connection import docker_client
 from cligym.errors import ImageBuildError
+from cligym.generation.depth_sweep import gold_dpkg_findings, run_sweep
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE, install_select_plugin, read_outcomes, run_suite
 from cligym.generation.gold.tracked_files import repo_file_hashes
@@ -140,6 +143,15 @@ def validate_candidate(
             if changed:
                 raise Rejected("oracle_repairs", f"the repair changed tracked files: {', '.join(changed[:5])}")
         _passed(validation, "oracle_repairs", started)
+        if settings.generation.depth_sweep:
+            started = time.monotonic()
+            progress("trying the diagnosis-free repair sweep")
+            validation.stages.append("depth_sweep")
+            findings = gold_dpkg_findings(gold.image.tag, settings.sandbox)
+            with Sandbox(tag, run_id=run_id, settings=settings.sandbox, name_prefix="cligym-validate") as box:
+                run_sweep(box, findings)
+                validation.shallow = not _failing_gold_tests(box, gold, timeout)
+            validation.seconds["depth_sweep"] = round(time.monotonic() - started, 2)
     except Rejected as rejection:
         validation.rejected_by = rejection.check
         validation.reason = rejection.reason

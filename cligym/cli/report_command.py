@@ -138,6 +138,7 @@ def diversity_table(result: GenerationReport) -> Table:
         "fails_all": ("fail all tests", "{:.0f}"),
         "fails_all_share": ("share", "{:.0%}"),
         "median_f2p_share": ("median F2P share", "{:.0%}"),
+        "shallow": ("shallow", "{:.0f}"),
         "broke_nothing_s": ("s / broke nothing", "{:.1f}"),
         "rejected_later_s": ("s / rejected later", "{:.1f}"),
         "valid_s": ("s / valid", "{:.1f}"),

@@ -74,6 +74,8 @@ def remove_labelled_containers(label: str) -> int:
     return removed
 
 
+SHARED_SCRATCH_DIRS = frozenset({"tmp", "var/tmp", "dev/shm"})
+
 class Sandbox:
     """A labelled, resource-limited container kept alive for ``exec`` calls, removed on exit.
 
@@ -323,8 +325,11 @@ class Sandbox:
         with tarfile.open(fileobj=buffer, mode="w") as archive:
             parts = target.parts[1:]
             for depth in range(1, len(parts)):
-                info = tarfile.TarInfo("/".join(parts[:depth]))
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                parent = "/".join(parts[:depth])
+                info = tarfile.TarInfo(parent)
+                # Unpacking sets each parent's mode: /tmp must stay world-writable and sticky (apt's
+                # sandbox user writes there), like every shared scratch directory.
+                info.type, info.mode = tarfile.DIRTYPE, 0o1777 if parent in SHARED_SCRATCH_DIRS else 0o755
                 archive.addfile(info)
             add(archive, "/".join(parts))
         try:

@@ -57,6 +57,8 @@ def task_toml(task: TaskRecord, gold: GoldRecord, hinted: bool) -> str:
             f"difficulty = {_toml_string('hinted' if hinted else 'symptom-only')}",
             f"fail_to_pass = {len(validation.fail_to_pass)}",
             f"pass_to_pass = {len(validation.pass_to_pass)}",
+            # Repaired by the diagnosis-free sweep (reinstalling what dpkg/RECORD flag): select deep = false.
+            *([f"shallow = {'true' if validation.shallow else 'false'}"] if validation.shallow is not None else []),
             "",
             "[verifier]",
             f"timeout_sec = {max(600.0, round(4 * suite_seconds, 1))}",

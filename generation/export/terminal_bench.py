@@ -90,7 +90,13 @@ def task_yaml(task: TaskRecord, gold: GoldRecord, hinted: bool) -> str:
         "author_email": "unknown",
         "difficulty": "medium" if hinted else "hard",
         "category": "system-administration",
-        "tags": ["cligym", "repair", *(str(c) for c in task.candidate.categories), gold.name],
+        "tags": [
+            "cligym",
+            "repair",
+            *(str(c) for c in task.candidate.categories),
+            gold.name,
+            *(["shallow"] if task.validation.shallow else []),
+        ],
         "parser_name": "pytest",
         "max_agent_timeout_sec": 1800.0,
         # Terminal-Bench's limit for the whole of run-tests.sh, restoring and the test run included.

@@ -75,6 +75,14 @@ def test_write_file_then_read_file_round_trips_bytes(base_image: BaseImage, run_
             box.read_file("/no/such/file")
 
 
+def test_writing_under_tmp_keeps_it_world_writable_and_sticky(base_image: BaseImage, run_id: str) -> None:
+    with Sandbox(base_image.reference, run_id=run_id) as box:
+        box.write_file("/tmp/cligym/plugin/x.py", "pass\n")
+        assert box.exec("stat -c %a /tmp").stdout.strip() == "1777"
+        # apt's unprivileged sandbox user can still make its temporary files there.
+        assert box.exec("su -s /bin/sh nobody -c 'mktemp /tmp/x.XXXXXX'").ok
+
+
 def test_commit_makes_an_image_whose_new_layer_holds_the_change(base_image: BaseImage, run_id: str) -> None:
     client = docker_client()
     with Sandbox(base_image.reference, run_id=run_id) as box:
