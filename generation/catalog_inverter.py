@@ -35,6 +35,9 @@ DEAD_TARGET_MISSES = 2
 DEAD_OPERATOR_MISSES = 3
 DEAD_OPERATOR_BUILD_FAILURES = 2
 DEFAULT_MAX_PER_FAILING_SET = 3
+DEFAULT_MAX_FAILING_EVERY_TEST = 2
+# Candidates of unknown effect that broke nothing, after which no more of them are tried (unless one worked).
+UNKNOWN_TIER_MISSES = 4
 # Combinations are tried until this many of them failed validation; then only single faults are proposed.
 FAILED_COMBINATIONS_LIMIT = 3
 
@@ -104,6 +107,11 @@ class _Feedback:
     operator_misses: Counter[str] = field(default_factory=Counter)
     operator_successes: Counter[str] = field(default_factory=Counter)
     tasks_per_failing_set: Counter[frozenset[str]] = field(default_factory=Counter)
+    failing_set_of_family: dict[str, frozenset[str]] = field(default_factory=dict)
+    failing_set_of_task: dict[str, frozenset[str]] = field(default_factory=dict)
+    every: frozenset[str] = frozenset()
+    unknown_misses: int = 0
+    unknown_successes: int = 0
     build_failures: Counter[str] = field(default_factory=Counter)
     retry: list[Candidate] = field(default_factory=list)
     valid_singles: list[Candidate] = field(default_factory=list)
@@ -123,6 +131,7 @@ class CatalogInverter:
         categories: Sequence[Category | str] | None = None,
         combination_share: float = 0.25,
         max_per_failing_set: int = DEFAULT_MAX_PER_FAILING_SET,
+        max_failing_every_test: int = DEFAULT_MAX_FAILING_EVERY_TEST,
     ) -> None:
         unknown = sorted(set(operators or []) - set(OPERATORS))
         if unknown:
@@ -136,6 +145,7 @@ class CatalogInverter:
         ]
         self.combination_share = combination_share
         self.max_per_failing_set = max_per_failing_set
+        self.max_failing_every_test = max_failing_every_test
         self._queues: dict[str, list[Candidate]] = {}
         self._expected: dict[str, frozenset[str] | None] = {}
 
@@ -152,7 +162,7 @@ class CatalogInverter:
         for candidate in self._queue(gold):
             if candidate_key(candidate) in feedback.judged or not self._alive(candidate, feedback):
                 continue
-            if self._saturated(candidate, feedback):
+            if self._saturated(candidate, feedback) or self._unknown_exhausted(candidate, feedback):
                 continue
             if (str(candidate.category), _target_label(candidate)) not in feedback.covered:
                 return candidate
@@ -190,19 +200,26 @@ class CatalogInverter:
         return self._queues[cache_key]
 
     def _feedback(self, gold: GoldRecord, history: Sequence[Attempt]) -> _Feedback:
-        feedback = _Feedback()
+        feedback = _Feedback(every=frozenset(gold.gold_tests or ()))
+        self._queue(gold)  # the expectations of every candidate
         for attempt in history:
             candidate = attempt.candidate
             feedback.judged.add(attempt.key)
             combined = bool(candidate.provenance.parents)
+            failing = frozenset(attempt.validation.fail_to_pass)
+            if failing:
+                feedback.failing_set_of_family[_family(candidate)] = failing
+            unknown = self._expected.get(attempt.key, frozenset()) is None and not combined
             if attempt.valid:
                 feedback.covered.add((str(candidate.category), _target_label(candidate)))
-                feedback.tasks_per_failing_set[frozenset(attempt.validation.fail_to_pass)] += 1
+                feedback.tasks_per_failing_set[failing] += 1
                 feedback.operator_successes[candidate.inverter] += 1
+                feedback.unknown_successes += unknown
                 if combined:
                     feedback.combinations += 1
                 else:
                     feedback.valid_singles.append(candidate)
+                    feedback.failing_set_of_task[attempt.key] = failing
                 continue
             if combined:
                 feedback.failed_combinations += 1
@@ -212,6 +229,7 @@ class CatalogInverter:
             if attempt.rejected_by == "breaks":
                 feedback.misses[_target_label(candidate)] += 1
                 feedback.operator_misses[candidate.inverter] += 1
+                feedback.unknown_misses += unknown
             if attempt.rejected_by == "builds":
                 feedback.build_failures[candidate.inverter] += 1
             if attempt.rejected_by == "deterministic" and candidate.seed - self.seed < PARAMETER_RETRIES:
@@ -241,13 +259,33 @@ class CatalogInverter:
         )
 
     def _saturated(self, candidate: Candidate, feedback: _Feedback) -> bool:
-        """Expected to fail exactly a set of tests that already has its share of tasks."""
+        """Expected to fail exactly a set of tests that already has its share of tasks, or aimed at a family
+        (a module and its submodules, one file) whose breaks failed such a set before."""
+
+        def full(tests: frozenset[str]) -> bool:
+            cap = self.max_failing_every_test if tests == feedback.every else self.max_per_failing_set
+            return feedback.tasks_per_failing_set[tests] >= cap
+
         expected = self._expected.get(candidate_key(candidate))
-        return expected is not None and feedback.tasks_per_failing_set[expected] >= self.max_per_failing_set
+        seen = feedback.failing_set_of_family.get(_family(candidate))
+        return (expected is not None and full(expected)) or (seen is not None and full(seen))
+
+    def _unknown_exhausted(self, candidate: Candidate, feedback: _Feedback) -> bool:
+        return (
+            self._expected.get(candidate_key(candidate), frozenset()) is None
+            and feedback.unknown_misses >= UNKNOWN_TIER_MISSES
+            and not feedback.unknown_successes
+        )
 
     def _combination_due(self, feedback: _Feedback) -> bool:
         made = len(feedback.valid_singles) + feedback.combinations
         return len(feedback.valid_singles) >= 2 and feedback.combinations < self.combination_share * (made + 1) - 0.5
+
+    def _worth_combining(self, feedback: _Feedback, first: Candidate, second: Candidate) -> bool:
+        """Two faults that each fail some tests, different ones, and not every test together."""
+        sets = [feedback.failing_set_of_task.get(candidate_key(c), frozenset()) for c in (first, second)]
+        every = feedback.every
+        return all(sets) and sets[0] != sets[1] and (sets[0] | sets[1]) != every and every not in sets
 
     def _next_combination(self, feedback: _Feedback) -> Candidate | None:
         """The most recent pair of valid single-fault tasks from different categories not combined yet."""
@@ -259,10 +297,20 @@ class CatalogInverter:
                 first, second = singles[i], singles[j]
                 if first.category == second.category or _target_label(first) == _target_label(second):
                     continue
+                if not self._worth_combining(feedback, first, second):
+                    continue
                 combination = combine(first, second)
                 if candidate_key(combination) not in feedback.judged:
                     return combination
         return None
+
+
+def _family(candidate: Candidate) -> str:
+    """What breaks of one thing have in common: a module with its submodules, else the target."""
+    target = candidate.target
+    if target is not None and target.kind in ("module", "distribution") and target.name:
+        return "module:" + target.name.split(".", 1)[0]
+    return _target_label(candidate)
 
 
 def _expected_set(gold: GoldRecord, candidate: Candidate, every: frozenset[str]) -> frozenset[str] | None:

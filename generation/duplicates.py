@@ -33,8 +33,13 @@ def cause_of(candidate: Candidate) -> str:
 class DuplicateJudge:
     """The tasks one repository has so far, and whether another candidate would duplicate one of them."""
 
-    def __init__(self, max_per_failing_set: int) -> None:
+    def __init__(
+        self, max_per_failing_set: int, every_test: Iterable[str] = (), max_failing_every_test: int | None = None
+    ) -> None:
         self.max_per_failing_set = max_per_failing_set
+        # A task failing every test teaches little about where to look: its own, smaller cap.
+        self.every_test = tuple(sorted(every_test))
+        self.max_failing_every_test = max_per_failing_set if max_failing_every_test is None else max_failing_every_test
         self._causes: set[str] = set()
         self._failing_sets: Counter[tuple[str, ...]] = Counter()
         self._lock = threading.Lock()
@@ -49,7 +54,10 @@ class DuplicateJudge:
         with self._lock:
             if cause_of(candidate) in self._causes:
                 return "the same cause on the same target as an earlier task of this repository"
-            same = self._failing_sets[tuple(sorted(fail_to_pass))]
+            failing = tuple(sorted(fail_to_pass))
+            same = self._failing_sets[failing]
+            if failing == self.every_test and same >= self.max_failing_every_test:
+                return f"{same} earlier tasks of this repository fail every gold test"
             if same >= self.max_per_failing_set:
                 return f"{same} earlier tasks of this repository fail exactly the same tests"
         return None

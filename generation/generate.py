@@ -90,7 +90,11 @@ def generate_for_spec(
     executor = executor or LocalExecutor(1)
     built = build_gold_with(executor, spec_path, settings, run_dir, progress, registry=gold_registry)
     gold = built.record
-    judge = DuplicateJudge(settings.generation.max_tasks_per_failing_set)
+    judge = DuplicateJudge(
+        settings.generation.max_tasks_per_failing_set,
+        gold.gold_tests,
+        settings.generation.max_tasks_failing_every_test,
+    )
     on_node = built.on_node(run_dir) if executor.name != "local" else None
     units = _Units(executor, gold, on_node, settings, run_dir, judge)
     exporter = _Exporter(gold, run_dir, exports, built.reference)

@@ -35,6 +35,7 @@ HINTS = {
     Category.TEST_TOOLCHAIN: "the test tooling: pytest, its plugins and where it keeps temporary files",
     Category.INTERPRETER: "which Python interpreter the programs run with",
     Category.RESOURCE_LIMIT: "the resource limits processes start with",
+    Category.BYTECODE: "the compiled bytecode Python keeps beside its sources",
 }
 # Words of a repair that tell the fix outright.
 REPAIR_WORDS = ("ldconfig", "--reinstall", "--force-reinstall", "force-confmiss", "apt-get", "pip install")

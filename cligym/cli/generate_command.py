@@ -178,13 +178,15 @@ def make_inverter(
     unknown = sorted(set(categories or []) - known)
     if unknown:
         raise CligymError(f"unknown categories: {', '.join(unknown)}", f"choose from {', '.join(sorted(known))}")
+    generation = (settings or Settings()).generation
     try:
         return CatalogInverter(
             seed=seed,
             operators=operators,
             categories=categories,
             combination_share=combine,
-            max_per_failing_set=(settings or Settings()).generation.max_tasks_per_failing_set,
+            max_per_failing_set=generation.max_tasks_per_failing_set,
+            max_failing_every_test=generation.max_tasks_failing_every_test,
         )
     except ValueError as exc:
         raise CligymError(str(exc)) from None

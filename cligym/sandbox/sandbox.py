@@ -76,6 +76,7 @@ def remove_labelled_containers(label: str) -> int:
 
 SHARED_SCRATCH_DIRS = frozenset({"tmp", "var/tmp", "dev/shm"})
 
+
 class Sandbox:
     """A labelled, resource-limited container kept alive for ``exec`` calls, removed on exit.
 

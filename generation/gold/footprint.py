@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-UseKind = Literal["modules", "libraries", "files", "executables", "env", "hosts", "fixtures"]
+UseKind = Literal["modules", "libraries", "files", "executables", "env", "hosts", "fixtures", "names", "scratch"]
 
 
 class TestContext(BaseModel):
@@ -34,6 +34,8 @@ class TestContext(BaseModel):
     files: list[str] = Field(default_factory=list)
     env: list[str] = Field(default_factory=list)
     hosts: list[str] = Field(default_factory=list)
+    names: list[str] = Field(default_factory=list, description="module:attribute of each `from m import a`.")
+    scratch: list[str] = Field(default_factory=list, description="Paths under /tmp the tests name themselves.")
 
 
 class PerTestProbe(BaseModel):
@@ -69,9 +71,10 @@ def parents_of(module: str) -> list[str]:
 class Footprint:
     """Which of ``tests`` use what, from a probe's per-test record."""
 
-    def __init__(self, probe: PerTestProbe, tests: Iterable[str]) -> None:
+    def __init__(self, probe: PerTestProbe, tests: Iterable[str], first_party: Iterable[str] = ()) -> None:
         self.probe = probe
         self.tests = sorted(set(tests))
+        self.first_party = set(first_party)
 
     @cached_property
     def _contexts_of(self) -> dict[str, list[TestContext]]:
@@ -126,6 +129,8 @@ class Footprint:
                 "env": {v for ctx in contexts for v in ctx.env},
                 "hosts": {h for ctx in contexts for h in ctx.hosts},
                 "fixtures": set(self.probe.fixtures.get(test, ())),
+                "names": {n for ctx in contexts for n in ctx.names},
+                "scratch": {p for ctx in contexts for p in ctx.scratch},
             }
         return table
 
@@ -152,6 +157,16 @@ class Footprint:
     def things(self, kind: UseKind) -> set[str]:
         """Everything of ``kind`` some test uses."""
         return set(self._index.get(kind, {}))
+
+    @cached_property
+    def direct_imports(self) -> set[str]:
+        """Modules the project's own code or its tests import by name (not only some library's internals):
+        imports run by test contexts and by the repository's modules (``first_party``)."""
+        found = {name for ctx in self.probe.contexts.values() for name in ctx.imports}
+        for importer, imported in self.probe.import_edges.items():
+            if importer in self.first_party:
+                found.update(imported)
+        return found
 
     def is_harness_module(self, name: str) -> bool:
         """Whether pytest itself needs the module (breaking it fails every test for pytest's sake)."""

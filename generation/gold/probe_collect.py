@@ -92,6 +92,14 @@ def module_origin(file, repo, stdlib_dirs):
     return "other"
 
 
+TEMPFILE_NAME = re.compile(r"^/tmp/(tmp[a-z0-9_]{8}|pytest-of-|cligym)")
+
+
+def is_scratch_file(path):
+    """A path under /tmp the tests name themselves (not one tempfile or pytest chose)."""
+    return path.startswith("/tmp/") and not TEMPFILE_NAME.match(path)
+
+
 def is_interesting_file(path, repo, probe_dir):
     """A config or data file outside the repository: not Python code, not a library, not scratch space."""
     if not path.startswith("/") or path.startswith(IGNORED_PREFIXES) or path.startswith(probe_dir):
@@ -251,6 +259,8 @@ def collect(probe_dir, repo):
             "files": sorted(normalise.files(sets.get("opened", ()), executables)),
             "env": sorted(name for name in sets.get("env", ()) if not name.startswith("CLIGYM_")),
             "hosts": sorted(sets.get("hosts", ())),
+            "names": sorted(sets.get("names", ())),
+            "scratch": sorted(p for p in sets.get("opened", ()) if is_scratch_file(p))[:200],
         }
     libraries = set().union(*(set(c["libraries"]) for c in contexts.values()))
     executables = set().union(*(set(c["executables"]) for c in contexts.values()))

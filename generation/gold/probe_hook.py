@@ -4,9 +4,11 @@ read and host names resolved. Standard library only: it runs in the project's in
 
 Everything is recorded per *context*: the pytest plugin ``cligym_probe_tests`` switches the context to the
 collector or test being run, and child processes inherit it through ``CLIGYM_PROBE_CONTEXT``, so a program
-a test starts counts for that test. Imports are recorded twice over: each import statement a context
-executes (``builtins.__import__``, cached or not), and for each module really loaded, the module whose body
-was running (an edge of the import graph), so a test's import closure can be computed afterwards.
+a test starts counts for that test. Imports form a graph: an import statement (``builtins.__import__``,
+cached or not) or a first load run while a module's body executes is an edge from that module; one run
+outside any module body (inside a test, a fixture, a function called later) belongs to the context. A
+test's import closure is computed afterwards from both. ``from m import name`` also records ``m:name``, so
+the tests relying on one attribute of a module are known.
 
 Nothing happens unless CLIGYM_PROBE_DIR is set, so importing it elsewhere is harmless.
 """
@@ -21,7 +23,7 @@ _DIR = os.environ.get("CLIGYM_PROBE_DIR")
 _LIMIT = 50000
 # Bulk readers of os.environ (copying it for a child, iterating it) are not "reads" of a variable.
 _BULK_READERS = {"copy", "__iter__", "items", "values", "keys", "__eq__", "__repr__", "_data"}
-_KINDS = ("opened", "executed", "env", "imports", "hosts", "dlopen")
+_KINDS = ("opened", "executed", "env", "imports", "hosts", "dlopen", "names")
 
 context = os.environ.get("CLIGYM_PROBE_CONTEXT", "")
 # A child of a test counts wholly for that test; the outermost process only for what it mapped at start.
@@ -67,11 +69,7 @@ def _audit(event, args):
             if isinstance(path, (str, bytes)):
                 _add("opened", os.fsdecode(path))
         elif event == "import":
-            name = args[0]
-            _add("imports", name)
-            importer = _loading_module()
-            if importer and importer != name:
-                _edges.setdefault(importer, set()).add(name)
+            _import_from(_loading_module(), args[0])
         elif event == "subprocess.Popen":
             executable, argv = args[0], args[1]
             if executable is None and argv:
@@ -93,6 +91,21 @@ def _audit(event, args):
         pass
 
 
+def _import_from(importer, name):
+    """An edge when a module body imports, else a direct import of the current context."""
+    if importer and importer != name:
+        found = _edges.setdefault(importer, set())
+        if len(found) < _LIMIT:
+            found.add(name)
+    elif not importer:
+        _add("imports", name)
+
+
+def _initializing(name):
+    spec = getattr(sys.modules.get(name), "__spec__", None)
+    return bool(getattr(spec, "_initializing", False))
+
+
 def _resolve(name, globals_, level):
     package = (globals_ or {}).get("__package__") or ""
     if not level:
@@ -112,10 +125,16 @@ def _install(directory):
         module = original_import(name, globals, locals, fromlist, level)
         try:
             resolved = _resolve(name, globals, level)
-            _add("imports", resolved)
+            caller = (globals or {}).get("__name__")
+            importer = caller if caller and _initializing(caller) else None
+            _import_from(importer, resolved)
             for item in fromlist or ():
-                if item != "*" and f"{resolved}.{item}" in sys.modules:
-                    _add("imports", f"{resolved}.{item}")
+                if item == "*":
+                    continue
+                if f"{resolved}.{item}" in sys.modules:
+                    _import_from(importer, f"{resolved}.{item}")
+                else:
+                    _add("names", f"{resolved}:{item}")
         except Exception:
             pass
         return module

@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import time
+import types
 
 import pytest
 
@@ -54,6 +55,10 @@ def pytest_make_collect_report(collector):
     finally:
         _windows.append([collector.nodeid, started, time.time(), os.getpid()])
         _note_loaded(collector.nodeid, before)
+        # The test module itself: its imports are edges from it, collected once for all its tests.
+        module = getattr(collector, "_obj", None)
+        if isinstance(module, types.ModuleType):
+            _hook.bucket(collector.nodeid)["imports"].add(module.__name__)
         _switch(previous)
 
 
@@ -72,6 +77,14 @@ def pytest_runtest_protocol(item, nextitem):
         _note_loaded(item.nodeid, before)
         _switch(previous)
         _record_fixtures(item)
+
+
+def pytest_plugin_registered(plugin, manager):
+    """A conftest module counts for the context that loaded it (a directory's tests, or all of them)."""
+    if not isinstance(plugin, types.ModuleType) or _hook is None:
+        return
+    if (getattr(plugin, "__file__", None) or "").endswith("conftest.py"):
+        _hook.bucket()["imports"].add(plugin.__name__)
 
 
 def _note_loaded(name, before):

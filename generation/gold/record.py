@@ -112,7 +112,8 @@ class GoldRecord(BaseModel):
         """Which gold tests use what (None for a record without a per-test probe)."""
         if self.probe.per_test is None:
             return None
-        return Footprint(self.probe.per_test, self.gold_tests)
+        first_party = {module.name for module in self.probe.modules if module.origin == "repo"}
+        return Footprint(self.probe.per_test, self.gold_tests, first_party)
 
     def write(self, path: Path) -> None:
         """Write atomically: a crash never leaves a half-written record."""

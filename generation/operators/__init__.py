@@ -1,6 +1,7 @@
 """The catalog of fault operators, registered by name (``cligym operators`` lists them)."""
 
 from cligym.generation.operators import (  # noqa: F401  (importing registers the operators)
+    bytecode,
     compatibility,
     file_system,
     home_directories,

@@ -33,6 +33,7 @@ class Category(StrEnum):
     TEST_TOOLCHAIN = "test-toolchain"
     INTERPRETER = "interpreter"
     RESOURCE_LIMIT = "resource-limit"
+    BYTECODE = "bytecode"
 
 
 class Target(BaseModel):
@@ -46,8 +47,11 @@ class Target(BaseModel):
     debian_package: str | None = None
     distribution: str | None = None
     version: str | None = None
+    attribute: str | None = None
 
     def label(self) -> str:
+        if self.kind == "module" and self.attribute:
+            return f"{self.name}:{self.attribute}"
         if self.kind in ("module", "distribution", "env_var", "fixture", "host"):
             return self.name or self.kind
         return self.path or self.name or self.kind

@@ -13,7 +13,6 @@ from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import (
     BreakStep,
     Category,
-    EveryProcessFault,
     FaultOperator,
     Target,
     register,
@@ -25,14 +24,28 @@ from cligym.generation.operators.repairs import reinstall_restoring_conffiles
 RESTORE_TMP = "rm -rf /tmp && mkdir -m 1777 /tmp"
 
 
+def scratch_users(gold: GoldRecord) -> frozenset[str] | None:
+    """Tests that name paths under /tmp themselves (tempfile moves elsewhere when /tmp is unusable)."""
+    footprint = gold.footprint
+    if footprint is None:
+        return None
+    return frozenset().union(*(footprint.tests_using("scratch", p) for p in footprint.things("scratch")))
+
+
+class _TmpFault(FaultOperator):
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        users = scratch_users(gold)
+        return [Target(kind="file", path="/tmp")] if users is None or users else []
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        return scratch_users(gold)
+
+
 @register
-class TmpReplacedByFile(EveryProcessFault):
+class TmpReplacedByFile(_TmpFault):
     name = "tmp-replaced-by-file"
     category = Category.FILE_SYSTEM
     description = "Replace /tmp with a regular file so no temporary file or directory can be created"
-
-    def targets(self, gold: GoldRecord) -> list[Target]:
-        return [Target(kind="file", path="/tmp")]
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         content = rng.choice(["", "placeholder", "moved to /var/tmp"])
@@ -43,13 +56,10 @@ class TmpReplacedByFile(EveryProcessFault):
 
 
 @register
-class TmpDanglingLink(EveryProcessFault):
+class TmpDanglingLink(_TmpFault):
     name = "tmp-dangling-link"
     category = Category.FILE_SYSTEM
     description = "Replace /tmp with a symlink to a directory that does not exist"
-
-    def targets(self, gold: GoldRecord) -> list[Target]:
-        return [Target(kind="file", path="/tmp")]
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         where = rng.choice(["/var/tmp/scratch", "/mnt/tmpfs", "/run/user/0/tmp"])

@@ -33,6 +33,13 @@ def _used(gold: GoldRecord, module: str) -> bool:
     return bool(footprint.tests_using("modules", module)) and not footprint.is_harness_module(module)
 
 
+def _imported_by_project(gold: GoldRecord, module: str) -> bool:
+    """The project or its tests import the module by name: a library's internal module breaks the same
+    tests as the library itself, and one imported only inside a fallback may break nothing."""
+    footprint = gold.footprint
+    return footprint is None or module in footprint.direct_imports
+
+
 def _top(name: str) -> str:
     return name.split(".", 1)[0]
 
@@ -49,6 +56,7 @@ def stdlib_source_modules(gold: GoldRecord) -> list[Target]:
         and _top(m.name) not in STARTUP_MODULES
         and not m.name.startswith(("_", "encodings"))
         and _used(gold, m.name)
+        and _imported_by_project(gold, m.name)
     ]
 
 
@@ -66,8 +74,38 @@ def site_source_modules(gold: GoldRecord) -> list[Target]:
     return [
         Target(kind="module", name=m.name, path=m.file, distribution=m.distribution, version=m.distribution_version)
         for m in gold.probe.modules
-        if _third_party(m) and (m.file or "").endswith(".py") and _used(gold, m.name)
+        if _third_party(m)
+        and (m.file or "").endswith(".py")
+        and _used(gold, m.name)
+        and _imported_by_project(gold, m.name)
     ]
+
+
+def project_source_modules(gold: GoldRecord) -> list[Target]:
+    """The project's own modules (not its tests) that some gold test imports."""
+    return [
+        Target(kind="module", name=m.name, path=m.file)
+        for m in gold.probe.modules
+        if m.origin == "repo"
+        and (m.file or "").endswith(".py")
+        and not _is_test_file(m.file or "")
+        and _used(gold, m.name)
+    ]
+
+
+def _is_test_file(path: str) -> bool:
+    name = PurePosixPath(path).name
+    parts = PurePosixPath(path).parts
+    return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py" or "tests" in parts
+
+
+def attributes_imported(gold: GoldRecord, module: str) -> list[str]:
+    """The attributes some gold test imports by name from ``module`` (``from module import name``)."""
+    footprint = gold.footprint
+    if footprint is None:
+        return []
+    prefix = module + ":"
+    return sorted(n.removeprefix(prefix) for n in footprint.things("names") if n.startswith(prefix))
 
 
 def transitive_distributions(gold: GoldRecord) -> list[Target]:

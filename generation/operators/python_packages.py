@@ -10,7 +10,7 @@ from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
 from cligym.generation.operators.footprint_targets import site_source_modules
 from cligym.generation.operators.probe_targets import imported_distributions
-from cligym.generation.operators.python_stdlib import SYNTAX_DAMAGE, bytecode_of, poison_bytecode
+from cligym.generation.operators.python_stdlib import SYNTAX_DAMAGE, bytecode_of
 from cligym.generation.operators.repairs import pip_reinstall
 
 SITE_PACKAGES = "$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')"
@@ -88,22 +88,6 @@ class DependencyModuleSyntaxError(FaultOperator):
         path = shlex.quote(target.path or "")
         line = shlex.quote(rng.choice(SYNTAX_DAMAGE))
         return [run(f"printf '%s\\n' {line} >> {path} && rm -f {bytecode_of(target.path or '')}")]
-
-    def repair_commands(self, target: Target) -> list[str]:
-        return pip_reinstall(target)
-
-
-@register
-class DependencyBytecodePoisoned(FaultOperator):
-    name = "dependency-bytecode-poisoned"
-    category = Category.PYTHON_PACKAGE
-    description = "Plant stale bytecode of an installed module that the interpreter trusts over its source"
-
-    def targets(self, gold: GoldRecord) -> list[Target]:
-        return site_source_modules(gold)
-
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        return [poison_bytecode(target, rng)]
 
     def repair_commands(self, target: Target) -> list[str]:
         return pip_reinstall(target)

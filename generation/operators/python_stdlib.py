@@ -19,19 +19,6 @@ SYNTAX_DAMAGE = ["<<<<<<< HEAD", "def _patched(:", "    return _orig(*args, **kw
 EXTENSION_DONORS = ("_json", "_queue", "_contextvars", "_lsprof")
 # The interpreter's own extension suffix (.cpython-311-x86_64-linux-gnu.so), read in the container.
 EXTENSION_SUFFIX = "$(python -c 'import importlib.machinery as m; print(m.EXTENSION_SUFFIXES[0])')"
-# Compiles the module's source minus one public name into the bytecode cache as an unchecked-hash pyc,
-# which the interpreter trusts without comparing it with the source (PEP 552).
-POISON_BYTECODE = (
-    "import importlib, importlib.util as u, py_compile as p, sys; m, k = sys.argv[1], int(sys.argv[2]); "
-    "mod = importlib.import_module(m); s = mod.__file__; "
-    "own = sorted(n for n, v in vars(mod).items() if not n.startswith('_') and callable(v) "
-    "and getattr(v, '__module__', None) == m); "
-    "names = own or sorted(n for n, v in vars(mod).items() if not n.startswith('_') and callable(v)); "
-    "tail = ('del ' + names[k % len(names)]) if names else 'raise ImportError(m)'; "
-    "open('/tmp/.cligym-poison.py', 'w').write(open(s).read() + '\\n' + tail + '\\n'); "
-    "p.compile('/tmp/.cligym-poison.py', cfile=u.cache_from_source(s), dfile=s, doraise=True, "
-    "invalidation_mode=p.PycInvalidationMode.UNCHECKED_HASH)"
-)
 
 
 def reinstall_file_owner(path: str) -> list[str]:
@@ -44,10 +31,6 @@ def bytecode_of(path: str) -> str:
     """The bytecode cache files of a source file (every interpreter tag and optimisation level)."""
     source = PurePosixPath(path)
     return f"{source.parent}/__pycache__/{source.stem}.*.pyc"
-
-
-def poison_bytecode(target: Target, rng: random.Random) -> BreakStep:
-    return run(f'python -c "{POISON_BYTECODE}" {shlex.quote(target.name or "")} {rng.randrange(1000)}')
 
 
 @register
@@ -98,22 +81,6 @@ class StdlibModuleDeleted(FaultOperator):
 
     def repair_commands(self, target: Target) -> list[str]:
         return reinstall_file_owner(target.path or "")
-
-
-@register
-class StdlibBytecodePoisoned(FaultOperator):
-    name = "stdlib-bytecode-poisoned"
-    category = Category.PYTHON_STDLIB
-    description = "Plant stale bytecode of a standard-library module that the interpreter trusts over its source"
-
-    def targets(self, gold: GoldRecord) -> list[Target]:
-        return stdlib_source_modules(gold)
-
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        return [poison_bytecode(target, rng)]
-
-    def repair_commands(self, target: Target) -> list[str]:
-        return [f"rm -f {bytecode_of(target.path or '')}"]
 
 
 @register

@@ -11,7 +11,7 @@ from cligym.generation.catalog_inverter import CatalogInverter, candidate_key, c
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators import OPERATORS, Target
 from cligym.generation.task_record import Attempt, Candidate, RejectionName, Validation
-from tests.generation.test_operators import PROBE, gold_with
+from tests.generation.test_operators import PROBE, TESTS, gold_with
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 LIB = "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6"
@@ -22,14 +22,18 @@ def gold() -> GoldRecord:
     return gold_with(PROBE)
 
 
-def judged(candidate: Candidate, rejected_by: RejectionName | None) -> Attempt:
+def judged(candidate: Candidate, rejected_by: RejectionName | None, fail_to_pass: list[str] | None = None) -> Attempt:
+    """A judged candidate; a valid one fails the tests it was expected to (its first gold test if unknown)."""
     key = candidate_key(candidate)
+    if fail_to_pass is None and rejected_by is None:
+        fail_to_pass = candidate.expected_failures or [TESTS[0]]
     return Attempt(
         repo="demo",
         key=key,
         candidate=candidate,
         validation=Validation(
-            rejected_by=rejected_by if rejected_by in ("breaks", "builds", "deterministic") else None
+            rejected_by=rejected_by if rejected_by in ("breaks", "builds", "deterministic") else None,
+            fail_to_pass=fail_to_pass or [],
         ),
         rejected_by=rejected_by,
         task_id=None if rejected_by else f"demo-{key}",
@@ -135,18 +139,43 @@ def test_two_valid_faults_of_different_categories_are_combined(gold: GoldRecord)
     inverter = CatalogInverter(seed=1, combination_share=0.5)
     history: list[Attempt] = []
     combined = None
-    for _ in range(10):
+    for index in range(10):
         candidate = inverter.propose(gold, history)
         assert candidate is not None
         if candidate.provenance.parents:
             combined = candidate
             break
-        history.append(judged(candidate, None))
+        # Each fails one test of its own: different failing sets, none failing everything.
+        history.append(judged(candidate, None, [TESTS[index % 2]]))
     assert combined is not None
     first, second = (a.candidate for a in history if a.candidate.inverter in combined.provenance.parents)
     assert combined.categories == (first.category, second.category) and first.category != second.category
     assert combined.break_steps == [*first.break_steps, *second.break_steps]
     assert combined.repair_commands == [*second.repair_commands, *first.repair_commands]
+
+
+def test_faults_failing_every_test_or_the_same_tests_are_not_combined(gold: GoldRecord) -> None:
+    inverter = CatalogInverter(seed=1, combination_share=0.5)
+    history: list[Attempt] = []
+    for _ in range(8):
+        candidate = inverter.propose(gold, history)
+        assert candidate is not None and not candidate.provenance.parents
+        history.append(judged(candidate, None, [TESTS[0]] if len(history) % 2 else list(TESTS)))
+
+
+def test_a_failing_set_with_its_share_of_tasks_stops_its_family(gold: GoldRecord) -> None:
+    operators = ["module-deleted", "module-shadowed"]
+    inverter = CatalogInverter(seed=2, operators=operators, combination_share=0, max_per_failing_set=1)
+    first = inverter.propose(gold, [])
+    assert first is not None and first.target is not None
+    history = [judged(first, None, [TESTS[2]])]
+    while (candidate := inverter.propose(gold, history)) is not None:
+        history.append(judged(candidate, "repo_untouched"))
+    later = {a.candidate.target.name for a in history[1:] if a.candidate.target}
+    # The other modules are still tried, the one whose break filled its failing set is not.
+    assert later and first.target.name not in later
+    unrestricted = CatalogInverter(seed=2, operators=operators, combination_share=0, max_per_failing_set=5)
+    assert any(c.target.name == first.target.name for c in unrestricted._queue(gold) if c.inverter != first.inverter)
 
 
 def test_no_combinations_when_the_share_is_zero(gold: GoldRecord) -> None:

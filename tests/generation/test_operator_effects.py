@@ -165,6 +165,10 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
     "extension-shadows-source": (CSV, USES_CSV),
     "dependency-module-syntax-error": (TABULATE, USES_TABULATE),
     "dependency-bytecode-poisoned": (TABULATE, f"{DEFINES_ITS_NAMES} tabulate"),
+    "project-bytecode-poisoned": (
+        Target(kind="module", name="shop", path="/repo/shop/__init__.py", attribute="tax"),
+        "cd /repo && python3 -c 'from shop import price, tax'",
+    ),
     "transitive-dependency-removed": (SIX, "python3 -c 'import dateutil.tz'"),
     "pytest-plugin-uninstalled": (PYTEST_MOCK, USES_MOCKER),
     "pytest-plugin-entry-point-removed": (PYTEST_MOCK, USES_MOCKER),
@@ -221,7 +225,9 @@ SCENARIO_DOCKERFILE = """FROM {base}
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\
     bc gcc libc6-dev libpython3.11-dev tzdata ca-certificates
 RUN python3 -m pip install tabulate==0.9.0 markupsafe==2.1.5 pytest==8.3.4 pytest-mock==3.14.0 \\
-    python-dateutil==2.9.0.post0 six==1.16.0 && mkdir -p /repo
+    python-dateutil==2.9.0.post0 six==1.16.0 && mkdir -p /repo/shop \\
+ && printf 'def price():\\n    return 1\\n\\n\\ndef tax():\\n    return 2\\n' > /repo/shop/__init__.py
+WORKDIR /repo
 """
 
 

@@ -66,6 +66,7 @@ PROBE = Probe(
         ),
         ProbedModule(name="sqlite3", file="/usr/lib/python3.11/sqlite3/__init__.py", origin="stdlib"),
         ProbedModule(name="csv", file="/usr/lib/python3.11/csv.py", origin="stdlib"),
+        ProbedModule(name="demo.store", file="/repo/demo/store.py", origin="repo"),
         ProbedModule(name="decimal", file="/usr/lib/python3.11/decimal.py", origin="stdlib"),
         ProbedModule(name="encodings.cp1252", file="/usr/lib/python3.11/encodings/cp1252.py", origin="stdlib"),
         ProbedModule(name="urllib.request", file="/usr/lib/python3.11/urllib/request.py", origin="stdlib"),
@@ -99,13 +100,17 @@ PROBE = Probe(
     per_test=PerTestProbe(
         contexts={
             "": TestContext(imports=["pytest"], files=["/etc/localtime"], executables=["/usr/bin/python"]),
-            "tests/test_a.py": TestContext(imports=["tabulate", "sqlite3", "csv", "decimal", "urllib.request"]),
+            "tests/test_a.py": TestContext(
+                imports=["tabulate", "sqlite3", "csv", "decimal", "urllib.request", "demo.store"],
+                names=["demo.store:Store", "csv:DictReader"],
+            ),
             "tests/test_b.py": TestContext(imports=["dateutil", "encodings.cp1252"]),
             TESTS[0]: TestContext(
                 files=["/etc/os-release", "/usr/share/zoneinfo/Europe/Paris", "/usr/include/python3.11/Python.h"],
                 executables=["/usr/bin/sed", "/usr/bin/x86_64-linux-gnu-gcc-12", "/usr/local/bin/tabulate"],
                 env=["DEMO_CURRENCY", "HOME"],
                 hosts=["localhost"],
+                scratch=["/tmp/demo-output.txt"],
             ),
             TESTS[2]: TestContext(
                 files=["/etc/nsswitch.conf", "/etc/ssl/certs/ca-certificates.crt", "/root/.cache/demo/state.json"],

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from cligym.generation.gold.probe_collect import (
+    context_at,
     is_interesting_file,
+    is_scratch_file,
     is_shared_library,
     module_origin,
     parse_strace,
@@ -68,3 +70,16 @@ def test_usrmerge_variants_cover_both_spellings() -> None:
         "/lib/x86_64-linux-gnu/libz.so.1",
     ]
     assert usrmerge_variants("/bin/sh") == ["/bin/sh", "/usr/bin/sh"]
+
+
+def test_scratch_files_are_paths_the_tests_name_not_ones_tempfile_or_pytest_chose() -> None:
+    assert is_scratch_file("/tmp/inventory-export.json")
+    assert not is_scratch_file("/tmp/tmpab12cd_9/x") and not is_scratch_file("/tmp/pytest-of-root/p0/x")
+    assert not is_scratch_file("/var/tmp/x")
+
+
+def test_a_traced_call_belongs_to_the_innermost_window_holding_it() -> None:
+    windows = [["", 0.0, 100.0, 1], ["tests/test_a.py", 1.0, 2.0, 1], ["tests/test_a.py::test_x", 5.0, 6.0, 1]]
+    assert context_at(windows, 1.5) == "tests/test_a.py"
+    assert context_at(windows, 5.5) == "tests/test_a.py::test_x"
+    assert context_at(windows, 50.0) == "" and context_at(windows, 500.0) == ""

@@ -1,0 +1,88 @@
+"""Stale bytecode the interpreter trusts over the source: an unchecked-hash ``.pyc`` (PEP 552) compiled from
+the module minus one name. The source reads fine; what runs is not it. The name removed is one the tests
+import (``from module import name``, seen by the per-test probe), else one drawn from the module's own."""
+
+from __future__ import annotations
+
+import random
+import shlex
+
+from cligym.generation.gold.record import GoldRecord
+from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
+from cligym.generation.operators.footprint_targets import (
+    attributes_imported,
+    project_source_modules,
+    site_source_modules,
+    stdlib_source_modules,
+)
+from cligym.generation.operators.python_stdlib import bytecode_of
+from cligym.generation.operators.repairs import pip_reinstall
+
+ATTRIBUTES_PER_MODULE = 4
+POISON_BYTECODE = (
+    "import importlib, importlib.util as u, py_compile as p, sys; m, a, k = sys.argv[1], sys.argv[2], "
+    "int(sys.argv[3]); mod = importlib.import_module(m); s = mod.__file__; "
+    "own = sorted(n for n, v in vars(mod).items() if not n.startswith('_') and callable(v) "
+    "and getattr(v, '__module__', None) == m); "
+    "names = [a] if a else own or sorted(n for n, v in vars(mod).items() if not n.startswith('_') and callable(v)); "
+    "tail = ('del ' + names[k % len(names)]) if names else 'raise ImportError(m)'; "
+    "open('/tmp/.cligym-poison.py', 'w').write(open(s).read() + chr(10) + tail + chr(10)); "
+    "p.compile('/tmp/.cligym-poison.py', cfile=u.cache_from_source(s), dfile=s, doraise=True, "
+    "invalidation_mode=p.PycInvalidationMode.UNCHECKED_HASH)"
+)
+
+
+def with_attributes(gold: GoldRecord, modules: list[Target]) -> list[Target]:
+    """A target per attribute the tests import from each module (a few), else the module itself."""
+    targets = []
+    for module in modules:
+        names = attributes_imported(gold, module.name or "")[:ATTRIBUTES_PER_MODULE]
+        targets += [module.model_copy(update={"attribute": name}) for name in names] or [module]
+    return targets
+
+
+class _PoisonedBytecode(FaultOperator):
+    category = Category.BYTECODE
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        footprint = gold.footprint
+        if footprint is not None and target.attribute:
+            return footprint.tests_using("names", f"{target.name}:{target.attribute}")
+        return super().expected_failures(gold, target)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        module, attribute = shlex.quote(target.name or ""), shlex.quote(target.attribute or "")
+        return [run(f'python -c "{POISON_BYTECODE}" {module} {attribute} {rng.randrange(1000)}')]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return [f"rm -f {bytecode_of(target.path or '')}"]
+
+
+@register
+class StdlibBytecodePoisoned(_PoisonedBytecode):
+    name = "stdlib-bytecode-poisoned"
+    description = "Plant stale bytecode of a standard-library module that the interpreter trusts over its source"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return with_attributes(gold, stdlib_source_modules(gold))
+
+
+@register
+class DependencyBytecodePoisoned(_PoisonedBytecode):
+    name = "dependency-bytecode-poisoned"
+    description = "Plant stale bytecode of an installed module that the interpreter trusts over its source"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return with_attributes(gold, site_source_modules(gold))
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return pip_reinstall(target)
+
+
+@register
+class ProjectBytecodePoisoned(_PoisonedBytecode):
+    name = "project-bytecode-poisoned"
+    description = "Leave stale bytecode of one of the project's modules that the interpreter trusts over its source"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return with_attributes(gold, project_source_modules(gold))
