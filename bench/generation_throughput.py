@@ -15,6 +15,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,10 +25,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from cligym.generation.gold.build import gold_dir
+from cligym.generation.gold.record import GoldRecord
 from cligym.generation.report import ALL, CHECKS, generation_report
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SPECS = [REPO / "configs" / "repos" / "inventory.yaml", REPO / "configs" / "repos" / "tabulate.yaml"]
+# Pure Python, C extensions and a system library: the set the generation standard is measured on.
+STANDARD_SPECS = [
+    REPO / "configs" / "repos" / f"{name}.yaml"
+    for name in ("inventory", "tabulate", "python-dateutil", "markupsafe", "simplejson", "pyyaml")
+]
 
 
 def machine() -> dict[str, object]:
@@ -60,6 +68,69 @@ def run_stage(command: list[str], log: Path) -> float:
     if completed.returncode != 0:
         sys.exit(f"{' '.join(command)} failed with exit code {completed.returncode}; see {log}")
     return seconds
+
+
+def repo_table(run_dir: Path, generate_wall: float) -> tuple[Table, list[dict[str, object]]]:
+    """Per repository: yield, categories, distinct causes, valid tasks per repo-hour, tasks failing every test,
+    and what a candidate costs by outcome, against one full-suite run of the gold tests."""
+    report = generation_report(run_dir)
+    diversity = report.diversity.set_index("repo")
+    by_repo = report.by_repo.set_index("repo")
+    attempts = report.attempts
+    rows = []
+    for repo in [r for r in by_repo.index if r != ALL]:
+        gold = GoldRecord.read(gold_dir(run_dir, repo) / "record.json")
+        suite_s = statistics.median(run.duration_s for run in gold.runs)
+        mine = attempts[attempts["repo"] == repo]
+        fast = mine[(mine["rejected_by"] == "breaks") & mine["expected_tests_s"].notna() & mine["breaks_s"].isna()]
+        judged_hours = mine["seconds"].sum() / 3600
+        rows.append(
+            {
+                "repo": repo,
+                "candidates": int(by_repo.loc[repo, "candidates"]),
+                "valid": int(by_repo.loc[repo, "valid"]),
+                "yield": float(by_repo.loc[repo, "yield"]),
+                "categories": int(diversity.loc[repo, "categories"]),
+                "causes": int(diversity.loc[repo, "causes"]),
+                "failing_sets": int(diversity.loc[repo, "failing_sets"]),
+                "fails_all": int(diversity.loc[repo, "fails_all"]),
+                "shallow": int(diversity.loc[repo, "shallow"]),
+                "valid_per_repo_hour": int(by_repo.loc[repo, "valid"]) / judged_hours if judged_hours else None,
+                "suite_s": suite_s,
+                "broke_nothing_s": float(diversity.loc[repo, "broke_nothing_s"]),
+                "fast_reject_s": float(fast["seconds"].median()) if not fast.empty else None,
+                "rejected_later_s": float(diversity.loc[repo, "rejected_later_s"]),
+                "valid_s": float(diversity.loc[repo, "valid_s"]),
+            }
+        )
+    table = Table(title="per repository (seconds are medians or means per candidate; suite = one gold run)")
+    headers = {
+        "repo": "repo",
+        "candidates": "judged",
+        "valid": "valid",
+        "yield": "yield",
+        "categories": "categories",
+        "causes": "causes",
+        "failing_sets": "failing sets",
+        "fails_all": "fail all",
+        "shallow": "shallow",
+        "valid_per_repo_hour": "valid / repo-h",
+        "suite_s": "suite s",
+        "fast_reject_s": "fast reject s",
+        "broke_nothing_s": "broke nothing s",
+        "rejected_later_s": "rejected later s",
+        "valid_s": "valid s",
+    }
+    for key, header in headers.items():
+        table.add_column(header, justify="left" if key == "repo" else "right")
+    for row in rows:
+        cells = []
+        for key in headers:
+            value = row[key]
+            fmt = "{:.0%}" if key == "yield" else "{:.1f}" if key.endswith("_s") else "{:.0f}"
+            cells.append(value if key == "repo" else _fmt(value, fmt))
+        table.add_row(*cells)  # type: ignore[arg-type]
+    return table, rows
 
 
 def results_table(run_dir: Path, gold_wall: float | None, generate_wall: float) -> tuple[Table, dict[str, object]]:
@@ -136,6 +207,7 @@ def _fmt(value: object, fmt: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("specs", nargs="*", type=Path, default=DEFAULT_SPECS, help="repo specs (default: %(default)s)")
+    parser.add_argument("--standard", action="store_true", help="the six specs the generation standard names")
     parser.add_argument("--tasks", type=int, default=3, help="valid tasks wanted per repository")
     parser.add_argument("--max-attempts", type=int, default=None, help="candidates judged per repository at most")
     parser.add_argument("--workers", type=int, default=1, help="repositories worked on at once")
@@ -149,7 +221,7 @@ def main() -> None:
         sys.exit(f"{run_dir} is not empty: the benchmark needs a fresh run directory")
     run_dir.mkdir(parents=True, exist_ok=True)
     cligym = [sys.executable, "-m", "cligym"]
-    specs = [str(spec) for spec in args.specs]
+    specs = [str(spec) for spec in (STANDARD_SPECS if args.standard else args.specs)]
     console = Console()
 
     gold_wall = None
@@ -166,6 +238,8 @@ def main() -> None:
 
     table, numbers = results_table(run_dir, gold_wall, generate_wall)
     console.print(table)
+    per_repo, numbers["per_repo"] = repo_table(run_dir, generate_wall)
+    console.print(per_repo)
     if args.json:
         args.json.write_text(json.dumps(_plain(numbers), indent=2) + "\n")
 

@@ -282,10 +282,13 @@ class CatalogInverter:
         return len(feedback.valid_singles) >= 2 and feedback.combinations < self.combination_share * (made + 1) - 0.5
 
     def _worth_combining(self, feedback: _Feedback, first: Candidate, second: Candidate) -> bool:
-        """Two faults that each fail some tests, different ones, and not every test together."""
-        sets = [feedback.failing_set_of_task.get(candidate_key(c), frozenset()) for c in (first, second)]
-        every = feedback.every
-        return all(sets) and sets[0] != sets[1] and (sets[0] | sets[1]) != every and every not in sets
+        """Two faults that each fail tests the other does not, not every test together, and whose joint
+        failing set still has room for a task."""
+        one, other = (feedback.failing_set_of_task.get(candidate_key(c), frozenset()) for c in (first, second))
+        union = one | other
+        # Each fault must add failures of its own, or the combination is the first task again.
+        distinct = bool(one) and bool(other) and union != one and union != other
+        return distinct and union != feedback.every and feedback.tasks_per_failing_set[union] < self.max_per_failing_set
 
     def _next_combination(self, feedback: _Feedback) -> Candidate | None:
         """The most recent pair of valid single-fault tasks from different categories not combined yet."""

@@ -35,6 +35,7 @@ class TestContext(BaseModel):
     env: list[str] = Field(default_factory=list)
     hosts: list[str] = Field(default_factory=list)
     names: list[str] = Field(default_factory=list, description="module:attribute of each `from m import a`.")
+    calls: list[str] = Field(default_factory=list, description="caller>module of each import run by a function.")
     scratch: list[str] = Field(default_factory=list, description="Paths under /tmp the tests name themselves.")
 
 
@@ -44,6 +45,9 @@ class PerTestProbe(BaseModel):
     contexts: dict[str, TestContext] = Field(default_factory=dict)
     import_edges: dict[str, list[str]] = Field(
         default_factory=dict, description="module -> the modules its loading imported (the import graph)."
+    )
+    name_edges: dict[str, list[str]] = Field(
+        default_factory=dict, description="module -> module:attribute its body imports by name."
     )
     extension_links: dict[str, list[str]] = Field(
         default_factory=dict, description="extension module -> the shared libraries it links (ldd)."
@@ -129,7 +133,8 @@ class Footprint:
                 "env": {v for ctx in contexts for v in ctx.env},
                 "hosts": {h for ctx in contexts for h in ctx.hosts},
                 "fixtures": set(self.probe.fixtures.get(test, ())),
-                "names": {n for ctx in contexts for n in ctx.names},
+                "names": {n for ctx in contexts for n in ctx.names}
+                | {n for module in modules for n in self.probe.name_edges.get(module, ())},
                 "scratch": {p for ctx in contexts for p in ctx.scratch},
             }
         return table
@@ -161,11 +166,16 @@ class Footprint:
     @cached_property
     def direct_imports(self) -> set[str]:
         """Modules the project's own code or its tests import by name (not only some library's internals):
-        imports run by test contexts and by the repository's modules (``first_party``)."""
-        found = {name for ctx in self.probe.contexts.values() for name in ctx.imports}
+        imports run by the repository's modules and tests (``first_party``), at import time or later."""
+        found: set[str] = set()
         for importer, imported in self.probe.import_edges.items():
             if importer in self.first_party:
                 found.update(imported)
+        for ctx in self.probe.contexts.values():
+            for call in ctx.calls:
+                caller, _, name = call.partition(">")
+                if caller in self.first_party:
+                    found.add(name)
         return found
 
     def is_harness_module(self, name: str) -> bool:

@@ -237,6 +237,7 @@ def collect(probe_dir, repo):
                 add(context, "executed" if call == "execve" else "opened", [path])
     modules = {}
     edges = {}
+    name_edges = {}
     for record in records:
         for module, file in record["modules"].items():
             if modules.get(module) is None:
@@ -247,6 +248,8 @@ def collect(probe_dir, repo):
                 add(context, kind, values)
         for importer, names in record.get("edges", {}).items():
             edges.setdefault(importer, set()).update(names)
+        for importer, names in record.get("name_edges", {}).items():
+            name_edges.setdefault(importer, set()).update(names)
 
     contexts = {}
     for context, sets in raw.items():
@@ -260,6 +263,7 @@ def collect(probe_dir, repo):
             "env": sorted(name for name in sets.get("env", ()) if not name.startswith("CLIGYM_")),
             "hosts": sorted(sets.get("hosts", ())),
             "names": sorted(sets.get("names", ())),
+            "calls": sorted(sets.get("calls", ())),
             "scratch": sorted(p for p in sets.get("opened", ()) if is_scratch_file(p))[:200],
         }
     libraries = set().union(*(set(c["libraries"]) for c in contexts.values()))
@@ -318,6 +322,7 @@ def collect(probe_dir, repo):
         "per_test": {
             "contexts": contexts,
             "import_edges": {k: sorted(v - set(PROBE_MODULES)) for k, v in sorted(edges.items())},
+            "name_edges": {k: sorted(v) for k, v in sorted(name_edges.items())},
             # An extension module's own file counts as a library the module needs, with what it links.
             "extension_links": {
                 name: sorted({path, *links.get(path, [])}) for name, path in sorted(extensions.items())

@@ -23,7 +23,7 @@ _DIR = os.environ.get("CLIGYM_PROBE_DIR")
 _LIMIT = 50000
 # Bulk readers of os.environ (copying it for a child, iterating it) are not "reads" of a variable.
 _BULK_READERS = {"copy", "__iter__", "items", "values", "keys", "__eq__", "__repr__", "_data"}
-_KINDS = ("opened", "executed", "env", "imports", "hosts", "dlopen", "names")
+_KINDS = ("opened", "executed", "env", "imports", "hosts", "dlopen", "names", "calls")
 
 context = os.environ.get("CLIGYM_PROBE_CONTEXT", "")
 # A child of a test counts wholly for that test; the outermost process only for what it mapped at start.
@@ -31,6 +31,7 @@ _INHERITED = context
 _startup_maps: set = set()
 _buckets: dict = {}
 _edges: dict = {}
+_name_edges: dict = {}
 
 
 def bucket(name=None):
@@ -69,7 +70,7 @@ def _audit(event, args):
             if isinstance(path, (str, bytes)):
                 _add("opened", os.fsdecode(path))
         elif event == "import":
-            _import_from(_loading_module(), args[0])
+            _import_from(_loading_module(), args[0], _calling_module())
         elif event == "subprocess.Popen":
             executable, argv = args[0], args[1]
             if executable is None and argv:
@@ -91,14 +92,37 @@ def _audit(event, args):
         pass
 
 
-def _import_from(importer, name):
-    """An edge when a module body imports, else a direct import of the current context."""
+def _import_from(importer, name, caller=None):
+    """An edge when a module body imports, else a direct import of the current context (with the module
+    whose function ran it, so pytest's own lazy imports can be told from the project's)."""
     if importer and importer != name:
         found = _edges.setdefault(importer, set())
         if len(found) < _LIMIT:
             found.add(name)
     elif not importer:
         _add("imports", name)
+        if caller:
+            _add("calls", f"{caller}>{name}")
+
+
+def _name_from(importer, qualified):
+    if importer:
+        found = _name_edges.setdefault(importer, set())
+        if len(found) < _LIMIT:
+            found.add(qualified)
+    else:
+        _add("names", qualified)
+
+
+def _calling_module():
+    """The module whose code is running on this thread's stack, outside the import machinery."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if name and not name.startswith(("importlib", "_frozen_importlib", "cligym_probe")):
+            return name
+        frame = frame.f_back
+    return None
 
 
 def _initializing(name):
@@ -127,14 +151,14 @@ def _install(directory):
             resolved = _resolve(name, globals, level)
             caller = (globals or {}).get("__name__")
             importer = caller if caller and _initializing(caller) else None
-            _import_from(importer, resolved)
+            _import_from(importer, resolved, caller)
             for item in fromlist or ():
                 if item == "*":
                     continue
                 if f"{resolved}.{item}" in sys.modules:
-                    _import_from(importer, f"{resolved}.{item}")
+                    _import_from(importer, f"{resolved}.{item}", caller)
                 else:
-                    _add("names", f"{resolved}:{item}")
+                    _name_from(importer, f"{resolved}:{item}")
         except Exception:
             pass
         return module
@@ -166,6 +190,7 @@ def _install(directory):
                 key: {kind: sorted(values) for kind, values in sets.items()} for key, sets in _buckets.items()
             },
             "edges": {importer: sorted(names) for importer, names in _edges.items()},
+            "name_edges": {importer: sorted(names) for importer, names in _name_edges.items()},
         }
         try:
             os.makedirs(directory, exist_ok=True)

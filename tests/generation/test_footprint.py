@@ -22,10 +22,22 @@ def probe() -> PerTestProbe:
             "tests/test_report.py": TestContext(imports=["app.report"]),
             "tests/cli": TestContext(imports=["conftest_helpers"]),
             STORE: TestContext(files=["/etc/app.conf"], env=["APP_MODE"]),
-            REPORT: TestContext(imports=["decimal"], executables=["/usr/bin/sed"], hosts=["localhost"]),
+            REPORT: TestContext(
+                imports=["decimal", "asyncio"],
+                calls=["app.report>decimal", "_pytest.unittest>asyncio"],
+                executables=["/usr/bin/sed"],
+                hosts=["localhost"],
+            ),
             CLI: TestContext(executables=["/usr/local/bin/app"]),
         },
-        import_edges={"app.store": ["sqlite3"], "sqlite3": ["_sqlite3"], "app": ["os"], "decimal": ["_decimal"]},
+        import_edges={
+            "app.store": ["sqlite3"],
+            "sqlite3": ["_sqlite3"],
+            "app": ["os"],
+            "decimal": ["_decimal"],
+            "asyncio": ["concurrent.futures"],
+        },
+        name_edges={"app.report": ["decimal:Decimal"]},
         extension_links={
             "_sqlite3": ["/usr/lib/libsqlite3.so.0.8.6", "/usr/lib/python3.11/lib-dynload/_sqlite3.so"],
             "_decimal": ["/usr/lib/libmpdec.so.3"],
@@ -37,7 +49,17 @@ def probe() -> PerTestProbe:
 
 
 def footprint() -> Footprint:
-    return Footprint(probe(), [STORE, STORE_2, REPORT, CLI])
+    return Footprint(probe(), [STORE, STORE_2, REPORT, CLI], first_party=["app", "app.store", "app.report"])
+
+
+def test_direct_imports_are_the_projects_own_not_what_pytest_or_a_library_loads() -> None:
+    direct = footprint().direct_imports
+    assert {"sqlite3", "os", "decimal"} <= direct
+    assert "asyncio" not in direct and "concurrent.futures" not in direct and "_sqlite3" not in direct
+
+
+def test_a_name_imported_by_a_module_counts_for_the_tests_that_load_that_module() -> None:
+    assert footprint().tests_using("names", "decimal:Decimal") == {REPORT}
 
 
 def test_a_collector_contains_its_tests_and_nothing_else() -> None:

@@ -67,6 +67,8 @@ PROBE = Probe(
         ProbedModule(name="sqlite3", file="/usr/lib/python3.11/sqlite3/__init__.py", origin="stdlib"),
         ProbedModule(name="csv", file="/usr/lib/python3.11/csv.py", origin="stdlib"),
         ProbedModule(name="demo.store", file="/repo/demo/store.py", origin="repo"),
+        ProbedModule(name="test_a", file="/repo/tests/test_a.py", origin="repo"),
+        ProbedModule(name="test_b", file="/repo/tests/test_b.py", origin="repo"),
         ProbedModule(name="decimal", file="/usr/lib/python3.11/decimal.py", origin="stdlib"),
         ProbedModule(name="encodings.cp1252", file="/usr/lib/python3.11/encodings/cp1252.py", origin="stdlib"),
         ProbedModule(name="urllib.request", file="/usr/lib/python3.11/urllib/request.py", origin="stdlib"),
@@ -100,11 +102,8 @@ PROBE = Probe(
     per_test=PerTestProbe(
         contexts={
             "": TestContext(imports=["pytest"], files=["/etc/localtime"], executables=["/usr/bin/python"]),
-            "tests/test_a.py": TestContext(
-                imports=["tabulate", "sqlite3", "csv", "decimal", "urllib.request", "demo.store"],
-                names=["demo.store:Store", "csv:DictReader"],
-            ),
-            "tests/test_b.py": TestContext(imports=["dateutil", "encodings.cp1252"]),
+            "tests/test_a.py": TestContext(imports=["test_a"]),
+            "tests/test_b.py": TestContext(imports=["test_b"]),
             TESTS[0]: TestContext(
                 files=["/etc/os-release", "/usr/share/zoneinfo/Europe/Paris", "/usr/include/python3.11/Python.h"],
                 executables=["/usr/bin/sed", "/usr/bin/x86_64-linux-gnu-gcc-12", "/usr/local/bin/tabulate"],
@@ -118,6 +117,8 @@ PROBE = Probe(
             ),
         },
         import_edges={
+            "test_a": ["tabulate", "sqlite3", "csv", "decimal", "urllib.request", "demo.store"],
+            "test_b": ["dateutil", "encodings.cp1252"],
             "dateutil": ["six"],
             "sqlite3": ["_sqlite3"],
             "_pytest": ["pytest_mock.plugin"],
@@ -128,6 +129,7 @@ PROBE = Probe(
                 "/usr/lib/python3.11/lib-dynload/_sqlite3.cpython-311-x86_64-linux-gnu.so",
             ]
         },
+        name_edges={"test_a": ["demo.store:Store", "csv:DictReader"]},
         harness_modules=["pytest", "_pytest"],
         fixtures={TESTS[0]: ["tmp_path"], TESTS[1]: ["mocker", "caplog"], TESTS[2]: []},
         fixture_providers={"tmp_path": "_pytest.tmpdir", "mocker": "pytest_mock.plugin", "caplog": "_pytest.logging"},
