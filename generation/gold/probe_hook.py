@@ -49,20 +49,6 @@ def _add(kind, value):
         found.add(value)
 
 
-def _loading_module():
-    """The innermost module whose body is executing on this thread's stack (None: a runtime import)."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        name = frame.f_globals.get("__name__")
-        if name and not name.startswith(("importlib", "_frozen_importlib")):
-            module = sys.modules.get(name)
-            spec = getattr(module, "__spec__", None)
-            if getattr(spec, "_initializing", False):
-                return name
-        frame = frame.f_back
-    return None
-
-
 def _audit(event, args):
     try:
         if event == "open":
@@ -70,7 +56,10 @@ def _audit(event, args):
             if isinstance(path, (str, bytes)):
                 _add("opened", os.fsdecode(path))
         elif event == "import":
-            _import_from(_loading_module(), args[0], _calling_module())
+            # The code that asked for the module is the nearest frame outside the import machinery: an edge
+            # when that is a module body, else a runtime import (a package's lazy __getattr__, a function).
+            caller = _calling_module()
+            _import_from(caller if caller and _initializing(caller) else None, args[0], caller)
         elif event == "subprocess.Popen":
             executable, argv = args[0], args[1]
             if executable is None and argv:

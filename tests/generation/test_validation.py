@@ -66,7 +66,17 @@ def test_a_redirected_sqlite_soname_fails_the_sqlite_tests_and_ldconfig_repairs_
     assert gold.footprint is not None
     assert set(validation.fail_to_pass) == gold.footprint.tests_using("libraries", SQLITE_LIBRARY)
     assert candidate.expected_failures == validation.fail_to_pass
-    assert validation.stages == ["build", "expected_tests", "full_suite", "second_run", "oracle"]
+    assert validation.stages == ["build", "expected_tests", "full_suite", "second_run", "oracle", "depth_sweep"]
+    # Reinstalling what dpkg --verify flags does not put a symlink back: a deep task.
+    assert validation.shallow is False
+
+
+def test_a_deleted_library_is_repaired_by_the_diagnosis_free_sweep_so_it_is_shallow(
+    gold: GoldRecord, run_id: str
+) -> None:
+    validation = validate_candidate(gold, catalog(gold, "library-removed", SQLITE_LIBRARY), load_settings(), run_id)
+    assert validation.valid, validation.reason
+    assert validation.shallow is True and "depth_sweep" in validation.seconds
 
 
 def test_a_candidate_whose_expected_tests_all_pass_is_rejected_without_a_full_suite_run(
