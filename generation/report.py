@@ -22,7 +22,7 @@ from cligym.generation.report_diversity import diversity_columns, diversity_fram
 from cligym.generation.task_record import Attempt
 
 ALL = "all"
-CHECKS = ("builds", "expected_tests", "breaks", "repo_untouched", "deterministic", "oracle_repairs")
+CHECKS = ("builds", "expected_tests", "breaks", "repo_untouched", "deterministic", "oracle_repairs", "depth_sweep")
 STAGES = ("propose", *CHECKS)
 _GOLD_COLUMNS = ["repo", "gold_tests", "gold_build_s", "gold_tests_s", "probe_s", "gold_image_mb"]
 

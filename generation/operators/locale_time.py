@@ -17,7 +17,7 @@ from cligym.generation.operators.base import (
     run,
 )
 from cligym.generation.operators.probe_targets import probed_file, stdlib_codecs, zoneinfo_files
-from cligym.generation.operators.python_packages import SITE_PACKAGES
+from cligym.generation.operators.python_packages import pth_hook, remove_pth_files
 from cligym.generation.operators.repairs import reinstall
 
 OTHER_ZONES = ["Asia/Tokyo", "Etc/UTC", "Australia/Sydney", "America/Los_Angeles", "Africa/Nairobi"]
@@ -151,7 +151,7 @@ class TimezoneSetAtStartup(EveryProcessFault):
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         zone = rng.choice(["Asia/Tokyo", "America/Caracas", "Australia/Adelaide"])
         line = f"import os, time; os.environ['TZ'] = '{zone}'; time.tzset()"
-        return [run(f'echo "{line}" > {SITE_PACKAGES}/{rng.choice(TZ_HOOK_NAMES)}')]
+        return [pth_hook(line, rng.choice(TZ_HOOK_NAMES))]
 
     def repair_commands(self, target: Target) -> list[str]:
-        return ["rm -f " + " ".join(f"{SITE_PACKAGES}/{name}" for name in TZ_HOOK_NAMES)]
+        return [remove_pth_files(TZ_HOOK_NAMES)]

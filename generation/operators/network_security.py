@@ -8,7 +8,7 @@ import shlex
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
 from cligym.generation.operators.probe_targets import http_client_modules, probed_file
-from cligym.generation.operators.python_packages import SITE_PACKAGES
+from cligym.generation.operators.python_packages import pth_hook, remove_pth_files
 
 PROXY_PTH_NAMES = ["corp_proxy.pth", "zz-network-defaults.pth", "_netconfig.pth"]
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -56,10 +56,10 @@ class ProxyInjectedAtStartup(FaultOperator):
         proxy = f"http://127.0.0.1:{port}"
         variables = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")
         line = "import os; " + "; ".join(f"os.environ.setdefault('{v}', '{proxy}')" for v in variables)
-        return [run(f'echo "{line}" > {SITE_PACKAGES}/{name}')]
+        return [pth_hook(line, name)]
 
     def repair_commands(self, target: Target) -> list[str]:
-        return ["rm -f " + " ".join(f"{SITE_PACKAGES}/{name}" for name in PROXY_PTH_NAMES)]
+        return [remove_pth_files(PROXY_PTH_NAMES)]
 
 
 @register

@@ -17,6 +17,15 @@ SITE_PACKAGES = "$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"pu
 STDLIB = "$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"stdlib\"])')"
 
 
+def pth_hook(line: str, name: str) -> BreakStep:
+    """A ``.pth`` file in site-packages whose one line runs in every interpreter at start-up."""
+    return run(f'echo "{line}" > {SITE_PACKAGES}/{name}')
+
+
+def remove_pth_files(names: list[str]) -> str:
+    return "rm -f " + " ".join(f"{SITE_PACKAGES}/{name}" for name in names)
+
+
 @register
 class ModuleDeleted(FaultOperator):
     name = "module-deleted"

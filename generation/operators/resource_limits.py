@@ -8,7 +8,7 @@ import random
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, EveryProcessFault, Target, env, register, run
 from cligym.generation.operators.process_environment import BASH_ENV_FILES
-from cligym.generation.operators.python_packages import SITE_PACKAGES
+from cligym.generation.operators.python_packages import pth_hook, remove_pth_files
 
 LIMIT_PTH_NAMES = ["00-resource-policy.pth", "zz_limits.pth", "_sandbox_limits.pth"]
 EVERY_PROCESS = Target(kind="env_var", name="BASH_ENV")
@@ -17,11 +17,11 @@ EVERY_PROCESS = Target(kind="env_var", name="BASH_ENV")
 def _limit_hook(rng: random.Random, limit: str, soft: int) -> BreakStep:
     name = rng.choice(LIMIT_PTH_NAMES)
     line = f"import resource; resource.setrlimit(resource.{limit}, ({soft}, {soft}))"
-    return run(f'echo "{line}" > {SITE_PACKAGES}/{name}')
+    return pth_hook(line, name)
 
 
 def _remove_limit_hooks() -> list[str]:
-    return ["rm -f " + " ".join(f"{SITE_PACKAGES}/{name}" for name in LIMIT_PTH_NAMES)]
+    return [remove_pth_files(LIMIT_PTH_NAMES)]
 
 
 @register

@@ -7,7 +7,7 @@ import random
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, env, register, run
 from cligym.generation.operators.probe_targets import imported_distributions, imported_stdlib_modules
-from cligym.generation.operators.python_packages import SITE_PACKAGES
+from cligym.generation.operators.python_packages import SITE_PACKAGES, pth_hook, remove_pth_files
 
 PTH_NAMES = ["distutils-precedence-fix.pth", "_virtualenv_compat.pth", "zz_site_tweaks.pth"]
 SHADOW_DIRS = ["/opt/python-compat", "/usr/local/share/pylib", "/opt/site-overrides"]
@@ -25,10 +25,10 @@ class PthBlocksImport(FaultOperator):
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         name = rng.choice(PTH_NAMES)
         line = f"import sys; sys.modules['{target.name}'] = None"
-        return [run(f'echo "{line}" > {SITE_PACKAGES}/{name}')]
+        return [pth_hook(line, name)]
 
     def repair_commands(self, target: Target) -> list[str]:
-        return ["rm -f " + " ".join(f"{SITE_PACKAGES}/{name}" for name in PTH_NAMES)]
+        return [remove_pth_files(PTH_NAMES)]
 
 
 @register
@@ -93,7 +93,7 @@ class PthPathHijack(FaultOperator):
 
     def repair_commands(self, target: Target) -> list[str]:
         return [
-            "rm -f " + " ".join(f"{SITE_PACKAGES}/{name}" for name in PTH_NAMES),
+            remove_pth_files(PTH_NAMES),
             "rm -f " + " ".join(f"{d}/{target.name}.py" for d in SHADOW_DIRS),
         ]
 

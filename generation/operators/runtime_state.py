@@ -10,7 +10,7 @@ from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
 from cligym.generation.operators.footprint_targets import modules_used
 from cligym.generation.operators.process_environment import ENV_HOOK as USER_HOOK
-from cligym.generation.operators.python_packages import SITE_PACKAGES
+from cligym.generation.operators.python_packages import pth_hook, remove_pth_files
 
 STATE_HOOK_NAMES = ["00-compat-defaults.pth", "zz_site_policy.pth", "_runtime_tuning.pth"]
 # The sitecustomize the interpreter imports (Debian's is a conffile under /etc/python3.X).
@@ -24,13 +24,12 @@ MISSING_AGENTS = ["site_monitoring", "corp_telemetry", "apm_agent"]
 def _hook(line: str, rng: random.Random) -> BreakStep:
     # Half the time a .pth line, half the time usercustomize: both run in every interpreter at start-up.
     if rng.random() < 0.5:
-        return run(f'echo "{line}" > {SITE_PACKAGES}/{rng.choice(STATE_HOOK_NAMES)}')
+        return pth_hook(line, rng.choice(STATE_HOOK_NAMES))
     return run(f'mkdir -p $(dirname {USER_HOOK}) && echo "{line}" > {USER_HOOK}')
 
 
 def _remove_hooks() -> list[str]:
-    names = " ".join(f"{SITE_PACKAGES}/{name}" for name in STATE_HOOK_NAMES)
-    return [f"rm -f {names} {USER_HOOK}"]
+    return [f"{remove_pth_files(STATE_HOOK_NAMES)} {USER_HOOK}"]
 
 
 @register

@@ -178,6 +178,7 @@ def test_numbers_from_a_validation_in_real_containers(validated_task: ValidatedT
         "repo_untouched",
         "deterministic",
         "oracle_repairs",
+        "depth_sweep",
     }
     totals = report.totals
     assert (totals.candidates, totals.valid) == (2, 1)
