@@ -159,6 +159,10 @@ class Footprint:
                 found |= tests
         return frozenset(found)
 
+    def tests_using_any(self, kind: UseKind, things: Iterable[str]) -> frozenset[str]:
+        """The tests that use at least one of ``things``."""
+        return frozenset().union(*(self.tests_using(kind, thing) for thing in things))
+
     def things(self, kind: UseKind) -> set[str]:
         """Everything of ``kind`` some test uses."""
         return set(self._index.get(kind, {}))

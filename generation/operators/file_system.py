@@ -29,7 +29,7 @@ def scratch_users(gold: GoldRecord) -> frozenset[str] | None:
     footprint = gold.footprint
     if footprint is None:
         return None
-    return frozenset().union(*(footprint.tests_using("scratch", p) for p in footprint.things("scratch")))
+    return footprint.tests_using_any("scratch", footprint.things("scratch"))
 
 
 class _TmpFault(FaultOperator):

@@ -182,7 +182,7 @@ def tmp_fixture_users(gold: GoldRecord) -> frozenset[str] | None:
     footprint = gold.footprint
     if footprint is None:
         return None
-    return frozenset().union(*(footprint.tests_using("fixtures", name) for name in TMP_FIXTURES))
+    return footprint.tests_using_any("fixtures", TMP_FIXTURES)
 
 
 def console_scripts(gold: GoldRecord) -> list[Target]:

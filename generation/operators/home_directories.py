@@ -15,11 +15,8 @@ def _home_users(gold: GoldRecord) -> frozenset[str] | None:
     footprint = gold.footprint
     if footprint is None:
         return None
-    found = set(footprint.tests_using("env", "HOME"))
-    for path in footprint.things("files"):
-        if path.startswith(HOME + "/"):
-            found |= footprint.tests_using("files", path)
-    return frozenset(found)
+    home_files = (path for path in footprint.things("files") if path.startswith(HOME + "/"))
+    return footprint.tests_using("env", "HOME") | footprint.tests_using_any("files", home_files)
 
 
 @register
@@ -57,9 +54,7 @@ class HomeSubdirectoryIsAFile(FaultOperator):
         if footprint is None:
             return None
         prefix = (target.path or "") + "/"
-        return frozenset().union(
-            *(footprint.tests_using("files", p) for p in footprint.things("files") if p.startswith(prefix))
-        )
+        return footprint.tests_using_any("files", (p for p in footprint.things("files") if p.startswith(prefix)))
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         path = shlex.quote(target.path or "")

@@ -30,7 +30,7 @@ class NsswitchHostsBroken(FaultOperator):
         footprint = gold.footprint
         if footprint is None:
             return None
-        return frozenset().union(*(footprint.tests_using("hosts", host) for host in footprint.things("hosts")))
+        return footprint.tests_using_any("hosts", footprint.things("hosts"))
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         service = rng.choice(["db", "nis", "ldap"])

@@ -42,7 +42,9 @@ class BashEnvFileLimit(EveryProcessFault):
 
 
 DECOY_DIRS = ["/opt/vendor/lib", "/usr/local/lib/compat"]
-ENV_HOOK = "$(python -c 'import site; print(site.getusersitepackages())')/usercustomize.py"
+# The per-user site-packages directory, which comes before the system's on sys.path.
+USER_SITE = "$(python -c 'import site; print(site.getusersitepackages())')"
+ENV_HOOK = f"{USER_SITE}/usercustomize.py"
 
 
 @register

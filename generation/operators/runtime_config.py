@@ -7,6 +7,7 @@ import random
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, env, register, run
 from cligym.generation.operators.probe_targets import imported_distributions, imported_stdlib_modules
+from cligym.generation.operators.process_environment import ENV_HOOK, USER_SITE
 from cligym.generation.operators.python_packages import SITE_PACKAGES, pth_hook, remove_pth_files
 
 PTH_NAMES = ["distutils-precedence-fix.pth", "_virtualenv_compat.pth", "zz_site_tweaks.pth"]
@@ -51,7 +52,7 @@ class PythonPathShadow(FaultOperator):
         return ["rm -f " + " ".join(f"{d}/{target.name}.py" for d in SHADOW_DIRS)]
 
 
-USER_HOOK = "$(python -c 'import site; print(site.getusersitepackages())')/usercustomize.py"
+USER_HOOK = ENV_HOOK
 
 
 @register
@@ -96,9 +97,6 @@ class PthPathHijack(FaultOperator):
             remove_pth_files(PTH_NAMES),
             "rm -f " + " ".join(f"{d}/{target.name}.py" for d in SHADOW_DIRS),
         ]
-
-
-USER_SITE = "$(python -c 'import site; print(site.getusersitepackages())')"
 
 
 @register
