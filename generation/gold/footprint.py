@@ -9,6 +9,10 @@ edges were recorded when each module was first loaded, so a module cached by an 
 ``Footprint`` answers the questions operators ask: which gold tests import this module, load this library,
 open this file, run this program, read this variable, resolve this host, request this fixture. A target
 nobody uses is not a target; the tests that use it are the tests expected to fail.
+
+An import inside ``try: ... except ImportError`` (an optional accelerator, a feature probe) does not spread a
+failure that handler catches: asked what a break *raising* ``ImportError`` fails, the closure does not follow
+such edges, so breaking ``_asyncio`` fails no test merely because ``asyncio`` can do without it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,17 @@ from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+# The exception a break makes an import raise, and the handlers that catch it.
+# "AttributeError" stands for a module that imports but lacks what its users need (emptied, shadowed by an
+# empty one): only a broad handler around the import and its first use catches that.
+Raising = Literal["ImportError", "SyntaxError", "PermissionError", "AttributeError"]
+CATCHERS: dict[str, frozenset[str]] = {
+    "AttributeError": frozenset({"Exception", "BaseException"}),
+    "ImportError": frozenset({"ImportError", "Exception", "BaseException"}),
+    "SyntaxError": frozenset({"SyntaxError", "Exception", "BaseException"}),
+    "PermissionError": frozenset({"PermissionError", "OSError", "Exception", "BaseException"}),
+}
 
 UseKind = Literal["modules", "libraries", "files", "executables", "env", "hosts", "fixtures", "names", "scratch"]
 
@@ -52,6 +67,10 @@ class PerTestProbe(BaseModel):
     extension_links: dict[str, list[str]] = Field(
         default_factory=dict, description="extension module -> the shared libraries it links (ldd)."
     )
+    import_guards: dict[str, dict[str, list[list[str]]]] = Field(
+        default_factory=dict,
+        description="caller -> module -> per statement of the caller importing it, the exceptions caught around it.",
+    )
     harness_modules: list[str] = Field(
         default_factory=list, description="Modules pytest had loaded before any conftest: the test harness."
     )
@@ -79,6 +98,9 @@ class Footprint:
         self.probe = probe
         self.tests = sorted(set(tests))
         self.first_party = set(first_party)
+        self._harness: dict[Raising | None, set[str]] = {}
+        self._uses: dict[Raising | None, dict[str, dict[UseKind, set[str]]]] = {}
+        self._indexes: dict[Raising | None, dict[UseKind, dict[str, frozenset[str]]]] = {}
 
     @cached_property
     def _contexts_of(self) -> dict[str, list[TestContext]]:
@@ -92,8 +114,16 @@ class Footprint:
             by_test[test] = found
         return by_test
 
-    def closure(self, imports: Iterable[str]) -> set[str]:
-        """Every module loading ``imports`` needs: parents, and the import graph followed to the end."""
+    def _guarded(self, caller: str, module: str, raising: Raising | None) -> bool:
+        """Whether ``caller`` catches what importing ``module`` raises, at every statement importing it."""
+        if raising is None:
+            return False
+        sites = self.probe.import_guards.get(caller, {}).get(module, [])
+        return bool(sites) and all(not CATCHERS[raising].isdisjoint(caught) for caught in sites)
+
+    def closure(self, imports: Iterable[str], raising: Raising | None = None) -> set[str]:
+        """Every module loading ``imports`` needs: parents, and the import graph followed to the end (not
+        through imports guarded against ``raising``)."""
         seen: set[str] = set()
         queue = deque(imports)
         while queue:
@@ -102,17 +132,35 @@ class Footprint:
                 continue
             seen.add(module)
             queue.extend(parents_of(module))
-            queue.extend(self.probe.import_edges.get(module, ()))
+            queue.extend(m for m in self.probe.import_edges.get(module, ()) if not self._guarded(module, m, raising))
         return seen
 
-    @cached_property
-    def harness(self) -> set[str]:
-        return self.closure(self.probe.harness_modules)
+    def _roots(self, context: TestContext, raising: Raising | None) -> list[str]:
+        """A context's imports, less those every calling function guards against ``raising``."""
+        if raising is None:
+            return list(context.imports)
+        callers: dict[str, list[str]] = {}
+        for call in context.calls:
+            caller, _, name = call.partition(">")
+            callers.setdefault(name, []).append(caller)
+        return [
+            name
+            for name in context.imports
+            if not (name in callers and all(self._guarded(c, name, raising) for c in callers[name]))
+        ]
 
-    @cached_property
-    def uses(self) -> dict[str, dict[UseKind, set[str]]]:
-        """test -> kind -> the things it uses."""
+    def harness(self, raising: Raising | None = None) -> set[str]:
+        if raising not in self._harness:
+            self._harness[raising] = self.closure(self.probe.harness_modules, raising)
+        return self._harness[raising]
+
+    def uses(self, raising: Raising | None = None) -> dict[str, dict[UseKind, set[str]]]:
+        """test -> kind -> the things it uses (modules and libraries: those whose failure to import, raising
+        ``raising``, reaches the test)."""
+        if raising in self._uses:
+            return self._uses[raising]
         table: dict[str, dict[UseKind, set[str]]] = {}
+        linked = {lib for links in self.probe.extension_links.values() for lib in links}
         # Tests of one module share their collectors' contexts: their closure is computed once.
         shared: dict[tuple[int, ...], set[str]] = {}
         for test in self.tests:
@@ -120,9 +168,12 @@ class Footprint:
             own = self.probe.contexts.get(test)
             collectors = tuple(id(ctx) for ctx in contexts if ctx is not own)
             if collectors not in shared:
-                shared[collectors] = self.closure(n for ctx in contexts if ctx is not own for n in ctx.imports)
-            modules = shared[collectors] | (self.closure(own.imports) if own is not None else set())
-            libraries = {lib for ctx in contexts for lib in ctx.libraries}
+                roots = [n for ctx in contexts if ctx is not own for n in self._roots(ctx, raising)]
+                shared[collectors] = self.closure(roots, raising)
+            modules = shared[collectors] | (self.closure(self._roots(own, raising), raising) if own else set())
+            # With ``raising``, a library an extension module links counts only through the (guard-aware)
+            # import closure: the process mapped it because something imported that extension.
+            libraries = {lib for ctx in contexts for lib in ctx.libraries if raising is None or lib not in linked}
             for module in modules:
                 libraries.update(self.probe.extension_links.get(module, ()))
             table[test] = {
@@ -137,35 +188,41 @@ class Footprint:
                 | {n for module in modules for n in self.probe.name_edges.get(module, ())},
                 "scratch": {p for ctx in contexts for p in ctx.scratch},
             }
+        self._uses[raising] = table
         return table
 
-    @cached_property
-    def _index(self) -> dict[UseKind, dict[str, frozenset[str]]]:
-        index: dict[UseKind, dict[str, set[str]]] = {}
-        for test, kinds in self.uses.items():
-            for kind, things in kinds.items():
-                bucket = index.setdefault(kind, {})
-                for thing in things:
-                    bucket.setdefault(thing, set()).add(test)
-        return {kind: {thing: frozenset(tests) for thing, tests in things.items()} for kind, things in index.items()}
+    def _index(self, raising: Raising | None) -> dict[UseKind, dict[str, frozenset[str]]]:
+        if raising not in self._indexes:
+            index: dict[UseKind, dict[str, set[str]]] = {}
+            for test, kinds in self.uses(raising).items():
+                for kind, things in kinds.items():
+                    bucket = index.setdefault(kind, {})
+                    for thing in things:
+                        bucket.setdefault(thing, set()).add(test)
+            self._indexes[raising] = {
+                kind: {thing: frozenset(tests) for thing, tests in things.items()} for kind, things in index.items()
+            }
+        return self._indexes[raising]
 
-    def tests_using(self, kind: UseKind, thing: str) -> frozenset[str]:
-        """The tests that use ``thing`` (a module counts with its submodules)."""
+    def tests_using(self, kind: UseKind, thing: str, raising: Raising | None = None) -> frozenset[str]:
+        """The tests that use ``thing`` (a module counts with its submodules). With ``raising``, only those a
+        failure to import it, raising that exception, reaches."""
+        index = self._index(raising)
         if kind != "modules":
-            return self._index.get(kind, {}).get(thing, frozenset())
+            return index.get(kind, {}).get(thing, frozenset())
         found: set[str] = set()
-        for name, tests in self._index.get("modules", {}).items():
+        for name, tests in index.get("modules", {}).items():
             if name == thing or name.startswith(thing + "."):
                 found |= tests
         return frozenset(found)
 
-    def tests_using_any(self, kind: UseKind, things: Iterable[str]) -> frozenset[str]:
+    def tests_using_any(self, kind: UseKind, things: Iterable[str], raising: Raising | None = None) -> frozenset[str]:
         """The tests that use at least one of ``things``."""
-        return frozenset().union(*(self.tests_using(kind, thing) for thing in things))
+        return frozenset().union(*(self.tests_using(kind, thing, raising) for thing in things))
 
     def things(self, kind: UseKind) -> set[str]:
         """Everything of ``kind`` some test uses."""
-        return set(self._index.get(kind, {}))
+        return set(self._index(None).get(kind, {}))
 
     @cached_property
     def direct_imports(self) -> set[str]:
@@ -182,6 +239,6 @@ class Footprint:
                     found.add(name)
         return found
 
-    def is_harness_module(self, name: str) -> bool:
+    def is_harness_module(self, name: str, raising: Raising | None = None) -> bool:
         """Whether pytest itself needs the module (breaking it fails every test for pytest's sake)."""
-        return name in self.harness
+        return name in self.harness(raising)

@@ -4,6 +4,7 @@ container's paths, dpkg database and installed distributions); standard library 
     python3 probe_collect.py PROBE_DIR REPO_PATH OUTPUT_JSON
 """
 
+import ast
 import glob
 import json
 import os
@@ -182,6 +183,67 @@ def library_links(paths):
     return links
 
 
+def _caught_by(handler):
+    """Names of the exception classes an ``except`` clause catches (a bare one catches everything)."""
+    if handler.type is None:
+        return {"BaseException"}
+    return _class_names(handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type])
+
+
+def _class_names(nodes):
+    named = [node for node in nodes if isinstance(node, (ast.Name, ast.Attribute))]
+    return {node.id if isinstance(node, ast.Name) else node.attr for node in named}
+
+
+def guarded_lines(source):
+    """line -> the exception classes caught around it: by ``try``/``except`` or ``with suppress(...)``."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    guards = {}
+
+    def cover(body, caught):
+        if body and caught:
+            for line in range(body[0].lineno, (body[-1].end_lineno or body[-1].lineno) + 1):
+                guards.setdefault(line, set()).update(caught)
+
+    try_nodes = tuple(t for t in (getattr(ast, "Try", None), getattr(ast, "TryStar", None)) if t is not None)
+    for node in ast.walk(tree):
+        if isinstance(node, try_nodes):
+            cover(node.body, set().union(*(_caught_by(h) for h in node.handlers)))
+        elif isinstance(node, ast.With):
+            for item in node.items:
+                call = item.context_expr
+                func = getattr(call, "func", None)
+                if isinstance(call, ast.Call) and "suppress" in _class_names([func]):
+                    cover(node.body, _class_names(call.args))
+    return guards
+
+
+def import_guards(sites, modules):
+    """caller -> imported module -> for each statement of the caller importing it, the exceptions caught
+    around it; left out when one statement is unguarded (its failure reaches the caller)."""
+    parsed = {}
+    found = {}
+    for caller, imported in sites.items():
+        file = modules.get(caller)
+        if not file or not file.endswith(".py"):
+            continue
+        if file not in parsed:
+            try:
+                with open(file, "rb") as handle:
+                    parsed[file] = guarded_lines(handle.read())
+            except OSError:
+                parsed[file] = {}
+        guards = parsed[file]
+        for name, lines in imported.items():
+            caught = [sorted(guards.get(line, ())) for line in sorted(lines)]
+            if caught and all(caught):
+                found.setdefault(caller, {})[name] = caught
+    return found
+
+
 def _read_json(pattern):
     loaded = []
     for name in sorted(glob.glob(pattern)):
@@ -238,6 +300,7 @@ def collect(probe_dir, repo):
     modules = {}
     edges = {}
     name_edges = {}
+    sites = {}
     for record in records:
         for module, file in record["modules"].items():
             if modules.get(module) is None:
@@ -250,17 +313,34 @@ def collect(probe_dir, repo):
             edges.setdefault(importer, set()).update(names)
         for importer, names in record.get("name_edges", {}).items():
             name_edges.setdefault(importer, set()).update(names)
+        for caller, imported in record.get("sites", {}).items():
+            for name, lines in imported.items():
+                sites.setdefault(caller, {}).setdefault(name, set()).update(lines)
+
+    stdlib_dirs = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
+
+    def from_stdlib_only(launches):
+        """Programs every start of which came from a standard-library module (it has its own fallback)."""
+        launchers = {}
+        for launch in launches:
+            module, _, program = launch.partition(">")
+            launchers.setdefault(program, set()).add(module_origin(modules.get(module), repo, stdlib_dirs))
+        return {program for program, origins in launchers.items() if origins == {"stdlib"}}
 
     contexts = {}
     for context, sets in raw.items():
-        executables = normalise.executables(sets.get("executed", ()))
+        helpers = normalise.executables(from_stdlib_only(sets.get("launched", ())))
+        executables = normalise.executables(sets.get("executed", ())) - helpers
         opened = sets.get("opened", set()) | sets.get("dlopen", set())
         contexts[context] = {
             "imports": sorted(name for name in sets.get("imports", ()) if name not in PROBE_MODULES),
             "libraries": sorted(normalise.libraries(opened | sets.get("maps", set()))),
             "executables": sorted(executables),
-            "files": sorted(normalise.files(sets.get("opened", ()), executables)),
-            "env": sorted(name for name in sets.get("env", ()) if not name.startswith("CLIGYM_")),
+            "files": sorted(normalise.files(sets.get("opened", ()), executables | helpers)),
+            # A variable the context sets itself never gets the image's value there.
+            "env": sorted(
+                name for name in sets.get("env", set()) - sets.get("env_set", set()) if not name.startswith("CLIGYM_")
+            ),
             "hosts": sorted(sets.get("hosts", ())),
             "names": sorted(sets.get("names", ())),
             "calls": sorted(sets.get("calls", ())),
@@ -271,7 +351,6 @@ def collect(probe_dir, repo):
     files = set().union(*(set(c["files"]) for c in contexts.values()))
     env = set().union(*(set(c["env"]) for c in contexts.values()))
 
-    stdlib_dirs = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
     dists = distribution_owners()
     module_rows = []
     extensions = {}
@@ -293,7 +372,11 @@ def collect(probe_dir, repo):
         if file and is_shared_library(file) and os.path.isfile(file):
             extensions[name] = os.path.realpath(file)
     links = library_links(sorted(set(extensions.values())))
-    owners = dpkg_owners(sorted(libraries | files | executables))
+    # Modules under /usr/lib belong to Debian packages (the standard library, python3-* distributions).
+    module_files = {row["file"] for row in module_rows if row["file"] and row["file"].startswith("/usr/lib/")}
+    owners = dpkg_owners(sorted(libraries | files | executables | module_files))
+    for row in module_rows:
+        row["package"] = owners.get(row["file"]) if row["file"] in module_files else None
     harness = sorted({name for session in sessions for name in session.get("harness", [])} - set(PROBE_MODULES))
     fixtures = {}
     providers = {}
@@ -323,6 +406,7 @@ def collect(probe_dir, repo):
             "contexts": contexts,
             "import_edges": {k: sorted(v - set(PROBE_MODULES)) for k, v in sorted(edges.items())},
             "name_edges": {k: sorted(v) for k, v in sorted(name_edges.items())},
+            "import_guards": import_guards(sites, modules),
             # An extension module's own file counts as a library the module needs, with what it links.
             "extension_links": {
                 name: sorted({path, *links.get(path, [])}) for name, path in sorted(extensions.items())

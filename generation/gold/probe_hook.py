@@ -8,7 +8,10 @@ a test starts counts for that test. Imports form a graph: an import statement (`
 cached or not) or a first load run while a module's body executes is an edge from that module; one run
 outside any module body (inside a test, a fixture, a function called later) belongs to the context. A
 test's import closure is computed afterwards from both. ``from m import name`` also records ``m:name``, so
-the tests relying on one attribute of a module are known.
+the tests relying on one attribute of a module are known. Each import also records its site (the calling
+module and line), so the collector can tell an import guarded by ``try``/``except ImportError`` (an optional
+accelerator, a feature probe) from one whose failure propagates. Variables a test sets itself (``os.putenv``,
+``monkeypatch.setenv``) are recorded too: the image's value of those never reaches the test.
 
 Nothing happens unless CLIGYM_PROBE_DIR is set, so importing it elsewhere is harmless.
 """
@@ -23,7 +26,7 @@ _DIR = os.environ.get("CLIGYM_PROBE_DIR")
 _LIMIT = 50000
 # Bulk readers of os.environ (copying it for a child, iterating it) are not "reads" of a variable.
 _BULK_READERS = {"copy", "__iter__", "items", "values", "keys", "__eq__", "__repr__", "_data"}
-_KINDS = ("opened", "executed", "env", "imports", "hosts", "dlopen", "names", "calls")
+_KINDS = ("opened", "executed", "launched", "env", "env_set", "imports", "hosts", "dlopen", "names", "calls")
 
 context = os.environ.get("CLIGYM_PROBE_CONTEXT", "")
 # A child of a test counts wholly for that test; the outermost process only for what it mapped at start.
@@ -32,6 +35,8 @@ _startup_maps: set = set()
 _buckets: dict = {}
 _edges: dict = {}
 _name_edges: dict = {}
+# caller module -> imported module -> the lines of the statements (or import_module calls) that imported it.
+_sites: dict = {}
 
 
 def bucket(name=None):
@@ -58,32 +63,53 @@ def _audit(event, args):
         elif event == "import":
             # The code that asked for the module is the nearest frame outside the import machinery: an edge
             # when that is a module body, else a runtime import (a package's lazy __getattr__, a function).
-            caller = _calling_module()
-            _import_from(caller if caller and _initializing(caller) else None, args[0], caller)
+            caller, line = _calling_site()
+            _import_from(caller if caller and _initializing(caller) else None, args[0], caller, line)
         elif event == "subprocess.Popen":
             executable, argv = args[0], args[1]
             if executable is None and argv:
                 executable = argv if isinstance(argv, (str, bytes)) else argv[0]
             if executable is not None:
                 shown = os.fsdecode(executable)
-                _add("executed", shown.split()[0] if isinstance(argv, (str, bytes)) and shown.strip() else shown)
+                _launched(shown.split()[0] if isinstance(argv, (str, bytes)) and shown.strip() else shown)
         elif event in ("os.exec", "os.posix_spawn"):
-            _add("executed", os.fsdecode(args[0]))
+            _launched(os.fsdecode(args[0]))
         elif event == "os.system":
             _add("executed", "/bin/sh")
         elif event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex"):
             host = args[0]
             if isinstance(host, (str, bytes)) and host:
                 _add("hosts", os.fsdecode(host))
+        elif event in ("os.putenv", "os.unsetenv"):
+            key = args[0]
+            if isinstance(key, (str, bytes)):
+                _add("env_set", os.fsdecode(key))
         elif event == "ctypes.dlopen" and args[0]:
             _add("dlopen", os.fsdecode(args[0]))
     except Exception:  # a probe must never break the tests it observes
         pass
 
 
-def _import_from(importer, name, caller=None):
+def _launched(program):
+    """A program started, with the module that started it (the standard library's own helpers, such as
+    ``platform`` running ``uname``, fall back when the program fails)."""
+    _add("executed", program)
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if name and name not in ("subprocess", "os") and not name.startswith("cligym_probe"):
+            _add("launched", f"{name}>{program}")
+            return
+        frame = frame.f_back
+
+
+def _import_from(importer, name, caller=None, line=None):
     """An edge when a module body imports, else a direct import of the current context (with the module
     whose function ran it, so pytest's own lazy imports can be told from the project's)."""
+    if caller and line and caller != name:
+        lines = _sites.setdefault(caller, {}).setdefault(name, set())
+        if len(lines) < 20:
+            lines.add(line)
     if importer and importer != name:
         found = _edges.setdefault(importer, set())
         if len(found) < _LIMIT:
@@ -103,15 +129,15 @@ def _name_from(importer, qualified):
         _add("names", qualified)
 
 
-def _calling_module():
-    """The module whose code is running on this thread's stack, outside the import machinery."""
+def _calling_site():
+    """The module whose code is running on this thread's stack, outside the import machinery, and its line."""
     frame = sys._getframe(2)
     while frame is not None:
         name = frame.f_globals.get("__name__")
         if name and not name.startswith(("importlib", "_frozen_importlib", "cligym_probe")):
-            return name
+            return name, frame.f_lineno
         frame = frame.f_back
-    return None
+    return None, None
 
 
 def _initializing(name):
@@ -140,12 +166,13 @@ def _install(directory):
             resolved = _resolve(name, globals, level)
             caller = (globals or {}).get("__name__")
             importer = caller if caller and _initializing(caller) else None
-            _import_from(importer, resolved, caller)
+            line = sys._getframe(1).f_lineno
+            _import_from(importer, resolved, caller, line)
             for item in fromlist or ():
                 if item == "*":
                     continue
                 if f"{resolved}.{item}" in sys.modules:
-                    _import_from(importer, f"{resolved}.{item}", caller)
+                    _import_from(importer, f"{resolved}.{item}", caller, line)
                 else:
                     _name_from(importer, f"{resolved}:{item}")
         except Exception:
@@ -180,6 +207,7 @@ def _install(directory):
             },
             "edges": {importer: sorted(names) for importer, names in _edges.items()},
             "name_edges": {importer: sorted(names) for importer, names in _name_edges.items()},
+            "sites": {caller: {name: sorted(at) for name, at in sites.items()} for caller, sites in _sites.items()},
         }
         try:
             os.makedirs(directory, exist_ok=True)

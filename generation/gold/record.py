@@ -15,7 +15,7 @@ from cligym.generation.gold.junit import TestOutcome, TestStatus
 from cligym.generation.repo_spec import RepoSpec
 
 # Bump when the record's meaning changes (what is probed, how tests are judged): records are rebuilt.
-GOLD_SCHEMA_VERSION = "cligym.gold/6"
+GOLD_SCHEMA_VERSION = "cligym.gold/7"
 ModuleOrigin = Literal["repo", "site-packages", "stdlib", "builtin", "other"]
 
 
@@ -37,6 +37,7 @@ class ProbedModule(BaseModel):
     origin: ModuleOrigin
     distribution: str | None = None
     distribution_version: str | None = None
+    package: str | None = Field(None, description="Debian package owning the module's file, per dpkg -S.")
 
 
 class ProbedFile(BaseModel):

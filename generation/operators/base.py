@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from cligym.generation.gold.footprint import Raising
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.expected import predicted_failures
 
@@ -83,6 +84,10 @@ class FaultOperator(ABC):
     name: ClassVar[str]
     category: ClassVar[Category]
     description: ClassVar[str]
+    # The exception importing a broken module (or a module linking a broken library) raises, when it is one
+    # an ``except`` clause can catch: imports guarded against it do not spread the failure. None: the break
+    # raises nothing an import guard would catch (a shadowing module, bytecode that runs), so guards are moot.
+    raises: ClassVar[Raising | None] = None
 
     @abstractmethod
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -100,7 +105,7 @@ class FaultOperator(ABC):
         """The gold tests this break should fail: the tests the per-test probe saw using ``target``.
         None: unknown (the whole suite decides); operators that break something every process meets
         (a start-up file, /tmp, the loader's preload list) say None."""
-        return predicted_failures(gold, target)
+        return predicted_failures(gold, target, self.raises)
 
 
 class EveryProcessFault(FaultOperator):

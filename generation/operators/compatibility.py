@@ -17,6 +17,7 @@ from cligym.generation.operators.repairs import pip_reinstall, reinstall_owner
 class ExtensionInitMismatch(FaultOperator):
     name = "extension-init-mismatch"
     category = Category.COMPATIBILITY
+    raises = "ImportError"
     description = "Replace a compiled extension module with another extension built for a different module"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -37,6 +38,7 @@ class ExtensionInitMismatch(FaultOperator):
 class ExtensionAbiTagChanged(FaultOperator):
     name = "extension-abi-tag-changed"
     category = Category.COMPATIBILITY
+    raises = "ImportError"
     description = "Rename a compiled extension module to another Python version's ABI tag so it is not found"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -81,6 +83,7 @@ class DependencyDowngraded(FaultOperator):
 class TransitiveDependencyRemoved(FaultOperator):
     name = "transitive-dependency-removed"
     category = Category.COMPATIBILITY
+    raises = "ImportError"
     description = "Uninstall a distribution that the tests reach only through another installed distribution"
 
     def targets(self, gold: GoldRecord) -> list[Target]:

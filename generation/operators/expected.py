@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from cligym.generation.gold.footprint import UseKind
+from cligym.generation.gold.footprint import Raising, UseKind
 from cligym.generation.gold.record import GoldRecord
 
 if TYPE_CHECKING:  # base.py imports this module
@@ -26,20 +26,21 @@ _KIND_USES: dict[str, UseKind] = {
 }
 
 
-def predicted_failures(gold: GoldRecord, target: Target) -> frozenset[str] | None:
-    """The gold tests that use ``target`` (None when the record has no per-test probe)."""
+def predicted_failures(gold: GoldRecord, target: Target, raising: Raising | None = None) -> frozenset[str] | None:
+    """The gold tests that use ``target`` (None when the record has no per-test probe); with ``raising``, the
+    tests an import failing with that exception reaches (guarded imports do not spread it)."""
     footprint = gold.footprint
     if footprint is None:
         return None
     if target.kind in ("module", "distribution"):
         name = target.name or ""
-        if footprint.is_harness_module(name):
+        if footprint.is_harness_module(name, raising):
             return frozenset(gold.gold_tests)
-        return footprint.tests_using("modules", name)
+        return footprint.tests_using("modules", name, raising)
     kind = _KIND_USES[target.kind]
     thing = target.name if kind in ("env", "fixtures", "hosts") else target.path
-    found = footprint.tests_using(kind, thing or "")
+    found = footprint.tests_using(kind, thing or "", raising)
     if not found and thing and kind in ("libraries", "executables", "files"):
         # Probed paths are real paths for libraries; a target may name the link.
-        found = footprint.tests_using(kind, os.path.realpath(thing))
+        found = footprint.tests_using(kind, os.path.realpath(thing), raising)
     return found

@@ -30,6 +30,7 @@ def remove_pth_files(names: list[str]) -> str:
 class ModuleDeleted(FaultOperator):
     name = "module-deleted"
     category = Category.PYTHON_PACKAGE
+    raises = "ImportError"
     description = "Delete the file of a third-party module the tests import"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -54,6 +55,7 @@ class ModuleDeleted(FaultOperator):
 class ModuleShadowed(FaultOperator):
     name = "module-shadowed"
     category = Category.PYTHON_PACKAGE
+    raises = "AttributeError"
     description = "Shadow a third-party module with an empty one earlier on sys.path"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -88,6 +90,7 @@ class DistMetadataRemoved(FaultOperator):
 class DependencyModuleSyntaxError(FaultOperator):
     name = "dependency-module-syntax-error"
     category = Category.PYTHON_PACKAGE
+    raises = "SyntaxError"
     description = "Leave a half-finished edit in a module of an installed distribution the tests use"
 
     def targets(self, gold: GoldRecord) -> list[Target]:

@@ -37,6 +37,7 @@ def bytecode_of(path: str) -> str:
 class StdlibModuleSyntaxError(FaultOperator):
     name = "stdlib-module-syntax-error"
     category = Category.PYTHON_STDLIB
+    raises = "SyntaxError"
     description = "Leave a half-finished edit in a standard-library module the tests import"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -55,6 +56,7 @@ class StdlibModuleSyntaxError(FaultOperator):
 class StdlibModuleEmptied(FaultOperator):
     name = "stdlib-module-emptied"
     category = Category.PYTHON_STDLIB
+    raises = "AttributeError"
     description = "Empty a standard-library module the tests use, so it imports but defines nothing"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -71,6 +73,7 @@ class StdlibModuleEmptied(FaultOperator):
 class StdlibModuleDeleted(FaultOperator):
     name = "stdlib-module-deleted"
     category = Category.PYTHON_STDLIB
+    raises = "ImportError"
     description = "Delete a standard-library module the tests import"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -87,6 +90,7 @@ class StdlibModuleDeleted(FaultOperator):
 class StrayModuleInWorkdir(FaultOperator):
     name = "stray-module-in-workdir"
     category = Category.PYTHON_STDLIB
+    raises = "AttributeError"
     description = "Leave a file named like a standard-library module in the directory the tests run from"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -112,6 +116,7 @@ class StrayModuleInWorkdir(FaultOperator):
 class ExtensionShadowsSource(FaultOperator):
     name = "extension-shadows-source"
     category = Category.PYTHON_STDLIB
+    raises = "ImportError"
     description = "Put a compiled extension of another module beside a module's source, where import prefers it"
 
     def targets(self, gold: GoldRecord) -> list[Target]:

@@ -18,6 +18,7 @@ SHADOW_DIRS = ["/opt/python-compat", "/usr/local/share/pylib", "/opt/site-overri
 class PthBlocksImport(FaultOperator):
     name = "pth-blocks-import"
     category = Category.RUNTIME_CONFIG
+    raises = "ImportError"
     description = "A .pth file in site-packages marks a module the tests import as unimportable"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -36,6 +37,7 @@ class PthBlocksImport(FaultOperator):
 class PythonPathShadow(FaultOperator):
     name = "pythonpath-shadow"
     category = Category.RUNTIME_CONFIG
+    raises = "AttributeError"
     description = "PYTHONPATH in the image puts an empty module of the same name before the real one"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -59,6 +61,7 @@ USER_HOOK = ENV_HOOK
 class UsercustomizeBlocksImport(FaultOperator):
     name = "usercustomize-blocks-import"
     category = Category.RUNTIME_CONFIG
+    raises = "ImportError"
     description = "A per-user start-up hook (usercustomize) makes a module the tests import unimportable"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -77,6 +80,7 @@ class UsercustomizeBlocksImport(FaultOperator):
 class PthPathHijack(FaultOperator):
     name = "pth-path-hijack"
     category = Category.RUNTIME_CONFIG
+    raises = "AttributeError"
     description = "A .pth file puts a directory with an empty module of the same name first on sys.path"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -103,6 +107,7 @@ class PthPathHijack(FaultOperator):
 class UserSiteShadowsModule(FaultOperator):
     name = "user-site-shadows-module"
     category = Category.RUNTIME_CONFIG
+    raises = "AttributeError"
     description = "An empty module of the same name in the per-user site-packages, which comes before the system's"
 
     def targets(self, gold: GoldRecord) -> list[Target]:

@@ -66,6 +66,24 @@ class PackageForceRemoved(FaultOperator):
                 seen[target.debian_package] = target
         return list(seen.values())
 
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        """Every file of the package goes: the tests using any of its libraries, programs, files or
+        modules (every test when pytest itself imports one of those modules)."""
+        footprint = gold.footprint
+        if footprint is None:
+            return None
+        package = target.debian_package
+        modules = [m.name for m in gold.probe.modules if m.package and m.package == package]
+        if any(footprint.is_harness_module(name) for name in modules):
+            return frozenset(gold.gold_tests)
+        probe = gold.probe
+        return (
+            footprint.tests_using_any("modules", modules)
+            | footprint.tests_using_any("libraries", [f.path for f in probe.shared_libraries if f.package == package])
+            | footprint.tests_using_any("executables", [f.path for f in probe.executables if f.package == package])
+            | footprint.tests_using_any("files", [f.path for f in probe.files if f.package == package])
+        )
+
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         package = shlex.quote(target.debian_package or "")
         return [run(f"dpkg --remove --force-depends --force-remove-essential {package}")]

@@ -130,3 +130,24 @@ def test_a_models_break_is_identified_by_its_steps() -> None:
     other = candidate("agent:qwen", "other words, same break", ["rm -f /usr/lib/libz.so.1"])
     assert cause_of(one) == cause_of(other)
     assert cause_of(one) != cause_of(candidate("agent:qwen", "x", ["rm -f /usr/lib/libbz2.so.1"]))
+
+
+def test_a_guarded_import_does_not_spread_the_failure_its_handler_catches() -> None:
+    guarded = probe().model_copy(
+        update={
+            # decimal does without its accelerator; the report's function guards asyncio against anything.
+            "import_guards": {
+                "decimal": {"_decimal": [["ImportError"]]},
+                "_pytest.unittest": {"asyncio": [["Exception"], ["BaseException"]]},
+            }
+        }
+    )
+    found = Footprint(guarded, [STORE, STORE_2, REPORT, CLI])
+    assert found.tests_using("libraries", "/usr/lib/libmpdec.so.3") == {REPORT}
+    assert found.tests_using("libraries", "/usr/lib/libmpdec.so.3", raising="ImportError") == frozenset()
+    # A syntax error in the accelerator's place is not an ImportError: the guard does not catch it.
+    assert found.tests_using("modules", "_decimal", raising="SyntaxError") == {REPORT}
+    assert found.tests_using("modules", "asyncio", raising="ImportError") == frozenset()
+    assert found.tests_using("modules", "asyncio", raising="SyntaxError") == frozenset()
+    # An unguarded import of the same module still spreads it.
+    assert found.tests_using("modules", "sqlite3", raising="ImportError") == {STORE, STORE_2}

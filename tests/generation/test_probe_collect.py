@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cligym.generation.gold.probe_collect import (
     context_at,
+    guarded_lines,
+    import_guards,
     is_interesting_file,
     is_scratch_file,
     is_shared_library,
@@ -83,3 +87,40 @@ def test_a_traced_call_belongs_to_the_innermost_window_holding_it() -> None:
     assert context_at(windows, 1.5) == "tests/test_a.py"
     assert context_at(windows, 5.5) == "tests/test_a.py::test_x"
     assert context_at(windows, 50.0) == "" and context_at(windows, 500.0) == ""
+
+
+GUARDED_SOURCE = b"""\
+import os
+try:
+    import _speedups
+except ImportError:
+    _speedups = None
+try:
+    import ssl, json
+except (ValueError, builtins.Exception):
+    ssl = None
+from contextlib import suppress
+with suppress(ModuleNotFoundError):
+    import yaml
+def later():
+    try:
+        import toml
+    finally:
+        pass
+"""
+
+
+def test_guarded_lines_name_what_each_handler_catches() -> None:
+    guards = guarded_lines(GUARDED_SOURCE)
+    assert 1 not in guards and 15 not in guards  # unguarded, and guarded by finally only
+    assert guards[3] == {"ImportError"}
+    assert guards[7] == {"ValueError", "Exception"}
+    assert guards[12] == {"ModuleNotFoundError"}
+
+
+def test_an_import_counts_as_guarded_only_when_every_site_is(tmp_path: Path) -> None:
+    source = tmp_path / "speedy.py"
+    source.write_bytes(GUARDED_SOURCE)
+    sites = {"speedy": {"_speedups": [3], "os": [1], "ssl": [3, 7], "toml": [15]}, "elsewhere": {"os": [1]}}
+    guards = import_guards(sites, {"speedy": str(source), "elsewhere": None})
+    assert guards == {"speedy": {"_speedups": [["ImportError"]], "ssl": [["ImportError"], ["Exception", "ValueError"]]}}
