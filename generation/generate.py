@@ -39,6 +39,7 @@ from cligym.generation.remote_units import (
 )
 from cligym.generation.statement import pick_style
 from cligym.generation.statement_writer import StatementLeakWithUsage, StatementWriter, WrittenStatements
+from cligym.generation.task_dockerfile import task_dockerfile
 from cligym.generation.task_record import Attempt, Candidate, RejectionName, TaskRecord, Validation
 from cligym.generation.validation import validate_candidate
 from cligym.llm import TokenUsage
@@ -345,7 +346,7 @@ def _task_record(
         task_id=task_id,
         candidate=candidate,
         gold_image=gold.image.tag,
-        task_dockerfile=gold.dockerfile + "\n" + "\n".join(step.render() for step in candidate.break_steps) + "\n",
+        task_dockerfile=task_dockerfile(gold.dockerfile, candidate.break_steps),
         validation=validation,
         statement=written.statement,
         statement_with_hint=written.statement_with_hint,

@@ -32,6 +32,7 @@ from cligym.generation.depth_sweep import gold_dpkg_findings, run_sweep
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE, install_select_plugin, read_outcomes, run_suite
 from cligym.generation.gold.tracked_files import repo_file_hashes
+from cligym.generation.task_dockerfile import from_image, task_dockerfile
 from cligym.generation.task_record import Candidate, CheckName, Validation
 from cligym.image_build import build_image
 from cligym.labels import cligym_labels
@@ -51,11 +52,6 @@ class Rejected(Exception):
         self.reason = reason
 
 
-def task_dockerfile(gold: GoldRecord, candidate: Candidate) -> str:
-    lines = [f"FROM {gold.image.tag}", *(step.render() for step in candidate.break_steps)]
-    return "\n".join(lines) + "\n"
-
-
 def task_image_tag(gold: GoldRecord, dockerfile: str) -> str:
     return f"cligym/task-{gold.name}:{hashlib.sha256(dockerfile.encode()).hexdigest()[:12]}"
 
@@ -73,7 +69,7 @@ def validate_candidate(
 
     ``duplicate_reason`` is asked once the failing set is known; a reason rejects the candidate there."""
     validation = Validation()
-    dockerfile = task_dockerfile(gold, candidate)
+    dockerfile = task_dockerfile(from_image(gold.image.tag), candidate.break_steps)
     tag = task_image_tag(gold, dockerfile)
     timeout = gold.spec.timeout
     try:

@@ -17,7 +17,7 @@ from cligym.generation.export.task_files import (
     replace_directory,
     restore_repository_script,
     solve_script,
-    task_dockerfile,
+    task_files_dockerfile,
     write_verifier_files,
 )
 from cligym.generation.gold.dockerfile import pytest_run_command
@@ -121,7 +121,7 @@ def export_harbor_task(
 
     (partial / "task.toml").write_text(task_toml(task, gold, hinted))
     (partial / "instruction.md").write_text(task.statement_with_hint if hinted else task.statement)
-    (environment / "Dockerfile").write_text(task_dockerfile(gold, task, gold_image_reference))
+    (environment / "Dockerfile").write_text(task_files_dockerfile(gold, task, gold_image_reference))
     copy_gold_source(gold_context, environment, gold_image_reference)
     write_verifier_files(task, gold, gold_context, tests)
     (tests / "test.sh").write_text(test_script(gold))

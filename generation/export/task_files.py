@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
 from cligym.generation.gold.dockerfile import PYTEST_PLUGIN_MODULE, SOURCE_DIR_IN_CONTEXT
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE
+from cligym.generation.task_dockerfile import from_image, task_dockerfile
 from cligym.generation.task_record import TaskRecord
 
 REQUIRED_TESTS_FILE = "required-tests.txt"
@@ -25,14 +27,13 @@ def required_tests(task: TaskRecord) -> list[str]:
     return [*task.validation.fail_to_pass, *task.validation.pass_to_pass]
 
 
-def task_dockerfile(
-    gold: GoldRecord, task: TaskRecord, gold_image_reference: str | None, extra_steps: list[str] | None = None
+def task_files_dockerfile(
+    gold: GoldRecord, task: TaskRecord, gold_image_reference: str | None, extra_steps: Sequence[str] = ()
 ) -> str:
     """The gold Dockerfile (or ``FROM`` the gold image in a registry), ``extra_steps`` the format needs, then
     the break steps."""
-    head = gold.dockerfile if gold_image_reference is None else f"FROM {gold_image_reference}\n"
-    lines = [head.rstrip("\n"), *(extra_steps or []), *(step.render() for step in task.candidate.break_steps)]
-    return "\n".join(lines) + "\n"
+    head = gold.dockerfile if gold_image_reference is None else from_image(gold_image_reference)
+    return task_dockerfile(head, task.candidate.break_steps, extra_steps)
 
 
 def copy_gold_source(gold_context: Path, destination: Path, gold_image_reference: str | None) -> None:

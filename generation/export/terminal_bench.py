@@ -24,7 +24,7 @@ from cligym.generation.export.task_files import (
     replace_directory,
     restore_repository_script,
     solve_script,
-    task_dockerfile,
+    task_files_dockerfile,
     write_verifier_files,
 )
 from cligym.generation.gold.dockerfile import pytest_run_command
@@ -171,7 +171,9 @@ def export_terminal_bench_task(
     name = exported_task_name(task.task_id, hinted)
     partial = fresh_partial_directory(out_dir, name)
     (partial / "task.yaml").write_text(task_yaml(task, gold, hinted))
-    (partial / "Dockerfile").write_text(task_dockerfile(gold, task, gold_image_reference, [TMUX_STEP, RUNNER_STEP]))
+    (partial / "Dockerfile").write_text(
+        task_files_dockerfile(gold, task, gold_image_reference, [TMUX_STEP, RUNNER_STEP])
+    )
     copy_gold_source(gold_context, partial, gold_image_reference)
     (partial / "docker-compose.yaml").write_text(COMPOSE)
     write_verifier_files(task, gold, gold_context, partial / "tests")

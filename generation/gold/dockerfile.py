@@ -74,6 +74,9 @@ def pytest_base_command(spec: RepoSpec, plan: InstallPlan) -> str:
     return command
 
 
+STABLE_HASH_SEED = "PYTHONHASHSEED=0"
+
+
 def pytest_run_command(
     base_command: str,
     plugin_dir: str = PYTEST_PLUGIN_DIR,
@@ -83,9 +86,10 @@ def pytest_run_command(
     """The base command with our report plugin (exact node ids), JUnit XML (xunit1 keeps each test's file),
     and no cache writes into the repository. ``export`` keeps the plugin visible to compound commands.
     A module that fails to import must not stop the others from running: a break that hits one import
-    still leaves the rest of the suite to tell pass-to-pass tests."""
+    still leaves the rest of the suite to tell pass-to-pass tests. A fixed hash seed keeps node ids stable:
+    parameters drawn from a set (ids like ``test_format[expected7]``) are numbered in hash order."""
     return (
-        f'export PYTHONPATH="{plugin_dir}${{PYTHONPATH:+:$PYTHONPATH}}" '
+        f'export PYTHONPATH="{plugin_dir}${{PYTHONPATH:+:$PYTHONPATH}}" {STABLE_HASH_SEED} '
         f"CLIGYM_PYTEST_REPORT={report_path}; "
         f"{base_command} -q -p no:cacheprovider -p {PYTEST_PLUGIN_MODULE} --continue-on-collection-errors "
         f"-o junit_family=xunit1 --junitxml={junit_path}"
@@ -93,7 +97,7 @@ def pytest_run_command(
 
 
 def pytest_collect_command(base_command: str) -> str:
-    return f"{base_command} -q -p no:cacheprovider --collect-only"
+    return f"export {STABLE_HASH_SEED}; {base_command} -q -p no:cacheprovider --collect-only"
 
 
 def parse_collected(output: str) -> list[str]:
