@@ -29,10 +29,10 @@ from rollout_throughput import make_task, oracle_replayer  # this directory's ow
 from cligym.executor import Executor, LocalExecutor
 from cligym.executor.ray_executor import RayExecutor
 from cligym.executor.shipping import pack_dir
-from cligym.generation.catalog_inverter import all_catalog_candidates
 from cligym.generation.generate import VALIDATION_RESOURCES
 from cligym.generation.gold import GoldRecord, build_gold
 from cligym.generation.gold.build import gold_dir
+from cligym.generation.inverters.catalog import all_catalog_candidates
 from cligym.generation.remote_units import GoldOnNode, ValidationJob, validate_job
 from cligym.llm import ChatClient
 from cligym.llm.scripted_server import ScriptedModelServer

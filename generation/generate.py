@@ -20,15 +20,15 @@ from docker.errors import DockerException
 from cligym.docker_connection import docker_client
 from cligym.errors import CligymError
 from cligym.executor import Executor, LocalExecutor, UnitResources
-from cligym.generation.agent_inverter import AgentInverter
 from cligym.generation.attempt_log import append_attempt, read_attempts
-from cligym.generation.catalog_inverter import candidate_key
 from cligym.generation.duplicates import DuplicateJudge
 from cligym.generation.export import export_harbor_task, export_terminal_bench_task
 from cligym.generation.gold import GoldRecord
 from cligym.generation.gold.build import gold_dir
 from cligym.generation.gold_units import build_gold_with
-from cligym.generation.inverter import Inverter
+from cligym.generation.inverters.agent import AgentInverter
+from cligym.generation.inverters.base import Inverter
+from cligym.generation.inverters.catalog import candidate_key
 from cligym.generation.remote_units import (
     GoldOnNode,
     ProposalJob,
@@ -37,8 +37,8 @@ from cligym.generation.remote_units import (
     propose_job,
     validate_job,
 )
-from cligym.generation.statement import pick_style
-from cligym.generation.statement_writer import StatementLeakWithUsage, StatementWriter, WrittenStatements
+from cligym.generation.statements.templates import pick_style
+from cligym.generation.statements.writer import StatementLeakWithUsage, StatementWriter, WrittenStatements
 from cligym.generation.task_dockerfile import task_dockerfile
 from cligym.generation.task_record import Attempt, Candidate, RejectionName, TaskRecord, Validation
 from cligym.generation.validation import validate_candidate

@@ -22,10 +22,10 @@ from cligym.base_images import ensure_base_image
 from cligym.docker_connection import docker_client
 from cligym.errors import CligymError
 from cligym.executor.shipping import pack_dir, shipped_root, unpack_once
-from cligym.generation.agent_inverter import agent_inverter_from_settings
 from cligym.generation.export import push_gold_image
 from cligym.generation.gold import GoldRecord
 from cligym.generation.gold.build import ROLE_GOLD, build_gold_from_spec, gold_dir, image_exists
+from cligym.generation.inverters.agent import agent_inverter_from_settings
 from cligym.generation.repo_spec import LocalSource, RepoSpec
 from cligym.generation.task_record import Attempt, Candidate, Validation
 from cligym.generation.validation import validate_candidate

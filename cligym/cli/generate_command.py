@@ -11,14 +11,14 @@ from cligym.cli.per_spec import ProgressCallback, print_failures, run_per_spec
 from cligym.cli.report_command import print_report
 from cligym.errors import CligymError
 from cligym.executor import make_executor
-from cligym.generation.agent_inverter import AgentInverter
 from cligym.generation.attempt_log import read_attempts
-from cligym.generation.catalog_inverter import CatalogInverter
 from cligym.generation.generate import EXPORT_FORMATS, RepoGeneration, generate_for_spec
-from cligym.generation.inverter import Inverter
+from cligym.generation.inverters.agent import AgentInverter
+from cligym.generation.inverters.base import Inverter
+from cligym.generation.inverters.catalog import CatalogInverter
 from cligym.generation.operators import Category
 from cligym.generation.report import generation_report
-from cligym.generation.statement_writer import StatementWriter
+from cligym.generation.statements.writer import StatementWriter
 from cligym.llm import ChatClient
 from cligym.run_state import RunState
 from cligym.settings import Settings

@@ -14,11 +14,11 @@ from docker.errors import DockerException
 
 from cligym.base_images import BaseImage
 from cligym.docker_connection import docker_client
-from cligym.generation.catalog_inverter import all_catalog_candidates
 from cligym.generation.export import push_gold_image
 from cligym.generation.gold import GoldRecord, build_gold
 from cligym.generation.gold.build import gold_dir
-from cligym.generation.statement import write_statement
+from cligym.generation.inverters.catalog import all_catalog_candidates
+from cligym.generation.statements.templates import write_statement
 from cligym.generation.task_record import TaskRecord
 from cligym.generation.validation import validate_candidate
 from cligym.settings import load_settings

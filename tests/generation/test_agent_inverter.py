@@ -11,8 +11,8 @@ import pytest
 
 from cligym.base_images import BaseImage
 from cligym.docker_connection import docker_client
-from cligym.generation.agent_inverter import AgentInverter
 from cligym.generation.gold import GoldRecord, build_gold
+from cligym.generation.inverters.agent import AgentInverter
 from cligym.generation.operators.base import Category, run
 from cligym.generation.task_record import Attempt, Candidate, Validation
 from cligym.generation.validation import validate_candidate

@@ -8,16 +8,16 @@ from datetime import UTC, datetime
 import pytest
 
 from cligym.errors import CligymError, ConfigError
-from cligym.generation.agent_inverter import AgentInverter, _env_value, agent_inverter_from_settings
-from cligym.generation.agent_prompts import probe_summary
-from cligym.generation.agent_tools import (
+from cligym.generation.gold.record import GoldRecord, Probe, ProbedFile, ProbedModule
+from cligym.generation.inverters.agent import AgentInverter, _env_value, agent_inverter_from_settings
+from cligym.generation.inverters.agent_prompts import probe_summary
+from cligym.generation.inverters.agent_tools import (
     GoldTestRun,
     SubmissionRefused,
     edits_repository,
     parse_submission,
     suite_observation,
 )
-from cligym.generation.gold.record import GoldRecord, Probe, ProbedFile, ProbedModule
 from cligym.generation.operators.base import Category, run
 from cligym.generation.task_record import Attempt, Candidate, Validation
 from cligym.llm import ChatClient

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cligym.generation.catalog_inverter import CatalogInverter, candidate_key, catalog_candidate
 from cligym.generation.gold.record import GoldRecord
+from cligym.generation.inverters.catalog import CatalogInverter, candidate_key, catalog_candidate
 from cligym.generation.operators import OPERATORS, Target
 from cligym.generation.task_record import Attempt, Candidate, RejectionName, Validation
 from tests.generation.test_operators import PROBE, TESTS, gold_with

@@ -8,7 +8,7 @@ import pytest
 
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import Category, Target, env, run
-from cligym.generation.statement import STYLES, StatementLeak, find_leaks, leak_terms, write_statement
+from cligym.generation.statements.templates import STYLES, StatementLeak, find_leaks, leak_terms, write_statement
 from cligym.generation.task_record import Candidate, Validation
 
 LIB = "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6"

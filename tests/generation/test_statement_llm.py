@@ -7,8 +7,8 @@ import pytest
 
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import Category, Target, run
-from cligym.generation.statement import StatementLeak
-from cligym.generation.statement_by_model import StatementNotWritten, write_statement_with_model
+from cligym.generation.statements.by_model import StatementNotWritten, write_statement_with_model
+from cligym.generation.statements.templates import StatementLeak
 from cligym.generation.task_record import Candidate, Validation
 from cligym.llm import ChatClient
 from cligym.llm.scripted_server import Reply, ScriptedModelServer

@@ -8,8 +8,8 @@ import pytest
 
 from cligym.base_images import BaseImage
 from cligym.docker_connection import docker_client
-from cligym.generation.catalog_inverter import all_catalog_candidates
 from cligym.generation.gold import GoldRecord, build_gold
+from cligym.generation.inverters.catalog import all_catalog_candidates
 from cligym.generation.operators.base import Category, run
 from cligym.generation.task_record import Candidate
 from cligym.generation.validation import validate_candidate

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from cligym.configs import CONFIG_DIR
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.statement import (
+from cligym.generation.statements.templates import (
     HINTS,
     MAX_TESTS_LISTED,
     STYLES,

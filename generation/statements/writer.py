@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from cligym.errors import CligymError
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.statement import StatementLeak, write_statement
-from cligym.generation.statement_by_model import ModelStatementLeak, StatementNotWritten, write_statement_with_model
+from cligym.generation.statements.by_model import ModelStatementLeak, StatementNotWritten, write_statement_with_model
+from cligym.generation.statements.templates import StatementLeak, write_statement
 from cligym.generation.task_record import Candidate, Validation
 from cligym.llm import ChatClient, TokenUsage
 

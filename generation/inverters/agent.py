@@ -4,7 +4,7 @@ Each proposal aims at one category: the one with the fewest valid tasks in the r
 the one this inverter tried least, then a seeded order (so categories take turns and a resumed run picks
 the same). The model gets the job, a compact summary of the gold probe and the tasks already made, and works
 in a container from the gold image with three tools (``bash``, ``run_tests``, ``submit``; see
-generation/agent_session.py). An accepted submission becomes the candidate; a proposal that runs out of
+generation/inverters/agent_session.py). An accepted submission becomes the candidate; a proposal that runs out of
 budget becomes a candidate without break steps, which the run records as rejected by ``no_proposal``,
 its tokens counted all the same. After ``max_proposals`` proposals for a repository in a run, ``propose``
 returns None: the inverter has nothing left to try.
@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cligym.errors import ConfigError
-from cligym.generation.agent_prompts import PROMPTS_DIR, system_prompt, task_prompt
-from cligym.generation.agent_session import InversionSession, SessionOutcome
 from cligym.generation.gold.record import GoldRecord
+from cligym.generation.inverters.agent_prompts import PROMPTS_DIR, system_prompt, task_prompt
+from cligym.generation.inverters.agent_session import InversionSession, SessionOutcome
 from cligym.generation.operators.base import Category, env, run
 from cligym.generation.task_record import Attempt, Candidate, Provenance
 from cligym.llm import ChatClient, Message

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 from cligym.errors import SandboxUnavailableError
-from cligym.generation.agent_tools import (
+from cligym.generation.gold.record import GoldRecord
+from cligym.generation.inverters.agent_tools import (
     TOOL_NAMES,
     TOOLS,
     Submission,
@@ -23,7 +24,6 @@ from cligym.generation.agent_tools import (
     run_gold_tests,
     suite_observation,
 )
-from cligym.generation.gold.record import GoldRecord
 from cligym.llm import ChatClient, Message, ModelRequestRejected, TokenUsage, ToolCall, tool_message
 from cligym.llm.observation import command_observation
 from cligym.sandbox import Sandbox
