@@ -35,7 +35,9 @@ CATCHERS: dict[str, frozenset[str]] = {
     "PermissionError": frozenset({"PermissionError", "OSError", "Exception", "BaseException"}),
 }
 
-UseKind = Literal["modules", "libraries", "files", "executables", "env", "hosts", "fixtures", "names", "scratch"]
+UseKind = Literal[
+    "modules", "libraries", "files", "executables", "env", "hosts", "fixtures", "names", "scratch", "functions"
+]
 
 
 class TestContext(BaseModel):
@@ -52,6 +54,9 @@ class TestContext(BaseModel):
     names: list[str] = Field(default_factory=list, description="module:attribute of each `from m import a`.")
     calls: list[str] = Field(default_factory=list, description="caller>module of each import run by a function.")
     scratch: list[str] = Field(default_factory=list, description="Paths under /tmp the tests name themselves.")
+    functions: list[str] = Field(
+        default_factory=list, description="module:qualname of project functions and clock/locale C functions called."
+    )
 
 
 class PerTestProbe(BaseModel):
@@ -187,6 +192,7 @@ class Footprint:
                 "names": {n for ctx in contexts for n in ctx.names}
                 | {n for module in modules for n in self.probe.name_edges.get(module, ())},
                 "scratch": {p for ctx in contexts for p in ctx.scratch},
+                "functions": {f for ctx in contexts for f in ctx.functions},
             }
         self._uses[raising] = table
         return table

@@ -46,7 +46,7 @@ def run_probe(image: str, test_command: str, repo_path: str, timeout: float, set
             )
         install_report_plugin(box)
         # PYTEST_PLUGINS loads the per-test plugin in every pytest process, whatever the command line says.
-        environment = {"CLIGYM_PROBE_DIR": PROBE_DIR, "PYTEST_PLUGINS": _TESTS_PLUGIN}
+        environment = {"CLIGYM_PROBE_DIR": PROBE_DIR, "CLIGYM_PROBE_REPO": repo_path, "PYTEST_PLUGINS": _TESTS_PLUGIN}
         box.exec(command, timeout=timeout * 3, environment=environment, workdir=repo_path)
         box.exec(f"rm -f {site}/{_PTH_FILE} {site}/{_TESTS_PLUGIN}.py")
         collected = box.exec(f"python {_COLLECTOR} {PROBE_DIR} {repo_path} {_REPORT}", timeout=600)

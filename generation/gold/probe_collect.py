@@ -344,6 +344,7 @@ def collect(probe_dir, repo):
             "hosts": sorted(sets.get("hosts", ())),
             "names": sorted(sets.get("names", ())),
             "calls": sorted(sets.get("calls", ())),
+            "functions": sorted(sets.get("functions", ())),
             "scratch": sorted(p for p in sets.get("opened", ()) if is_scratch_file(p))[:200],
         }
     libraries = set().union(*(set(c["libraries"]) for c in contexts.values()))

@@ -26,7 +26,19 @@ _DIR = os.environ.get("CLIGYM_PROBE_DIR")
 _LIMIT = 50000
 # Bulk readers of os.environ (copying it for a child, iterating it) are not "reads" of a variable.
 _BULK_READERS = {"copy", "__iter__", "items", "values", "keys", "__eq__", "__repr__", "_data"}
-_KINDS = ("opened", "executed", "launched", "env", "env_set", "imports", "hosts", "dlopen", "names", "calls")
+_KINDS = (
+    "opened",
+    "executed",
+    "launched",
+    "env",
+    "env_set",
+    "imports",
+    "hosts",
+    "dlopen",
+    "names",
+    "calls",
+    "functions",
+)
 
 context = os.environ.get("CLIGYM_PROBE_CONTEXT", "")
 # A child of a test counts wholly for that test; the outermost process only for what it mapped at start.

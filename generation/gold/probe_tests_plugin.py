@@ -6,6 +6,10 @@ Contexts are node ids: "" for the session (pytest starting, conftest files at th
 while that file or directory is collected (its module-level imports), a test's id from its setup to its
 teardown. A child process inherits the context through ``CLIGYM_PROBE_CONTEXT``.
 
+While collectors and tests run, a profile function records the functions called (``module:qualname``): the
+project's own (defined in the repository outside its tests, and not called from their own module's body),
+and the clock and locale functions of the C library whoever calls them, so the tests that call one are known.
+
 Runs inside the project's interpreter: standard library and pytest only.
 """
 
@@ -35,6 +39,75 @@ _fixtures: dict = {}
 _providers: dict = {}
 
 
+_REPO = os.environ.get("CLIGYM_PROBE_REPO", "").rstrip("/") + "/"
+# C functions whose result follows the time zone or the locale (named by module:qualname).
+_WATCHED_C_MODULES = {"time", "_locale", "datetime", "_datetime"}
+_own_code: dict = {}
+_c_names: dict = {}
+
+
+def _project_function(code):
+    """``module:qualname`` of a function defined in the project (not its tests), else None."""
+    found = _own_code.get(code, False)
+    if found is False:
+        found = None
+        path = code.co_filename
+        name = os.path.basename(path)
+        test_file = name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+        in_project = path.startswith(_REPO) and not test_file and "/tests/" not in path[len(_REPO) - 1 :]
+        if in_project and code.co_name != "<module>" and "<" not in getattr(code, "co_qualname", "<"):
+            found = code.co_qualname
+        _own_code[code] = found
+    return found
+
+
+def _c_function(function):
+    try:
+        found = _c_names.get(function, False)
+    except TypeError:  # unhashable
+        return None
+    if found is False:
+        found = None
+        owner = getattr(function, "__self__", None)
+        if isinstance(owner, types.ModuleType):
+            module = owner.__name__
+        elif isinstance(owner, type):
+            module = owner.__module__
+        else:
+            module = type(owner).__module__ if owner is not None else getattr(function, "__module__", None)
+        if module in _WATCHED_C_MODULES:
+            found = f"{module}:{getattr(function, '__qualname__', getattr(function, '__name__', '?'))}"
+        if len(_c_names) < 100000:
+            _c_names[function] = found
+    return found
+
+
+def _locale_query(name, frame):
+    """``locale.getlocale()`` and ``setlocale(category)`` only ask: a locale that was never generated does not
+    make them fail."""
+    if name != "_locale:setlocale" or not frame.f_code.co_filename.endswith("/locale.py"):
+        return False
+    return frame.f_code.co_name == "getlocale" or frame.f_locals.get("locale") is None
+
+
+def _profile(frame, event, arg):
+    try:
+        if event == "call":
+            qualname = _project_function(frame.f_code)
+            if qualname is not None:
+                caller = frame.f_back
+                # A module's body calling its own helpers runs at import, before any break could bite.
+                if caller is not None and caller.f_globals is frame.f_globals and caller.f_code.co_name == "<module>":
+                    return
+                _hook._add("functions", f"{frame.f_globals.get('__name__')}:{qualname}")
+        elif event == "c_call":
+            name = _c_function(arg)
+            if name is not None and not _locale_query(name, frame):
+                _hook._add("functions", name)
+    except Exception:  # a probe must never break the tests it observes
+        pass
+
+
 def _switch(name):
     previous = _hook.context
     _hook.context = name
@@ -47,6 +120,8 @@ def pytest_make_collect_report(collector):
     if _hook is None:
         yield
         return
+    if _REPO != "/" and sys.getprofile() is None:
+        sys.setprofile(_profile)
     previous = _switch(collector.nodeid)
     before = _hook.mapped_libraries()
     started = time.time()

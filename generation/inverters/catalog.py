@@ -36,7 +36,7 @@ DEAD_OPERATOR_MISSES = 3
 DEAD_OPERATOR_BUILD_FAILURES = 2
 DEFAULT_MAX_PER_FAILING_SET = 3
 DEFAULT_MAX_FAILING_EVERY_TEST = 2
-# Candidates of unknown effect that broke nothing, after which no more of them are tried (unless one worked).
+# Candidates of unknown effect that broke nothing, after which no more of them are tried (unless most worked).
 UNKNOWN_TIER_MISSES = 4
 # Combinations are tried until this many of them failed validation; then only single faults are proposed.
 FAILED_COMBINATIONS_LIMIT = 3
@@ -271,10 +271,12 @@ class CatalogInverter:
         return (expected is not None and full(expected)) or (seen is not None and full(seen))
 
     def _unknown_exhausted(self, candidate: Candidate, feedback: _Feedback) -> bool:
+        """Candidates of unknown effect stop once they have missed a few times and more often than not:
+        one success does not pay for a tier that mostly breaks nothing."""
         return (
             self._expected.get(candidate_key(candidate), frozenset()) is None
             and feedback.unknown_misses >= UNKNOWN_TIER_MISSES
-            and not feedback.unknown_successes
+            and feedback.unknown_misses > feedback.unknown_successes
         )
 
     def _combination_due(self, feedback: _Feedback) -> bool:

@@ -1,6 +1,7 @@
 """Stale bytecode the interpreter trusts over the source: an unchecked-hash ``.pyc`` (PEP 552) compiled from
-the module minus one name. The source reads fine; what runs is not it. The name removed is one the tests
-import (``from module import name``, seen by the per-test probe), else one drawn from the module's own."""
+the module minus one name, or with one function of an older build that is not implemented yet. The source
+reads fine; what runs is not it. The name removed is one the tests import (``from module import name``, seen
+by the per-test probe), else one drawn from the module's own; the function is one some tests call."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
 from cligym.generation.operators.footprint_targets import (
     attributes_imported,
+    project_functions,
     project_source_modules,
     site_source_modules,
     stdlib_source_modules,
@@ -19,6 +21,21 @@ from cligym.generation.operators.python_stdlib import bytecode_of
 from cligym.generation.operators.repairs import pip_reinstall
 
 ATTRIBUTES_PER_MODULE = 4
+FUNCTION_TARGETS = 40
+# The module's source plus a tail rebinding one function (``f`` or ``Class.f``) to a stub with its name that
+# raises, compiled into the module's cache file.
+STALE_FUNCTION_BYTECODE = (
+    "import importlib.util as u, py_compile as p, sys; m, q, e = sys.argv[1], sys.argv[2], sys.argv[3]; "
+    "s = u.find_spec(m).origin; owner, _, n = q.rpartition('.'); "
+    "tail = ['def _stale(*args, **kwargs):', '    raise ' + e, "
+    "'_stale.__code__ = _stale.__code__.replace(co_name=%r, co_qualname=%r)' % (n, q), "
+    "'_stale.__name__, _stale.__qualname__ = %r, %r' % (n, q), "
+    "(owner + '.' + n if owner else n) + ' = _stale', 'del _stale']; "
+    "open('/tmp/.cligym-stale.py', 'w').write(open(s).read() + chr(10) + chr(10).join(tail) + chr(10)); "
+    "p.compile('/tmp/.cligym-stale.py', cfile=u.cache_from_source(s), dfile=s, doraise=True, "
+    "invalidation_mode=p.PycInvalidationMode.UNCHECKED_HASH)"
+)
+STALE_ERRORS = ("NotImplementedError", "NotImplementedError('not available in this build')")
 POISON_BYTECODE = (
     "import importlib, importlib.util as u, py_compile as p, sys; m, a, k = sys.argv[1], sys.argv[2], "
     "int(sys.argv[3]); mod = importlib.import_module(m); s = mod.__file__; "
@@ -86,3 +103,27 @@ class ProjectBytecodePoisoned(_PoisonedBytecode):
 
     def targets(self, gold: GoldRecord) -> list[Target]:
         return with_attributes(gold, project_source_modules(gold))
+
+
+@register
+class ProjectFunctionStaleBytecode(FaultOperator):
+    name = "project-function-stale-bytecode"
+    category = Category.BYTECODE
+    description = "Leave bytecode of a project module from a build where one function the tests call is a stub"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return project_functions(gold, FUNCTION_TARGETS)
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        footprint = gold.footprint
+        if footprint is None:
+            return None
+        return footprint.tests_using("functions", f"{target.name}:{target.attribute}")
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        module, function = shlex.quote(target.name or ""), shlex.quote(target.attribute or "")
+        error = shlex.quote(rng.choice(STALE_ERRORS))
+        return [run(f'python -c "{STALE_FUNCTION_BYTECODE}" {module} {function} {error}')]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return [f"rm -f {bytecode_of(target.path or '')}"]

@@ -221,3 +221,25 @@ def modules_used(gold: GoldRecord, *names: str) -> list[Target]:
         if name in loaded and _used(gold, name):
             return [Target(kind="module", name=name)]
     return []
+
+
+def project_functions(gold: GoldRecord, limit: int) -> list[Target]:
+    """Functions of the project's modules that some gold tests call and others do not: one per distinct set
+    of calling tests (smallest sets first, up to ``limit``), so each break fails a different set."""
+    footprint = gold.footprint
+    if footprint is None:
+        return []
+    modules = {t.name: t for t in project_source_modules(gold)}
+    every = frozenset(gold.gold_tests)
+    by_callers: dict[frozenset[str], str] = {}
+    for function in sorted(footprint.things("functions")):
+        if function.partition(":")[0] not in modules:
+            continue
+        callers = footprint.tests_using("functions", function)
+        if callers and callers != every:
+            by_callers.setdefault(callers, function)
+    chosen = sorted(by_callers.items(), key=lambda item: (len(item[0]), item[1]))[:limit]
+    return [
+        modules[module].model_copy(update={"attribute": qualname})
+        for module, _, qualname in (function.partition(":") for _, function in chosen)
+    ]

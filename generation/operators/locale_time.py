@@ -9,7 +9,6 @@ from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import (
     BreakStep,
     Category,
-    EveryProcessFault,
     FaultOperator,
     Target,
     env,
@@ -19,6 +18,22 @@ from cligym.generation.operators.base import (
 from cligym.generation.operators.probe_targets import probed_file, stdlib_codecs, zoneinfo_files
 from cligym.generation.operators.python_packages import pth_hook, remove_pth_files
 from cligym.generation.operators.repairs import reinstall
+
+# C functions (module:qualname, as the probe names them) whose result follows the local time zone.
+LOCAL_TIME_FUNCTIONS = (
+    "time:localtime", "time:mktime", "time:ctime", "time:asctime", "time:strftime", "time:tzset",
+    "datetime:datetime.now", "datetime:datetime.today", "datetime:date.today", "datetime:datetime.fromtimestamp",
+    "datetime:date.fromtimestamp", "datetime:datetime.timestamp", "datetime:datetime.astimezone",
+)  # fmt: skip
+# Setting a locale by name (or from the environment, "") is what fails when that locale was never generated.
+LOCALE_FUNCTIONS = ("_locale:setlocale",)
+
+
+def tests_calling(gold: GoldRecord, functions: tuple[str, ...]) -> frozenset[str] | None:
+    """The gold tests that call one of ``functions`` (None: the record has no per-test probe)."""
+    footprint = gold.footprint
+    return None if footprint is None else footprint.tests_using_any("functions", functions)
+
 
 OTHER_ZONES = ["Asia/Tokyo", "Etc/UTC", "Australia/Sydney", "America/Los_Angeles", "Africa/Nairobi"]
 
@@ -101,13 +116,16 @@ TZ_HOOK_NAMES = ["zz_timezone.pth", "00-site-tz.pth", "_tz_defaults.pth"]
 
 
 @register
-class LocaleNotGenerated(EveryProcessFault):
+class LocaleNotGenerated(FaultOperator):
     name = "locale-not-generated"
     category = Category.LOCALE_TIME
     description = "Select a locale in the image's environment that was never generated"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
         return [Target(kind="env_var", name="LC_ALL")]
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        return tests_calling(gold, LOCALE_FUNCTIONS)
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         return [env("LC_ALL", rng.choice(MISSING_LOCALES))]
@@ -123,13 +141,16 @@ class LocaleNotGenerated(EveryProcessFault):
 
 
 @register
-class LocaltimeWrongZone(EveryProcessFault):
+class LocaltimeWrongZone(FaultOperator):
     name = "localtime-wrong-zone"
     category = Category.LOCALE_TIME
     description = "Point the system's local time zone at another zone"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
         return probed_file(gold, "/etc/localtime")
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        return tests_calling(gold, LOCAL_TIME_FUNCTIONS)
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         zone = rng.choice(["Pacific/Kiritimati", "Asia/Kathmandu", "America/St_Johns"])
@@ -140,13 +161,16 @@ class LocaltimeWrongZone(EveryProcessFault):
 
 
 @register
-class TimezoneSetAtStartup(EveryProcessFault):
+class TimezoneSetAtStartup(FaultOperator):
     name = "timezone-set-at-startup"
     category = Category.LOCALE_TIME
     description = "A .pth start-up hook moves every Python process to another time zone"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
         return probed_file(gold, "/etc/localtime")
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        return tests_calling(gold, LOCAL_TIME_FUNCTIONS)
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         zone = rng.choice(["Asia/Tokyo", "America/Caracas", "Australia/Adelaide"])

@@ -64,6 +64,16 @@ def test_probe_sees_the_libraries_modules_programs_and_files_the_tests_use(inven
     assert not any(path.startswith(("/repo/", "/proc/", "/tmp/")) for path in files)
     assert probe.strace and probe.python_processes >= 2
 
+    # The functions each test calls: the project's own, named by module and qualified name.
+    footprint = inventory_record.footprint
+    assert footprint is not None
+    movements = {t for t in inventory_record.gold_tests if t.startswith("tests/test_movements.py::")}
+    assert footprint.tests_using("functions", "inventory.movements:stamp") == movements
+    assert footprint.tests_using("functions", "inventory.store:Store.search") <= {
+        t for t in inventory_record.gold_tests if t.startswith("tests/test_store.py::")
+    }
+    assert not any(f.startswith("test_") for f in footprint.things("functions"))
+
 
 def test_a_second_build_reuses_the_image_and_the_record(inventory_record: GoldRecord, tmp_path: Path) -> None:
     run_dir = tmp_path / "again"

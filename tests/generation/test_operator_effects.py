@@ -169,6 +169,10 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
         Target(kind="module", name="shop", path="/repo/shop/__init__.py", attribute="tax"),
         "cd /repo && python3 -c 'from shop import price, tax'",
     ),
+    "project-function-stale-bytecode": (
+        Target(kind="module", name="shop", path="/repo/shop/__init__.py", attribute="tax"),
+        "cd /repo && python3 -c 'import shop; assert shop.price() == 1 and shop.tax() == 2'",
+    ),
     "transitive-dependency-removed": (SIX, "python3 -c 'import dateutil.tz'"),
     "pytest-plugin-uninstalled": (PYTEST_MOCK, USES_MOCKER),
     "pytest-plugin-entry-point-removed": (PYTEST_MOCK, USES_MOCKER),

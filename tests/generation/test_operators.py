@@ -9,7 +9,7 @@ import pytest
 
 from cligym.generation.gold.footprint import PerTestProbe, TestContext
 from cligym.generation.gold.record import GoldRecord, Probe, ProbedFile, ProbedModule
-from cligym.generation.operators import OPERATORS, Category
+from cligym.generation.operators import OPERATORS, Category, Target
 from cligym.generation.operators.probe_targets import breakable_libraries, soname_link
 
 TESTS = ["tests/test_a.py::test_one", "tests/test_a.py::test_two", "tests/test_b.py::test_three"]
@@ -110,10 +110,13 @@ PROBE = Probe(
                 env=["DEMO_CURRENCY", "HOME"],
                 hosts=["localhost"],
                 scratch=["/tmp/demo-output.txt"],
+                functions=["demo.store:Store.add", "demo.store:Store.total", "time:localtime"],
             ),
+            TESTS[1]: TestContext(functions=["demo.store:Store.total"]),
             TESTS[2]: TestContext(
                 files=["/etc/nsswitch.conf", "/etc/ssl/certs/ca-certificates.crt", "/root/.cache/demo/state.json"],
                 executables=["/usr/bin/python3"],
+                functions=["_locale:setlocale", "demo.store:Store.__init__"],
             ),
         },
         import_edges={
@@ -191,6 +194,21 @@ def test_operators_cover_every_category() -> None:
 def test_every_operator_finds_a_target_in_a_probe_that_shows_what_it_aims_at() -> None:
     gold = gold_with(PROBE)
     assert [name for name, operator in OPERATORS.items() if not operator.targets(gold)] == []
+
+
+def test_function_level_breaks_expect_the_tests_that_call_the_function() -> None:
+    gold = gold_with(PROBE)
+    stale = OPERATORS["project-function-stale-bytecode"]
+    # One target per distinct set of calling tests, smallest first.
+    targets = stale.targets(gold)
+    assert [t.attribute for t in targets] == ["Store.__init__", "Store.add", "Store.total"]
+    assert {t.path for t in targets} == {"/repo/demo/store.py"}
+    assert stale.expected_failures(gold, targets[2]) == {TESTS[0], TESTS[1]}
+    clock = OPERATORS["timezone-set-at-startup"]
+    assert clock.expected_failures(gold, clock.targets(gold)[0]) == {TESTS[0]}
+    assert OPERATORS["locale-not-generated"].expected_failures(gold, Target(kind="env_var", name="LC_ALL")) == {
+        TESTS[2]
+    }
 
 
 def test_cli_lists_the_catalog(tmp_path: Path) -> None:
