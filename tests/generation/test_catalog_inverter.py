@@ -189,3 +189,19 @@ def test_operator_and_category_filters(gold: GoldRecord) -> None:
     assert {op.category for op in CatalogInverter(categories=["shared-library"]).operators} == {"shared-library"}
     with pytest.raises(ValueError, match="no-such-operator"):
         CatalogInverter(operators=["no-such-operator"])
+
+
+def test_the_unknown_tier_stops_once_it_misses_more_often_than_it_works(gold: GoldRecord) -> None:
+    inverter = CatalogInverter(seed=1, combination_share=0)
+    history: list[Attempt] = []
+    unknown: list[RejectionName | None] = []
+    # Partial candidates are all judged first; then one unknown works and the rest break nothing.
+    while (candidate := inverter.propose(gold, history)) is not None:
+        if tier(gold, candidate) == 1:
+            verdict: RejectionName | None = None if not unknown else "breaks"
+            unknown.append(verdict)
+        else:
+            verdict = "repo_untouched"
+        history.append(judged(candidate, verdict))
+    # One success, then misses until there are four of them and more misses than successes.
+    assert unknown == [None, "breaks", "breaks", "breaks", "breaks"]
