@@ -8,7 +8,8 @@ teardown. A child process inherits the context through ``CLIGYM_PROBE_CONTEXT``.
 
 While collectors and tests run, a profile function records the functions called (``module:qualname``): the
 project's own (defined in the repository outside its tests, and not called from their own module's body),
-and the clock and locale functions of the C library whoever calls them, so the tests that call one are known.
+the library and standard-library functions the repository's code calls directly, and the clock and locale
+functions of the C library whoever calls them, so the tests that call one are known.
 
 Runs inside the project's interpreter: standard library and pytest only.
 """
@@ -43,6 +44,7 @@ _REPO = os.environ.get("CLIGYM_PROBE_REPO", "").rstrip("/") + "/"
 # C functions whose result follows the time zone or the locale (named by module:qualname).
 _WATCHED_C_MODULES = {"time", "_locale", "datetime", "_datetime"}
 _own_code: dict = {}
+_repo_code: dict = {}
 _c_names: dict = {}
 
 
@@ -58,6 +60,13 @@ def _project_function(code):
         if in_project and code.co_name != "<module>" and "<" not in getattr(code, "co_qualname", "<"):
             found = code.co_qualname
         _own_code[code] = found
+    return found
+
+
+def _in_repository(code):
+    found = _repo_code.get(code)
+    if found is None:
+        found = _repo_code[code] = code.co_filename.startswith(_REPO)
     return found
 
 
@@ -93,13 +102,19 @@ def _locale_query(name, frame):
 def _profile(frame, event, arg):
     try:
         if event == "call":
-            qualname = _project_function(frame.f_code)
+            code = frame.f_code
+            qualname = _project_function(code)
+            caller = frame.f_back
             if qualname is not None:
-                caller = frame.f_back
                 # A module's body calling its own helpers runs at import, before any break could bite.
                 if caller is not None and caller.f_globals is frame.f_globals and caller.f_code.co_name == "<module>":
                     return
                 _hook._add("functions", f"{frame.f_globals.get('__name__')}:{qualname}")
+            elif caller is not None and _in_repository(caller.f_code):
+                # A library or standard-library function the project or its tests call directly.
+                qualname = getattr(code, "co_qualname", "<")
+                if "<" not in qualname:
+                    _hook._add("functions", f"{frame.f_globals.get('__name__')}:{qualname}")
         elif event == "c_call":
             name = _c_function(arg)
             if name is not None and not _locale_query(name, frame):

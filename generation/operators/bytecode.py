@@ -17,25 +17,16 @@ from cligym.generation.operators.footprint_targets import (
     site_source_modules,
     stdlib_source_modules,
 )
+from cligym.generation.operators.function_stubs import (
+    FUNCTION_TARGETS,
+    STUB_ERRORS,
+    stub_function,
+    tests_calling_function,
+)
 from cligym.generation.operators.python_stdlib import bytecode_of
 from cligym.generation.operators.repairs import pip_reinstall
 
 ATTRIBUTES_PER_MODULE = 4
-FUNCTION_TARGETS = 40
-# The module's source plus a tail rebinding one function (``f`` or ``Class.f``) to a stub with its name that
-# raises, compiled into the module's cache file.
-STALE_FUNCTION_BYTECODE = (
-    "import importlib.util as u, py_compile as p, sys; m, q, e = sys.argv[1], sys.argv[2], sys.argv[3]; "
-    "s = u.find_spec(m).origin; owner, _, n = q.rpartition('.'); "
-    "tail = ['def _stale(*args, **kwargs):', '    raise ' + e, "
-    "'_stale.__code__ = _stale.__code__.replace(co_name=%r, co_qualname=%r)' % (n, q), "
-    "'_stale.__name__, _stale.__qualname__ = %r, %r' % (n, q), "
-    "(owner + '.' + n if owner else n) + ' = _stale', 'del _stale']; "
-    "open('/tmp/.cligym-stale.py', 'w').write(open(s).read() + chr(10) + chr(10).join(tail) + chr(10)); "
-    "p.compile('/tmp/.cligym-stale.py', cfile=u.cache_from_source(s), dfile=s, doraise=True, "
-    "invalidation_mode=p.PycInvalidationMode.UNCHECKED_HASH)"
-)
-STALE_ERRORS = ("NotImplementedError", "NotImplementedError('not available in this build')")
 POISON_BYTECODE = (
     "import importlib, importlib.util as u, py_compile as p, sys; m, a, k = sys.argv[1], sys.argv[2], "
     "int(sys.argv[3]); mod = importlib.import_module(m); s = mod.__file__; "
@@ -115,15 +106,10 @@ class ProjectFunctionStaleBytecode(FaultOperator):
         return project_functions(gold, FUNCTION_TARGETS)
 
     def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
-        footprint = gold.footprint
-        if footprint is None:
-            return None
-        return footprint.tests_using("functions", f"{target.name}:{target.attribute}")
+        return tests_calling_function(gold, target)
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        module, function = shlex.quote(target.name or ""), shlex.quote(target.attribute or "")
-        error = shlex.quote(rng.choice(STALE_ERRORS))
-        return [run(f'python -c "{STALE_FUNCTION_BYTECODE}" {module} {function} {error}')]
+        return [stub_function(target, rng.choice(STUB_ERRORS), into="bytecode")]
 
     def repair_commands(self, target: Target) -> list[str]:
         return [f"rm -f {bytecode_of(target.path or '')}"]

@@ -226,10 +226,21 @@ def modules_used(gold: GoldRecord, *names: str) -> list[Target]:
 def project_functions(gold: GoldRecord, limit: int) -> list[Target]:
     """Functions of the project's modules that some gold tests call and others do not: one per distinct set
     of calling tests (smallest sets first, up to ``limit``), so each break fails a different set."""
+    return functions_called(gold, {t.name or "": t for t in project_source_modules(gold)}, limit)
+
+
+def library_functions(gold: GoldRecord, limit: int, origin: str) -> list[Target]:
+    """Functions of standard-library (``origin="stdlib"``) or installed (``"site-packages"``) source modules
+    that the repository's code calls directly, pytest does not need, and only some gold tests reach."""
+    modules = stdlib_source_modules(gold) if origin == "stdlib" else site_source_modules(gold)
+    return functions_called(gold, {t.name or "": t for t in modules}, limit)
+
+
+def functions_called(gold: GoldRecord, modules: dict[str, Target], limit: int) -> list[Target]:
+    """A target (the module's, with the function as ``attribute``) per distinct set of calling tests."""
     footprint = gold.footprint
     if footprint is None:
         return []
-    modules = {t.name: t for t in project_source_modules(gold)}
     every = frozenset(gold.gold_tests)
     by_callers: dict[frozenset[str], str] = {}
     for function in sorted(footprint.things("functions")):

@@ -8,7 +8,13 @@ from pathlib import PurePosixPath
 
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
-from cligym.generation.operators.footprint_targets import site_source_modules
+from cligym.generation.operators.footprint_targets import library_functions, site_source_modules
+from cligym.generation.operators.function_stubs import (
+    FUNCTION_TARGETS,
+    STUB_ERRORS,
+    stub_function,
+    tests_calling_function,
+)
 from cligym.generation.operators.probe_targets import imported_distributions
 from cligym.generation.operators.python_stdlib import SYNTAX_DAMAGE, bytecode_of
 from cligym.generation.operators.repairs import pip_reinstall
@@ -100,6 +106,25 @@ class DependencyModuleSyntaxError(FaultOperator):
         path = shlex.quote(target.path or "")
         line = shlex.quote(rng.choice(SYNTAX_DAMAGE))
         return [run(f"printf '%s\\n' {line} >> {path} && rm -f {bytecode_of(target.path or '')}")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return pip_reinstall(target)
+
+
+@register
+class DependencyFunctionEdited(FaultOperator):
+    name = "dependency-function-edited"
+    category = Category.PYTHON_PACKAGE
+    description = "Leave a local patch in an installed dependency that stubs out a function the project calls"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return library_functions(gold, FUNCTION_TARGETS, "site-packages")
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        return tests_calling_function(gold, target)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        return [stub_function(target, rng.choice(STUB_ERRORS), into="source")]
 
     def repair_commands(self, target: Target) -> list[str]:
         return pip_reinstall(target)

@@ -12,7 +12,17 @@ from pathlib import PurePosixPath
 
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
-from cligym.generation.operators.footprint_targets import site_source_modules, stdlib_source_modules
+from cligym.generation.operators.footprint_targets import (
+    library_functions,
+    site_source_modules,
+    stdlib_source_modules,
+)
+from cligym.generation.operators.function_stubs import (
+    FUNCTION_TARGETS,
+    STUB_ERRORS,
+    stub_function,
+    tests_calling_function,
+)
 
 # A conflict marker or a half-finished edit: the file no longer parses.
 SYNTAX_DAMAGE = ["<<<<<<< HEAD", "def _patched(:", "    return _orig(*args, **kwargs"]
@@ -134,3 +144,22 @@ class ExtensionShadowsSource(FaultOperator):
         # Import looks for extensions before sources, in a package directory for __init__ too.
         source = PurePosixPath(target.path or "")
         return str(source.with_name(source.stem)) + EXTENSION_SUFFIX
+
+
+@register
+class StdlibFunctionEdited(FaultOperator):
+    name = "stdlib-function-edited"
+    category = Category.PYTHON_STDLIB
+    description = "Leave a local patch in the standard library that stubs out a function the project calls"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return library_functions(gold, FUNCTION_TARGETS, "stdlib")
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        return tests_calling_function(gold, target)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        return [stub_function(target, rng.choice(STUB_ERRORS), into="source")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return reinstall_file_owner(target.path or "")

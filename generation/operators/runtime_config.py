@@ -6,6 +6,13 @@ import random
 
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, env, register, run
+from cligym.generation.operators.footprint_targets import project_functions
+from cligym.generation.operators.function_stubs import (
+    FUNCTION_TARGETS,
+    STUB_ERRORS,
+    startup_stub_line,
+    tests_calling_function,
+)
 from cligym.generation.operators.probe_targets import imported_distributions, imported_stdlib_modules
 from cligym.generation.operators.process_environment import ENV_HOOK, USER_SITE
 from cligym.generation.operators.python_packages import SITE_PACKAGES, pth_hook, remove_pth_files
@@ -119,3 +126,22 @@ class UserSiteShadowsModule(FaultOperator):
 
     def repair_commands(self, target: Target) -> list[str]:
         return [f"rm -f {USER_SITE}/{target.name}.py"]
+
+
+@register
+class ProjectFunctionPatchedAtStartup(FaultOperator):
+    name = "project-function-patched-at-startup"
+    category = Category.RUNTIME_CONFIG
+    description = "A .pth start-up hook monkey-patches a project function the tests call into a stub"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return project_functions(gold, FUNCTION_TARGETS)
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        return tests_calling_function(gold, target)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        return [pth_hook(startup_stub_line(target, rng.choice(STUB_ERRORS)), rng.choice(PTH_NAMES))]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return [remove_pth_files(PTH_NAMES)]

@@ -173,6 +173,15 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
         Target(kind="module", name="shop", path="/repo/shop/__init__.py", attribute="tax"),
         "cd /repo && python3 -c 'import shop; assert shop.price() == 1 and shop.tax() == 2'",
     ),
+    "project-function-patched-at-startup": (
+        Target(kind="module", name="shop", path="/repo/shop/__init__.py", attribute="tax"),
+        "cd /repo && PYTHONPATH=/repo python3 -c 'import shop; assert shop.price() == 1 and shop.tax() == 2'",
+    ),
+    "stdlib-function-edited": (
+        Target(kind="module", name="textwrap", path="/usr/lib/python3.11/textwrap.py", attribute="TextWrapper.wrap"),
+        'python3 -c \'import textwrap; assert textwrap.wrap("a b") == ["a b"]\'',
+    ),
+    "dependency-function-edited": (TABULATE.model_copy(update={"attribute": "tabulate"}), USES_TABULATE),
     "transitive-dependency-removed": (SIX, "python3 -c 'import dateutil.tz'"),
     "pytest-plugin-uninstalled": (PYTEST_MOCK, USES_MOCKER),
     "pytest-plugin-entry-point-removed": (PYTEST_MOCK, USES_MOCKER),

@@ -110,7 +110,13 @@ PROBE = Probe(
                 env=["DEMO_CURRENCY", "HOME"],
                 hosts=["localhost"],
                 scratch=["/tmp/demo-output.txt"],
-                functions=["demo.store:Store.add", "demo.store:Store.total", "time:localtime"],
+                functions=[
+                    "demo.store:Store.add",
+                    "demo.store:Store.total",
+                    "time:localtime",
+                    "csv:DictReader.__next__",
+                    "tabulate:tabulate",
+                ],
             ),
             TESTS[1]: TestContext(functions=["demo.store:Store.total"]),
             TESTS[2]: TestContext(
@@ -204,6 +210,12 @@ def test_function_level_breaks_expect_the_tests_that_call_the_function() -> None
     assert [t.attribute for t in targets] == ["Store.__init__", "Store.add", "Store.total"]
     assert {t.path for t in targets} == {"/repo/demo/store.py"}
     assert stale.expected_failures(gold, targets[2]) == {TESTS[0], TESTS[1]}
+    assert OPERATORS["project-function-patched-at-startup"].targets(gold) == targets
+    [edited] = OPERATORS["stdlib-function-edited"].targets(gold)
+    assert (edited.name, edited.attribute) == ("csv", "DictReader.__next__")
+    assert OPERATORS["stdlib-function-edited"].expected_failures(gold, edited) == {TESTS[0]}
+    [dependency] = OPERATORS["dependency-function-edited"].targets(gold)
+    assert (dependency.name, dependency.attribute, dependency.version) == ("tabulate", "tabulate", "0.9.0")
     clock = OPERATORS["timezone-set-at-startup"]
     assert clock.expected_failures(gold, clock.targets(gold)[0]) == {TESTS[0]}
     assert OPERATORS["locale-not-generated"].expected_failures(gold, Target(kind="env_var", name="LC_ALL")) == {

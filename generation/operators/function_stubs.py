@@ -1,0 +1,53 @@
+"""One function of a module replaced by a stub that raises: the breaks aimed at a function some tests call.
+
+The module's source plus a tail rebinding the function (``f`` or ``Class.f``) to a stub that keeps its name
+is written either into the module's cache file as unchecked-hash bytecode (the source still reads fine) or
+into the source itself (a half-finished local patch). A start-up hook can rebind it at run time instead.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Literal
+
+from cligym.generation.gold.record import GoldRecord
+from cligym.generation.operators.base import BreakStep, Target, run
+
+FUNCTION_TARGETS = 40
+
+STUB_ERRORS = ("NotImplementedError", "NotImplementedError('not available in this build')")
+_STUB_SCRIPT = (
+    "import importlib.util as u, py_compile as p, sys; m, q, e, into = sys.argv[1:5]; "
+    "s = u.find_spec(m).origin; owner, _, n = q.rpartition('.'); "
+    "tail = ['def _stale(*args, **kwargs):', '    raise ' + e, "
+    "'_stale.__code__ = _stale.__code__.replace(co_name=%r, co_qualname=%r)' % (n, q), "
+    "'_stale.__name__, _stale.__qualname__ = %r, %r' % (n, q), "
+    "(owner + '.' + n if owner else n) + ' = _stale', 'del _stale']; "
+    "text = open(s).read() + chr(10) + chr(10).join(tail) + chr(10); "
+    "w = '/tmp/.cligym-stale.py' if into == 'bytecode' else s; open(w, 'w').write(text); "
+    "p.compile(w, cfile=u.cache_from_source(s), dfile=s, doraise=True, "
+    "invalidation_mode=p.PycInvalidationMode.UNCHECKED_HASH if into == 'bytecode' else "
+    "p.PycInvalidationMode.TIMESTAMP)"
+)
+
+
+def stub_function(target: Target, error: str, into: Literal["bytecode", "source"]) -> BreakStep:
+    """``target.attribute`` of module ``target.name`` raising ``error``, in its bytecode or its source."""
+    arguments = " ".join(shlex.quote(a) for a in (target.name or "", target.attribute or "", error, into))
+    return run(f'python -c "{_STUB_SCRIPT}" {arguments}')
+
+
+def startup_stub_line(target: Target, error: str) -> str:
+    """A ``.pth`` line rebinding the function at interpreter start-up (the module is imported then)."""
+    owner, _, name = (target.attribute or "").rpartition(".")
+    where = f"eval({owner!r}, vars(m))" if owner else "m"
+    return (
+        f"import importlib; m = importlib.import_module({target.name!r}); "
+        f"setattr({where}, {name!r}, lambda *a, **k: (_ for _ in ()).throw({error}))"
+    )
+
+
+def tests_calling_function(gold: GoldRecord, target: Target) -> frozenset[str] | None:
+    """The gold tests that call the function a target names (None: the record has no per-test probe)."""
+    footprint = gold.footprint
+    return None if footprint is None else footprint.tests_using("functions", f"{target.name}:{target.attribute}")
