@@ -155,8 +155,17 @@ class Footprint:
         ]
 
     def harness(self, raising: Raising | None = None) -> set[str]:
+        """What pytest needs: the modules it had loaded before any conftest, and those its own code imports
+        later, whichever test happened to be running (a codec for test ids, a lazily loaded helper)."""
         if raising not in self._harness:
-            self._harness[raising] = self.closure(self.probe.harness_modules, raising)
+            loaded = self.closure(self.probe.harness_modules, raising)
+            later = [
+                name
+                for ctx in self.probe.contexts.values()
+                for caller, _, name in (call.partition(">") for call in ctx.calls)
+                if caller in loaded and caller not in self.first_party and not self._guarded(caller, name, raising)
+            ]
+            self._harness[raising] = loaded | self.closure(later, raising)
         return self._harness[raising]
 
     def uses(self, raising: Raising | None = None) -> dict[str, dict[UseKind, set[str]]]:

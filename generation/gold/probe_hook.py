@@ -141,12 +141,16 @@ def _name_from(importer, qualified):
         _add("names", qualified)
 
 
-def _calling_site():
+# The import machinery, and the codec registry's (a codec is imported by ``encodings`` for whoever encodes).
+_MACHINERY = {"importlib", "_frozen_importlib", "_frozen_importlib_external", "encodings", "codecs"}
+
+
+def _calling_site(depth=2):
     """The module whose code is running on this thread's stack, outside the import machinery, and its line."""
-    frame = sys._getframe(2)
+    frame = sys._getframe(depth)
     while frame is not None:
         name = frame.f_globals.get("__name__")
-        if name and not name.startswith(("importlib", "_frozen_importlib", "cligym_probe")):
+        if name and name.partition(".")[0] not in _MACHINERY and not name.startswith("cligym_probe"):
             return name, frame.f_lineno
         frame = frame.f_back
     return None, None
@@ -177,8 +181,10 @@ def _install(directory):
         try:
             resolved = _resolve(name, globals, level)
             caller = (globals or {}).get("__name__")
-            importer = caller if caller and _initializing(caller) else None
             line = sys._getframe(1).f_lineno
+            if caller in ("encodings", "codecs"):
+                caller, line = _calling_site(1)
+            importer = caller if caller and _initializing(caller) else None
             _import_from(importer, resolved, caller, line)
             for item in fromlist or ():
                 if item == "*":

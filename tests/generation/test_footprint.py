@@ -151,3 +151,24 @@ def test_a_guarded_import_does_not_spread_the_failure_its_handler_catches() -> N
     assert found.tests_using("modules", "asyncio", raising="SyntaxError") == frozenset()
     # An unguarded import of the same module still spreads it.
     assert found.tests_using("modules", "sqlite3", raising="ImportError") == {STORE, STORE_2}
+
+
+def test_a_module_pytest_imports_at_run_time_is_harness_whichever_test_was_running() -> None:
+    # pytest escapes string parameters for test ids with the unicode_escape codec: the first collector that
+    # needed it loaded it, but every collector with such parameters needs it.
+    record = probe().model_copy(
+        update={
+            "contexts": {
+                **probe().contexts,
+                "tests/test_report.py": TestContext(
+                    imports=["app.report", "encodings.unicode_escape"],
+                    calls=["_pytest.compat>encodings.unicode_escape", "app.report>decimal"],
+                ),
+            },
+            "import_edges": {**probe().import_edges, "pytest": ["_pytest.compat"]},
+        }
+    )
+    found = Footprint(record, [STORE, STORE_2, REPORT, CLI], first_party=["app", "app.store", "app.report"])
+    assert found.is_harness_module("encodings.unicode_escape")
+    assert found.is_harness_module("_pytest.compat")
+    assert not found.is_harness_module("decimal")
