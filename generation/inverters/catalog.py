@@ -71,14 +71,21 @@ def all_catalog_candidates(
     gold: GoldRecord, seed: int = 0, operators: Sequence[FaultOperator] | None = None
 ) -> list[Candidate]:
     """Every operator on every target it finds that some gold test uses, one parameter draw each."""
-    candidates = []
+    return [candidate for candidate, _ in _expected_candidates(gold, seed, operators)]
+
+
+def _expected_candidates(
+    gold: GoldRecord, seed: int, operators: Sequence[FaultOperator] | None
+) -> list[tuple[Candidate, frozenset[str] | None]]:
+    """Each candidate with the tests it is expected to fail (every test included; None: unknown)."""
+    found = []
     for operator in operators if operators is not None else list(OPERATORS.values()):
         for target in operator.targets(gold):
             expected = operator.expected_failures(gold, target)
             if expected is not None and not expected:
                 continue  # the per-test probe saw no gold test use it: breaking it breaks nothing
-            candidates.append(catalog_candidate(gold, operator, target, seed, expected))
-    return candidates
+            found.append((catalog_candidate(gold, operator, target, seed, expected), expected))
+    return found
 
 
 def combine(first: Candidate, second: Candidate) -> Candidate:
@@ -177,9 +184,9 @@ class CatalogInverter:
             rng = random.Random(f"{gold.name}:{self.seed}")
             every = frozenset(gold.gold_tests)
             by_category: dict[str, list[Candidate]] = {}
-            for candidate in all_catalog_candidates(gold, self.seed, self.operators):
+            for candidate, expected in _expected_candidates(gold, self.seed, self.operators):
                 by_category.setdefault(str(candidate.category), []).append(candidate)
-                self._expected[candidate_key(candidate)] = _expected_set(gold, candidate, every)
+                self._expected[candidate_key(candidate)] = None if expected is None else frozenset(expected)
 
             def rank(candidate: Candidate) -> int:
                 expected = self._expected[candidate_key(candidate)]
@@ -316,17 +323,6 @@ def _family(candidate: Candidate) -> str:
     if target is not None and target.kind in ("module", "distribution") and target.name:
         return "module:" + target.name.split(".", 1)[0]
     return _target_label(candidate)
-
-
-def _expected_set(gold: GoldRecord, candidate: Candidate, every: frozenset[str]) -> frozenset[str] | None:
-    """The tests the candidate is expected to fail: its partial set, every test, or None (unknown)."""
-    if candidate.expected_failures is not None:
-        return frozenset(candidate.expected_failures)
-    operator = OPERATORS.get(candidate.inverter.removeprefix("catalog:"))
-    if operator is None or candidate.target is None:
-        return None
-    expected = operator.expected_failures(gold, candidate.target)
-    return None if expected is None else every
 
 
 def _target_label(candidate: Candidate) -> str:
