@@ -232,8 +232,20 @@ def project_functions(gold: GoldRecord, limit: int) -> list[Target]:
 def library_functions(gold: GoldRecord, limit: int, origin: str) -> list[Target]:
     """Functions of standard-library (``origin="stdlib"``) or installed (``"site-packages"``) source modules
     that the repository's code calls directly, pytest does not need, and only some gold tests reach."""
-    modules = stdlib_source_modules(gold) if origin == "stdlib" else site_source_modules(gold)
-    return functions_called(gold, {t.name or "": t for t in modules}, limit)
+    modules: dict[str, Target] = {}
+    for m in gold.probe.modules:
+        if not (m.file or "").endswith(".py") or not _used(gold, m.name):
+            continue
+        # The call itself shows the repository uses the module: it need not import it by name (the C
+        # datetime calls _strptime for it). Private pure-Python modules count; start-up modules do not.
+        if origin == "stdlib" and m.origin == "stdlib" and (m.file or "").startswith("/usr/lib/python3"):
+            if _top(m.name) not in STARTUP_MODULES and not m.name.startswith("encodings"):
+                modules[m.name] = Target(kind="module", name=m.name, path=m.file)
+        elif origin == "site-packages" and _third_party(m):
+            modules[m.name] = Target(
+                kind="module", name=m.name, path=m.file, distribution=m.distribution, version=m.distribution_version
+            )
+    return functions_called(gold, modules, limit)
 
 
 def functions_called(gold: GoldRecord, modules: dict[str, Target], limit: int) -> list[Target]:
