@@ -178,7 +178,8 @@ class CatalogInverter:
 
     def _queue(self, gold: GoldRecord) -> list[Candidate]:
         """Single-fault candidates, shuffled within each category (those expected to fail only some tests
-        first, every test last), categories taking turns."""
+        first, every test last, but one of those per category the first tier lacks early), categories
+        taking turns."""
         cache_key = f"{gold.name}:{gold.record_key}"
         if cache_key not in self._queues:
             rng = random.Random(f"{gold.name}:{self.seed}")
@@ -194,15 +195,24 @@ class CatalogInverter:
 
             queues = [rng.sample(items, len(items)) for _, items in sorted(by_category.items())]
             rng.shuffle(queues)
+            tiers = {tier: [[c for c in queue if rank(c) == tier] for queue in queues] for tier in (0, 1, 2)}
+            # One candidate failing every test from each category no partial candidate reaches comes early,
+            # one per round of the partial tier: the share of such tasks is capped, but a category the
+            # project offers no narrower way into still gets its turn before the partial tier runs dry.
+            partial = {str(queue[0].category) for queue in tiers[0] if queue}
+            newcomers = [queue.pop(0) for queue in tiers[2] if queue and str(queue[0].category) not in partial]
             ordered: list[Candidate] = []
             # Tiers by what is expected to fail (some tests, unknown, every test); categories take turns
             # within each tier.
             for tier in (0, 1, 2):
-                tiered = [[c for c in queue if rank(c) == tier] for queue in queues]
-                while any(tiered):
-                    for queue in tiered:
+                while any(tiers[tier]):
+                    for queue in tiers[tier]:
                         if queue:
                             ordered.append(queue.pop(0))
+                    if tier == 0 and newcomers:
+                        ordered.append(newcomers.pop(0))
+                if tier == 0:
+                    ordered.extend(newcomers)
             self._queues[cache_key] = ordered
         return self._queues[cache_key]
 

@@ -63,7 +63,13 @@ def test_partial_candidates_come_first_and_categories_take_turns_within_a_tier(g
     while (candidate := inverter.propose(gold, history)) is not None:
         history.append(judged(candidate, "repo_untouched"))
     tiers = [tier(gold, a.candidate) for a in history]
-    assert tiers == sorted(tiers) and tiers[0] == 0 and 1 in tiers
+    assert tiers[0] == 0 and 1 in tiers
+    last_partial = max(i for i, t in enumerate(tiers) if t == 0)
+    assert all(t != 1 for t in tiers[:last_partial])
+    # Before the partial tier ends, only one candidate failing every test per category it lacks.
+    early = [a.candidate.category for a in history[:last_partial] if tier(gold, a.candidate) == 2]
+    partial_categories = {a.candidate.category for a in history if tier(gold, a.candidate) == 0}
+    assert len(early) == len(set(early)) and not set(early) & partial_categories
     first_tier = [a.candidate.category for a in history if tier(gold, a.candidate) == 0]
     categories = set(first_tier)
     assert len(categories) >= 6
@@ -205,3 +211,19 @@ def test_the_unknown_tier_stops_once_it_misses_more_often_than_it_works(gold: Go
         history.append(judged(candidate, verdict))
     # One success, then misses until there are four of them and more misses than successes.
     assert unknown == [None, "breaks", "breaks", "breaks", "breaks"]
+
+
+def test_a_category_only_reached_by_failing_every_test_gets_an_early_turn(gold: GoldRecord) -> None:
+    # In the demo probe a truncated library fails every test (the process dies); the other operators
+    # chosen here fail some tests, or are of unknown effect.
+    operators = ["library-truncated", "project-bytecode-poisoned", "project-function-stale-bytecode"]
+    inverter = CatalogInverter(seed=3, combination_share=0, operators=[*operators, "bash-env-file-limit"])
+    history: list[Attempt] = []
+    while (candidate := inverter.propose(gold, history)) is not None:
+        history.append(judged(candidate, "repo_untouched"))
+    order = [a.candidate.inverter.removeprefix("catalog:") for a in history]
+    assert order.count("library-truncated") > 1
+    # One of them in the partial tier's rounds (after the first round), the rest after the unknown tier.
+    first = order.index("library-truncated")
+    assert first < max(i for i, name in enumerate(order) if name.startswith("project-"))
+    assert first < order.index("bash-env-file-limit") < len(order) - 1 - order[::-1].index("library-truncated")
