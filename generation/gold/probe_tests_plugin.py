@@ -8,8 +8,8 @@ teardown. A child process inherits the context through ``CLIGYM_PROBE_CONTEXT``.
 
 While collectors and tests run, a profile function records the functions called (``module:qualname``): the
 project's own (defined in the repository outside its tests, and not called from their own module's body),
-the library and standard-library functions the repository's code calls directly, and the clock and locale
-functions of the C library whoever calls them, so the tests that call one are known.
+the library and standard-library functions the repository's code calls directly, the clock functions of the C
+library it calls, and ``setlocale`` whoever calls it, so the tests that call one are known.
 
 Runs inside the project's interpreter: standard library and pytest only.
 """
@@ -91,12 +91,14 @@ def _c_function(function):
     return found
 
 
-def _locale_query(name, frame):
-    """``locale.getlocale()`` and ``setlocale(category)`` only ask: a locale that was never generated does not
-    make them fail."""
-    if name != "_locale:setlocale" or not frame.f_code.co_filename.endswith("/locale.py"):
+def _locale_setting(name, frame):
+    """``locale.setlocale(category, name)``: ``getlocale()`` and ``setlocale(category)`` only ask, and a locale
+    that was never generated does not make them fail."""
+    if name != "_locale:setlocale":
         return False
-    return frame.f_code.co_name == "getlocale" or frame.f_locals.get("locale") is None
+    if not frame.f_code.co_filename.endswith("/locale.py"):
+        return True
+    return frame.f_code.co_name != "getlocale" and frame.f_locals.get("locale") is not None
 
 
 def _profile(frame, event, arg):
@@ -120,7 +122,9 @@ def _profile(frame, event, arg):
                     _hook._add("functions", f"{frame.f_globals.get('__name__')}:{qualname}")
         elif event == "c_call":
             name = _c_function(arg)
-            if name is not None and not _locale_query(name, frame):
+            # The clock read by the repository's own code (not the standard library's locale tables), and
+            # a locale set by anyone.
+            if name is not None and (_in_repository(frame.f_code) or _locale_setting(name, frame)):
                 _hook._add("functions", name)
     except Exception:  # a probe must never break the tests it observes
         pass

@@ -19,11 +19,12 @@ from cligym.generation.operators.probe_targets import probed_file, stdlib_codecs
 from cligym.generation.operators.python_packages import pth_hook, remove_pth_files
 from cligym.generation.operators.repairs import reinstall
 
-# C functions (module:qualname, as the probe names them) whose result follows the local time zone.
+# C functions (module:qualname, as the probe names them) whose result follows the local time zone when the
+# repository calls them (formatting a given time tuple, or setting the zone, does not).
 LOCAL_TIME_FUNCTIONS = (
-    "time:localtime", "time:mktime", "time:ctime", "time:asctime", "time:strftime", "time:tzset",
-    "datetime:datetime.now", "datetime:datetime.today", "datetime:date.today", "datetime:datetime.fromtimestamp",
-    "datetime:date.fromtimestamp", "datetime:datetime.timestamp", "datetime:datetime.astimezone",
+    "time:localtime", "time:mktime", "time:ctime", "datetime:datetime.now", "datetime:datetime.today",
+    "datetime:date.today", "datetime:datetime.fromtimestamp", "datetime:date.fromtimestamp",
+    "datetime:datetime.timestamp", "datetime:datetime.astimezone",
 )  # fmt: skip
 # Setting a locale by name (or from the environment, "") is what fails when that locale was never generated.
 LOCALE_FUNCTIONS = ("_locale:setlocale",)
