@@ -115,7 +115,7 @@ def _profile(frame, event, arg):
                 if caller is not None and caller.f_globals is frame.f_globals and caller.f_code.co_name == "<module>":
                     return
                 _hook._add("functions", f"{frame.f_globals.get('__name__')}:{qualname}")
-            elif caller is not None and _in_repository(caller.f_code):
+            elif caller is not None and _in_repository(caller.f_code) and not _in_repository(code):
                 # A library or standard-library function the project or its tests call directly.
                 qualname = getattr(code, "co_qualname", "<")
                 if "<" not in qualname:
