@@ -38,13 +38,26 @@ def stub_function(target: Target, error: str, into: Literal["bytecode", "source"
 
 
 def startup_stub_line(target: Target, error: str) -> str:
-    """A ``.pth`` line rebinding the function at interpreter start-up (the module is imported then)."""
+    """A ``.pth`` line rebinding the function at interpreter start-up, wherever a loaded module holds it (a
+    package re-exporting it bound the original while the module was imported). The code runs in a namespace
+    of its own: site's ``exec`` of a ``.pth`` line hides its names from nested scopes."""
     owner, _, name = (target.attribute or "").rpartition(".")
-    where = f"eval({owner!r}, vars(m))" if owner else "m"
-    return (
-        f"import importlib; m = importlib.import_module({target.name!r}); "
-        f"setattr({where}, {name!r}, lambda *a, **k: (_ for _ in ()).throw({error}))"
+    code = "\n".join(
+        [
+            "import importlib, sys",
+            f"_module = importlib.import_module({target.name!r})",
+            f"_owner = {f'eval({owner!r}, vars(_module))' if owner else '_module'}",
+            f"_original = getattr(_owner, {name!r})",
+            f"def {name}(*args, **kwargs):",
+            f"    raise {error}",
+            f"_stub = {name}",
+            "for _loaded in list(sys.modules.values()):",
+            f"    if getattr(_loaded, '__dict__', {{}}).get({name!r}) is _original:",
+            f"        setattr(_loaded, {name!r}, _stub)",
+            f"setattr(_owner, {name!r}, _stub)",
+        ]
     )
+    return f"import sys; exec({code!r}, {{}})"
 
 
 def tests_calling_function(gold: GoldRecord, target: Target) -> frozenset[str] | None:

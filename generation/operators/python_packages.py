@@ -24,8 +24,9 @@ STDLIB = "$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"stdlib\"]
 
 
 def pth_hook(line: str, name: str) -> BreakStep:
-    """A ``.pth`` file in site-packages whose one line runs in every interpreter at start-up."""
-    return run(f'echo "{line}" > {SITE_PACKAGES}/{name}')
+    """A ``.pth`` file in site-packages whose one line runs in every interpreter at start-up (written as is:
+    ``printf '%s'`` expands nothing in it, where ``echo`` would turn a backslash sequence into a byte)."""
+    return run(f"printf '%s\\n' {shlex.quote(line)} > {SITE_PACKAGES}/{name}")
 
 
 def remove_pth_files(names: list[str]) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from cligym.generation.gold.footprint import PerTestProbe, TestContext
 from cligym.generation.gold.record import GoldRecord, Probe, ProbedFile, ProbedModule
 from cligym.generation.operators import OPERATORS, Category, Target
+from cligym.generation.operators.function_stubs import startup_stub_line
 from cligym.generation.operators.probe_targets import breakable_libraries, soname_link
 
 TESTS = ["tests/test_a.py::test_one", "tests/test_a.py::test_two", "tests/test_b.py::test_three"]
@@ -236,3 +239,18 @@ def test_cli_lists_the_catalog(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     for name in OPERATORS:
         assert name in result.stdout
+
+
+def test_a_startup_patch_reaches_a_function_its_package_re_exports(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("from pkg.sub import f, Box\n")
+    (package / "sub.py").write_text("def f():\n    return 1\n\n\nclass Box:\n    def size(self):\n        return 2\n")
+    for attribute in ("f", "Box.size"):
+        line = startup_stub_line(Target(kind="module", name="pkg.sub", attribute=attribute), "NotImplementedError")
+        (tmp_path / "hook.pth").write_text(line + "\n")
+        call = "pkg.f()" if attribute == "f" else "pkg.Box().size()"
+        check = f"import site; site.addsitedir({str(tmp_path)!r}); import pkg; {call}"
+        result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 1 and "NotImplementedError" in result.stderr, (attribute, result.stderr)
+        assert "Error processing line" not in result.stderr
