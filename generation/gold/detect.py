@@ -135,15 +135,30 @@ def _requirement_files(root: Path) -> list[str]:
     return files
 
 
+_TOX_CONDITION = re.compile(r"^(?P<factors>[\w.!,-]+):\s+(?P<rest>\S.*)$")
+
+
 def _tox_deps(root: Path) -> tuple[list[str], list[str]]:
-    """Plain requirements and ``-r`` files from tox.ini's [testenv] deps (substitutions are skipped)."""
+    """Plain requirements and ``-r`` files from tox.ini's [testenv] deps (substitutions are skipped). A
+    requirement under a factor condition (``unit: pytest``) counts when a command under one of its factors
+    runs pytest; negated factors (``!py315t``) name other environments and do not decide."""
     tox = _read_cfg(root / "tox.ini")
     if not tox.has_section("testenv") or "deps" not in tox["testenv"]:
         return [], []
+    test_factors: set[str] = set()
+    for line in tox["testenv"].get("commands", "").splitlines():
+        condition = _TOX_CONDITION.match(line.strip())
+        if condition and "pytest" in condition["rest"]:
+            test_factors |= _positive_factors(condition["factors"])
     deps: list[str] = []
     files: list[str] = []
     for line in tox["testenv"]["deps"].splitlines():
         line = line.split("#", 1)[0].strip()
+        condition = _TOX_CONDITION.match(line)
+        if condition:
+            if not _positive_factors(condition["factors"]) & test_factors:
+                continue
+            line = condition["rest"]
         if not line or "{" in line or line in (".", "-e ."):
             continue
         if line.startswith("-r"):
@@ -153,6 +168,10 @@ def _tox_deps(root: Path) -> tuple[list[str], list[str]]:
         elif not line.startswith("-"):
             deps.append(line)
     return deps, files
+
+
+def _positive_factors(condition: str) -> set[str]:
+    return {f for part in condition.split(",") for f in part.split("-") if f and not f.startswith("!")}
 
 
 def _has_c_extension(root: Path, pyproject: dict, setup_py: str) -> bool:

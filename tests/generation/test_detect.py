@@ -135,3 +135,24 @@ def test_unittest_only_project_and_tests_inside_the_package(tmp_path: Path) -> N
     assert plan.test_paths == ["old/tests"]
     assert plan.test_extras == []
     assert "python -m pip install -e ." in plan.install_steps
+
+
+def test_tox_deps_under_a_factor_count_when_that_factor_runs_pytest(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "tox.ini": """
+                [testenv]
+                deps =
+                    unit: pytest
+                    unit-!py315t: matplotlib; implementation_name != 'pypy'
+                    doctest: sphinx
+                    freezegun
+                commands =
+                    unit: pytest tests {posargs}
+                    doctest: sphinx-build -b doctest docs docs/_build
+            """,
+            "tests/test_x.py": "",
+        },
+    )
+    assert detect_install_plan(root).tox_deps == ["pytest", "matplotlib; implementation_name != 'pypy'", "freezegun"]
