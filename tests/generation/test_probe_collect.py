@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
+from cligym.generation.gold import probe_collect
 from cligym.generation.gold.probe_collect import (
     context_at,
     guarded_lines,
@@ -124,3 +129,35 @@ def test_an_import_counts_as_guarded_only_when_every_site_is(tmp_path: Path) -> 
     sites = {"speedy": {"_speedups": [3], "os": [1], "ssl": [3, 7], "toml": [15]}, "elsewhere": {"os": [1]}}
     guards = import_guards(sites, {"speedy": str(source), "elsewhere": None})
     assert guards == {"speedy": {"_speedups": [["ImportError"]], "ssl": [["ImportError"], ["Exception", "ValueError"]]}}
+
+
+def test_a_variable_a_test_sets_and_a_program_only_the_stdlib_starts_are_not_what_it_uses(tmp_path: Path) -> None:
+    test = "tests/test_a.py::test_one"
+    stdlib = sysconfig.get_paths()["stdlib"]
+    record = {
+        "pid": 1,
+        "argv": ["pytest"],
+        "context": "",
+        "modules": {"platform": f"{stdlib}/platform.py", "test_a": str(tmp_path / "repo/tests/test_a.py")},
+        "maps": [],
+        "contexts": {
+            test: {
+                "env": ["FROM_IMAGE", "SET_BY_TEST"],
+                "env_set": ["SET_BY_TEST"],
+                "executed": ["/bin/uname", "/bin/date"],
+                "launched": ["platform>/bin/uname", "test_a>/bin/date"],
+            }
+        },
+        "edges": {},
+        "name_edges": {},
+        "sites": {},
+    }
+    (tmp_path / "py-1.json").write_text(json.dumps(record))
+    (tmp_path / "tests-1.json").write_text(json.dumps({"windows": [[test, 0.0, 1.0, 1]], "fixtures": {}}))
+    # As in a probe container: the collector as a script, in an interpreter without our site-packages.
+    script = Path(probe_collect.__file__)
+    out = tmp_path / "report.json"
+    subprocess.run([sys.executable, "-S", str(script), str(tmp_path), str(tmp_path / "repo"), str(out)], check=True)
+    context = json.loads(out.read_text())["per_test"]["contexts"][test]
+    assert context["env"] == ["FROM_IMAGE"]
+    assert context["executables"] == ["/bin/date"]
