@@ -20,8 +20,8 @@ from cligym.generation.operators.footprint_targets import (
 from cligym.generation.operators.function_stubs import (
     FUNCTION_TARGETS,
     STUB_ERRORS,
+    FunctionStubFault,
     stub_function,
-    tests_calling_function,
 )
 from cligym.generation.operators.python_stdlib import bytecode_of
 from cligym.generation.operators.repairs import pip_reinstall
@@ -97,16 +97,13 @@ class ProjectBytecodePoisoned(_PoisonedBytecode):
 
 
 @register
-class ProjectFunctionStaleBytecode(FaultOperator):
+class ProjectFunctionStaleBytecode(FunctionStubFault):
     name = "project-function-stale-bytecode"
     category = Category.BYTECODE
     description = "Leave bytecode of a project module from a build where one function the tests call is a stub"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
         return project_functions(gold, FUNCTION_TARGETS)
-
-    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
-        return tests_calling_function(gold, target)
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         return [stub_function(target, rng.choice(STUB_ERRORS), into="bytecode")]

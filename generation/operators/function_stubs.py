@@ -11,7 +11,7 @@ import shlex
 from typing import Literal
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import BreakStep, Target, run
+from cligym.generation.operators.base import BreakStep, FaultOperator, Target, run
 
 FUNCTION_TARGETS = 40
 
@@ -64,3 +64,10 @@ def tests_calling_function(gold: GoldRecord, target: Target) -> frozenset[str] |
     """The gold tests that call the function a target names (None: the record has no per-test probe)."""
     footprint = gold.footprint
     return None if footprint is None else footprint.tests_using("functions", f"{target.name}:{target.attribute}")
+
+
+class FunctionStubFault(FaultOperator):
+    """An operator aimed at one function: the tests expected to fail are those that call it."""
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        return tests_calling_function(gold, target)

@@ -12,8 +12,8 @@ from cligym.generation.operators.footprint_targets import library_functions, sit
 from cligym.generation.operators.function_stubs import (
     FUNCTION_TARGETS,
     STUB_ERRORS,
+    FunctionStubFault,
     stub_function,
-    tests_calling_function,
 )
 from cligym.generation.operators.probe_targets import imported_distributions
 from cligym.generation.operators.python_stdlib import SYNTAX_DAMAGE, bytecode_of
@@ -113,16 +113,13 @@ class DependencyModuleSyntaxError(FaultOperator):
 
 
 @register
-class DependencyFunctionEdited(FaultOperator):
+class DependencyFunctionEdited(FunctionStubFault):
     name = "dependency-function-edited"
     category = Category.PYTHON_PACKAGE
     description = "Leave a local patch in an installed dependency that stubs out a function the project calls"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
         return library_functions(gold, FUNCTION_TARGETS, "site-packages")
-
-    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
-        return tests_calling_function(gold, target)
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         return [stub_function(target, rng.choice(STUB_ERRORS), into="source")]

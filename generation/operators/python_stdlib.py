@@ -20,8 +20,8 @@ from cligym.generation.operators.footprint_targets import (
 from cligym.generation.operators.function_stubs import (
     FUNCTION_TARGETS,
     STUB_ERRORS,
+    FunctionStubFault,
     stub_function,
-    tests_calling_function,
 )
 
 # A conflict marker or a half-finished edit: the file no longer parses.
@@ -147,16 +147,13 @@ class ExtensionShadowsSource(FaultOperator):
 
 
 @register
-class StdlibFunctionEdited(FaultOperator):
+class StdlibFunctionEdited(FunctionStubFault):
     name = "stdlib-function-edited"
     category = Category.PYTHON_STDLIB
     description = "Leave a local patch in the standard library that stubs out a function the project calls"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
         return library_functions(gold, FUNCTION_TARGETS, "stdlib")
-
-    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
-        return tests_calling_function(gold, target)
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         return [stub_function(target, rng.choice(STUB_ERRORS), into="source")]

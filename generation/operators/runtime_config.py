@@ -10,8 +10,8 @@ from cligym.generation.operators.footprint_targets import project_functions
 from cligym.generation.operators.function_stubs import (
     FUNCTION_TARGETS,
     STUB_ERRORS,
+    FunctionStubFault,
     startup_stub_line,
-    tests_calling_function,
 )
 from cligym.generation.operators.probe_targets import imported_distributions, imported_stdlib_modules
 from cligym.generation.operators.process_environment import ENV_HOOK, USER_SITE
@@ -129,16 +129,13 @@ class UserSiteShadowsModule(FaultOperator):
 
 
 @register
-class ProjectFunctionPatchedAtStartup(FaultOperator):
+class ProjectFunctionPatchedAtStartup(FunctionStubFault):
     name = "project-function-patched-at-startup"
     category = Category.RUNTIME_CONFIG
     description = "A .pth start-up hook monkey-patches a project function the tests call into a stub"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
         return project_functions(gold, FUNCTION_TARGETS)
-
-    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
-        return tests_calling_function(gold, target)
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         return [pth_hook(startup_stub_line(target, rng.choice(STUB_ERRORS)), rng.choice(PTH_NAMES))]
