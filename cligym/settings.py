@@ -147,8 +147,12 @@ class GenerationSettings(_Strict):
     max_tasks_per_failing_set: int = Field(
         3, ge=1, description="Tasks of one repository with exactly the same failing tests (different causes)."
     )
-    max_tasks_failing_every_test: int = Field(
-        2, ge=0, description="Tasks of one repository that fail every gold test (nothing imports, nothing runs)."
+    max_share_failing_every_test: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="Share of a repository's wanted tasks that may fail every gold test (nothing imports, nothing "
+        "runs); at least one when above 0.",
     )
     depth_sweep: bool = Field(
         True, description="Try the diagnosis-free repair sweep on each valid task; what it repairs is shallow."

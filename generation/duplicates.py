@@ -30,6 +30,14 @@ def cause_of(candidate: Candidate) -> str:
     return f"{family}|{hashlib.sha256(steps.encode()).hexdigest()[:16]}"
 
 
+def every_test_cap(share: float, tasks_wanted: int) -> int:
+    """How many of a repository's ``tasks_wanted`` tasks may fail every gold test: ``share`` of them, rounded
+    down, and at least one unless the share is zero."""
+    if share <= 0:
+        return 0
+    return max(1, int(share * tasks_wanted + 1e-9))
+
+
 class DuplicateJudge:
     """The tasks one repository has so far, and whether another candidate would duplicate one of them."""
 

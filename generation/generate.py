@@ -21,7 +21,7 @@ from cligym.docker_connection import docker_client
 from cligym.errors import CligymError
 from cligym.executor import Executor, LocalExecutor, UnitResources
 from cligym.generation.attempt_log import append_attempt, read_attempts
-from cligym.generation.duplicates import DuplicateJudge
+from cligym.generation.duplicates import DuplicateJudge, every_test_cap
 from cligym.generation.export import export_harbor_task, export_terminal_bench_task
 from cligym.generation.gold import GoldRecord
 from cligym.generation.gold.build import gold_dir
@@ -94,7 +94,7 @@ def generate_for_spec(
     judge = DuplicateJudge(
         settings.generation.max_tasks_per_failing_set,
         gold.gold_tests,
-        settings.generation.max_tasks_failing_every_test,
+        every_test_cap(settings.generation.max_share_failing_every_test, tasks_wanted),
     )
     on_node = built.on_node(run_dir) if executor.name != "local" else None
     units = _Units(executor, gold, on_node, settings, run_dir, judge)

@@ -12,6 +12,7 @@ from cligym.cli.report_command import print_report
 from cligym.errors import CligymError
 from cligym.executor import make_executor
 from cligym.generation.attempt_log import read_attempts
+from cligym.generation.duplicates import every_test_cap
 from cligym.generation.generate import EXPORT_FORMATS, RepoGeneration, generate_for_spec
 from cligym.generation.inverters.agent import AgentInverter
 from cligym.generation.inverters.base import Inverter
@@ -89,7 +90,9 @@ def generate(
     """Break gold environments (fault catalog or a model), validate every candidate, export valid tasks."""
     settings = settings_from_options(config, override)
     client = _model_client(settings, inverter, statements)
-    chosen = make_inverter(inverter, seed, _names(operators), _names(categories), combine, settings, client, out)
+    chosen = make_inverter(
+        inverter, seed, _names(operators), _names(categories), combine, settings, client, out, tasks_wanted=tasks
+    )
     writer = StatementWriter(client if statements != "template" else None)
     formats = _names(export) or []
     unknown = sorted(set(formats) - set(EXPORT_FORMATS))
@@ -160,6 +163,7 @@ def make_inverter(
     settings: Settings | None = None,
     client: ChatClient | None = None,
     run_dir: Path | None = None,
+    tasks_wanted: int = 10,
 ) -> Inverter:
     """The inverter ``--inverter`` names; the agent inverter takes its categories from the command line too."""
     if name == "agent":
@@ -186,7 +190,7 @@ def make_inverter(
             categories=categories,
             combination_share=combine,
             max_per_failing_set=generation.max_tasks_per_failing_set,
-            max_failing_every_test=generation.max_tasks_failing_every_test,
+            max_failing_every_test=every_test_cap(generation.max_share_failing_every_test, tasks_wanted),
         )
     except ValueError as exc:
         raise CligymError(str(exc)) from None

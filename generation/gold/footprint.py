@@ -35,6 +35,10 @@ CATCHERS: dict[str, frozenset[str]] = {
     "PermissionError": frozenset({"PermissionError", "OSError", "Exception", "BaseException"}),
 }
 
+# What starts a program (``python -m X``, a script): the modules these import at run time are the program a
+# child process runs, not code pytest needs, even though pytest's own process loaded them first.
+LAUNCHERS = frozenset({"__main__", "runpy"})
+
 UseKind = Literal[
     "modules", "libraries", "files", "executables", "env", "hosts", "fixtures", "names", "scratch", "functions"
 ]
@@ -163,7 +167,10 @@ class Footprint:
                 name
                 for ctx in self.probe.contexts.values()
                 for caller, _, name in (call.partition(">") for call in ctx.calls)
-                if caller in loaded and caller not in self.first_party and not self._guarded(caller, name, raising)
+                if caller in loaded
+                and caller not in self.first_party
+                and caller not in LAUNCHERS
+                and not self._guarded(caller, name, raising)
             ]
             self._harness[raising] = loaded | self.closure(later, raising)
         return self._harness[raising]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cligym.generation.duplicates import DuplicateJudge, cause_of
+from cligym.generation.duplicates import DuplicateJudge, cause_of, every_test_cap
 from cligym.generation.gold.footprint import Footprint, PerTestProbe, TestContext, contains
 from cligym.generation.operators.base import Category, run
 from cligym.generation.task_record import Candidate
@@ -125,6 +125,18 @@ def test_different_causes_of_one_symptom_are_kept_up_to_the_cap() -> None:
     assert judge.duplicate_reason(causes[2], [STORE]) is None
 
 
+def test_tasks_failing_every_test_are_capped_at_a_share_of_the_tasks_wanted() -> None:
+    assert [every_test_cap(0.3, wanted) for wanted in (1, 3, 9, 10, 20)] == [1, 1, 2, 3, 6]
+    assert every_test_cap(0.0, 10) == 0
+    judge = DuplicateJudge(
+        max_per_failing_set=3, every_test=[STORE, REPORT], max_failing_every_test=every_test_cap(0.3, 4)
+    )
+    judge.add(candidate("catalog:pth-blocks-import", "A .pth file blocks: json", ["echo a"]), [STORE, REPORT])
+    other = candidate("catalog:pythonpath-shadow", "PYTHONPATH shadows: json", ["echo c"])
+    assert "fail every gold test" in (judge.duplicate_reason(other, [REPORT, STORE]) or "")
+    assert judge.duplicate_reason(other, [STORE]) is None
+
+
 def test_a_models_break_is_identified_by_its_steps() -> None:
     one = candidate("agent:qwen", "the model's words", ["rm -f /usr/lib/libz.so.1"])
     other = candidate("agent:qwen", "other words, same break", ["rm -f /usr/lib/libz.so.1"])
@@ -172,3 +184,18 @@ def test_a_module_pytest_imports_at_run_time_is_harness_whichever_test_was_runni
     assert found.is_harness_module("encodings.unicode_escape")
     assert found.is_harness_module("_pytest.compat")
     assert not found.is_harness_module("decimal")
+
+
+def test_what_a_child_python_program_imports_is_not_harness() -> None:
+    # A test runs `python -m app`: in the child, runpy and __main__ (both loaded by pytest's own process too)
+    # import the project. That is the program under test, not something pytest needs.
+    record = probe().model_copy(
+        update={
+            "contexts": {**probe().contexts, CLI: TestContext(imports=["app"], calls=["runpy>app", "__main__>app"])},
+            "harness_modules": ["pytest", "json", "runpy", "__main__"],
+        }
+    )
+    found = Footprint(record, [STORE, STORE_2, REPORT, CLI], first_party=["app", "app.store", "app.report"])
+    assert not found.is_harness_module("app")
+    assert found.tests_using("modules", "app") == {STORE, STORE_2, REPORT, CLI}
+    assert found.tests_using("modules", "app.store") == {STORE, STORE_2}
