@@ -13,6 +13,7 @@ from cligym.base_images import BaseImage
 from cligym.docker_connection import docker_client
 from cligym.errors import CligymError, ImageBuildError
 from cligym.generation.gold import GoldBuildError, GoldRecord, build_gold
+from cligym.sandbox import Sandbox
 from cligym.settings import load_settings
 
 pytestmark = pytest.mark.docker
@@ -83,6 +84,17 @@ def test_a_second_build_reuses_the_image_and_the_record(inventory_record: GoldRe
     again = build_gold(INVENTORY_SPEC, load_settings(), run_dir, progress=messages.append)
     assert again.record_key == inventory_record.record_key
     assert "up to date" in messages and not any(m.startswith("building") for m in messages)
+
+
+def test_pip_still_installs_after_a_reinstall_brings_back_the_pep_668_marker(inventory_record: GoldRecord) -> None:
+    # Reinstalling libpython3.X-stdlib (a repair of a stdlib break) restores EXTERNALLY-MANAGED; a repair that
+    # then reinstalls a Python distribution must not be refused.
+    marker = "$(python -c 'import sysconfig; print(sysconfig.get_path(\"stdlib\"))')/EXTERNALLY-MANAGED"
+    with Sandbox(inventory_record.image.tag) as box:
+        restored = box.exec(f"printf '[externally-managed]\\nError=managed by apt\\n' > {marker}")
+        reinstalled = box.exec("python -m pip install --no-deps --no-index --no-build-isolation -e /repo")
+    assert restored.ok, restored
+    assert reinstalled.ok, reinstalled.stderr[-2000:]
 
 
 def make_project(root: Path, tests: str, name: str = "demo") -> Path:
