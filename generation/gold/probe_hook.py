@@ -26,6 +26,10 @@ _DIR = os.environ.get("CLIGYM_PROBE_DIR")
 _LIMIT = 50000
 # Bulk readers of os.environ (copying it for a child, iterating it) are not "reads" of a variable.
 _BULK_READERS = {"copy", "__iter__", "items", "values", "keys", "__eq__", "__repr__", "_data"}
+# Nor is one line of code reading most of the environment: ``dict(os.environ)`` or ``{**os.environ}`` read
+# every variable from C, so only the line they ran on tells them apart from a read by name.
+_BULK_SITE_MIN = 8
+_ENV_PLUMBING = ("/os.py", "/_collections_abc.py")
 _KINDS = (
     "opened",
     "executed",
@@ -49,6 +53,8 @@ _edges: dict = {}
 _name_edges: dict = {}
 # caller module -> imported module -> the lines of the statements (or import_module calls) that imported it.
 _sites: dict = {}
+# context -> (file, line) of the code that read variables -> the variables it read.
+_env_reads: dict = {}
 
 
 def bucket(name=None):
@@ -203,13 +209,27 @@ def _install(directory):
     original_getitem = environ_type.__getitem__
 
     def recording_getitem(self, key):
-        if sys._getframe(1).f_code.co_name not in _BULK_READERS:
-            _add("env", key if isinstance(key, str) else os.fsdecode(key))
+        try:
+            frame = sys._getframe(1)
+            if frame.f_code.co_name not in _BULK_READERS:
+                while frame.f_back is not None and frame.f_code.co_filename.endswith(_ENV_PLUMBING):
+                    frame = frame.f_back  # os.getenv, os.environ.get: the read is their caller's
+                site = (frame.f_code.co_filename, frame.f_lineno)
+                reads = _env_reads.setdefault(context, {}).setdefault(site, set())
+                if len(reads) < _LIMIT:
+                    reads.add(key if isinstance(key, str) else os.fsdecode(key))
+        except Exception:
+            pass
         return original_getitem(self, key)
 
     environ_type.__getitem__ = recording_getitem  # type: ignore[method-assign]
 
     def dump():
+        present = len(os.environ)
+        for name, sites in _env_reads.items():
+            for names in sites.values():
+                if len(names) < max(_BULK_SITE_MIN, present * 3 // 4):
+                    bucket(name)["env"].update(names)
         modules = {}
         for name, module in list(sys.modules.items()):
             file = getattr(module, "__file__", None)

@@ -15,7 +15,7 @@ from cligym.generation.gold.junit import TestOutcome, TestStatus
 from cligym.generation.repo_spec import RepoSpec
 
 # Bump when the record's meaning changes (what is probed, how tests are judged): records are rebuilt.
-GOLD_SCHEMA_VERSION = "cligym.gold/8"
+GOLD_SCHEMA_VERSION = "cligym.gold/9"
 ModuleOrigin = Literal["repo", "site-packages", "stdlib", "builtin", "other"]
 
 

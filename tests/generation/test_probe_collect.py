@@ -161,3 +161,18 @@ def test_a_variable_a_test_sets_and_a_program_only_the_stdlib_starts_are_not_wha
     context = json.loads(out.read_text())["per_test"]["contexts"][test]
     assert context["env"] == ["FROM_IMAGE"]
     assert context["executables"] == ["/bin/date"]
+
+
+def test_the_hook_records_variables_read_by_name_not_an_environment_copied_whole(tmp_path: Path) -> None:
+    hook_dir = Path(probe_collect.__file__).parent
+    program = (
+        f"import sys; sys.path.insert(0, {str(hook_dir)!r}); import probe_hook\n"
+        "import os\n"
+        "os.environ.get('APP_SETTING'); os.getenv('APP_OTHER'); os.environ['APP_THIRD']\n"
+        "copied = dict(os.environ); spread = {**os.environ}\n"
+    )
+    environment = {f"FILLER_{i}": "x" for i in range(12)}
+    environment |= {"CLIGYM_PROBE_DIR": str(tmp_path), "APP_SETTING": "1", "APP_OTHER": "2", "APP_THIRD": "3"}
+    subprocess.run([sys.executable, "-S", "-c", program], env=environment, check=True)
+    (record,) = [json.loads(path.read_text()) for path in tmp_path.glob("py-*.json")]
+    assert record["contexts"][""]["env"] == ["APP_OTHER", "APP_SETTING", "APP_THIRD"]
