@@ -5,7 +5,8 @@ It searches rather than enumerates, with the run's judged candidates as feedback
     it is expected to fail;
   - candidates expected to fail some of the tests come first, then those whose effect is unknown, and those
     expected to fail every test last (a task failing everything teaches little); within each of these tiers
-    categories take turns, so the first tasks of a repository cover as many categories as possible;
+    categories take turns, and a category with fewer tasks so far goes before the others (whatever its tier),
+    so a repository's tasks cover as many categories as possible;
   - a candidate whose category and target already made a task waits (it would most likely duplicate it), and
     one expected to fail exactly a set of tests that already has its share of tasks is skipped;
   - a target that two candidates broke without any test failing is dropped (the tests do not depend on it
@@ -114,6 +115,7 @@ class _Feedback:
     operator_misses: Counter[str] = field(default_factory=Counter)
     operator_successes: Counter[str] = field(default_factory=Counter)
     tasks_per_failing_set: Counter[frozenset[str]] = field(default_factory=Counter)
+    tasks_per_category: Counter[str] = field(default_factory=Counter)
     failing_set_of_family: dict[str, frozenset[str]] = field(default_factory=dict)
     failing_set_of_task: dict[str, frozenset[str]] = field(default_factory=dict)
     every: frozenset[str] = frozenset()
@@ -165,16 +167,22 @@ class CatalogInverter:
         for candidate in feedback.retry:
             if candidate_key(candidate) not in feedback.judged:
                 return candidate
-        fallback: Candidate | None = None
-        for candidate in self._queue(gold):
+        # The queue's order, except that a category with fewer tasks so far goes first, and a category and
+        # target that already made a task last.
+        best: tuple[tuple[bool, int, int], Candidate] | None = None
+        for position, candidate in enumerate(self._queue(gold)):
             if candidate_key(candidate) in feedback.judged or not self._alive(candidate, feedback):
                 continue
             if self._saturated(candidate, feedback) or self._unknown_exhausted(candidate, feedback):
                 continue
-            if (str(candidate.category), _target_label(candidate)) not in feedback.covered:
-                return candidate
-            fallback = fallback or candidate
-        return fallback or self._next_combination(feedback)
+            category = str(candidate.category)
+            covered = (category, _target_label(candidate)) in feedback.covered
+            rank = (covered, feedback.tasks_per_category[category], position)
+            if best is None or rank < best[0]:
+                best = (rank, candidate)
+            if not covered and not feedback.tasks_per_category[category]:
+                break  # nothing later in the queue ranks higher
+        return best[1] if best is not None else self._next_combination(feedback)
 
     def _queue(self, gold: GoldRecord) -> list[Candidate]:
         """Single-fault candidates, shuffled within each category (those expected to fail only some tests
@@ -230,6 +238,9 @@ class CatalogInverter:
             if attempt.valid:
                 feedback.covered.add((str(candidate.category), _target_label(candidate)))
                 feedback.tasks_per_failing_set[failing] += 1
+                feedback.tasks_per_category[str(candidate.category)] += 1
+                if candidate.secondary_category is not None:
+                    feedback.tasks_per_category[str(candidate.secondary_category)] += 1
                 feedback.operator_successes[candidate.inverter] += 1
                 feedback.unknown_successes += unknown
                 if combined:

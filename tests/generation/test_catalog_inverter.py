@@ -8,7 +8,12 @@ from datetime import UTC, datetime
 import pytest
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.inverters.catalog import CatalogInverter, candidate_key, catalog_candidate
+from cligym.generation.inverters.catalog import (
+    CatalogInverter,
+    all_catalog_candidates,
+    candidate_key,
+    catalog_candidate,
+)
 from cligym.generation.operators import OPERATORS, Target
 from cligym.generation.task_record import Attempt, Candidate, RejectionName, Validation
 from tests.generation.test_operators import PROBE, TESTS, gold_with
@@ -227,3 +232,14 @@ def test_a_category_only_reached_by_failing_every_test_gets_an_early_turn(gold: 
     first = order.index("library-truncated")
     assert first < max(i for i, name in enumerate(order) if name.startswith("project-"))
     assert first < order.index("bash-env-file-limit") < len(order) - 1 - order[::-1].index("library-truncated")
+
+
+def test_every_category_gets_a_task_before_any_category_gets_a_second(gold: GoldRecord) -> None:
+    inverter = CatalogInverter(seed=2, combination_share=0, max_per_failing_set=50, max_failing_every_test=50)
+    reachable = {candidate.category for candidate in all_catalog_candidates(gold)}
+    history = run_search(inverter, gold, [None] * len(reachable))
+    assert len(reachable) >= 8
+    assert {a.candidate.category for a in history} == reachable
+    # Among the categories, those with a candidate expected to fail only some tests come first.
+    tiers = [tier(gold, a.candidate) for a in history]
+    assert tiers == sorted(tiers, key=lambda t: t != 0)
