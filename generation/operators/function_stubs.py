@@ -40,21 +40,40 @@ def stub_function(target: Target, error: str, into: Literal["bytecode", "source"
 def startup_stub_line(target: Target, error: str) -> str:
     """A ``.pth`` line rebinding the function at interpreter start-up, wherever a loaded module holds it (a
     package re-exporting it bound the original while the module was imported). The code runs in a namespace
-    of its own: site's ``exec`` of a ``.pth`` line hides its names from nested scopes."""
+    of its own: site's ``exec`` of a ``.pth`` line hides its names from nested scopes. When the module cannot
+    be imported yet (the project's own path entry comes from a ``.pth`` file read later), the rebinding
+    waits on ``sys.meta_path`` until the module is first imported."""
     owner, _, name = (target.attribute or "").rpartition(".")
     code = "\n".join(
         [
-            "import importlib, sys",
-            f"_module = importlib.import_module({target.name!r})",
-            f"_owner = {f'eval({owner!r}, vars(_module))' if owner else '_module'}",
-            f"_original = getattr(_owner, {name!r})",
-            f"def {name}(*args, **kwargs):",
-            f"    raise {error}",
-            f"_stub = {name}",
-            "for _loaded in list(sys.modules.values()):",
-            f"    if getattr(_loaded, '__dict__', {{}}).get({name!r}) is _original:",
-            f"        setattr(_loaded, {name!r}, _stub)",
-            f"setattr(_owner, {name!r}, _stub)",
+            "import importlib, importlib.util, sys",
+            "def _patch():",
+            f"    _module = importlib.import_module({target.name!r})",
+            f"    _owner = {f'eval({owner!r}, vars(_module))' if owner else '_module'}",
+            f"    _original = getattr(_owner, {name!r})",
+            f"    def {name}(*args, **kwargs):",
+            f"        raise {error}",
+            "    for _loaded in list(sys.modules.values()):",
+            f"        if getattr(_loaded, '__dict__', {{}}).get({name!r}) is _original:",
+            f"            setattr(_loaded, {name!r}, {name})",
+            f"    setattr(_owner, {name!r}, {name})",
+            "class _WhenImported:",
+            "    def find_spec(self, fullname, path=None, target=None):",
+            f"        if fullname != {target.name!r}:",
+            "            return None",
+            "        sys.meta_path.remove(self)",
+            "        spec = importlib.util.find_spec(fullname)",
+            "        if spec is not None and spec.loader is not None:",
+            "            _run = spec.loader.exec_module",
+            "            def exec_module(module):",
+            "                _run(module)",
+            "                _patch()",
+            "            spec.loader.exec_module = exec_module",
+            "        return spec",
+            "try:",
+            "    _patch()",
+            "except ImportError:",
+            "    sys.meta_path.insert(0, _WhenImported())",
         ]
     )
     return f"import sys; exec({code!r}, {{}})"

@@ -175,7 +175,9 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
     ),
     "project-function-patched-at-startup": (
         Target(kind="module", name="shop", path="/repo/shop/__init__.py", attribute="tax"),
-        "cd /repo && PYTHONPATH=/repo python3 -c 'import shop; assert shop.price() == 1 and shop.tax() == 2'",
+        # The project's path entry comes from a .pth file read after the hook's (a legacy editable install).
+        f"printf '/repo\\n' > {SITE}/zzz_shop_path.pth && cd / "
+        "&& python3 -c 'import shop; assert shop.price() == 1 and shop.tax() == 2'",
     ),
     "stdlib-function-edited": (
         Target(kind="module", name="textwrap", path="/usr/lib/python3.11/textwrap.py", attribute="TextWrapper.wrap"),
