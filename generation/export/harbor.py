@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from cligym.generation.export.task_files import (
+    UNSET_PYTEST_VARIABLES,
     copy_gold_source,
     fresh_partial_directory,
     replace_directory,
@@ -84,6 +85,7 @@ def test_script(gold: GoldRecord) -> str:
         plugin_dir="/tests",
         report_path=f"{VERIFIER_LOGS}/pytest-report.json",
         junit_path=f"{VERIFIER_LOGS}/junit.xml",
+        setup=gold.pytest_setup,
     )
     return f"""#!/bin/bash
 # cligym verifier: restore the repository's tracked files, run the tests, reward 1 only if every
@@ -92,6 +94,7 @@ mkdir -p {VERIFIER_LOGS}
 echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
+{UNSET_PYTEST_VARIABLES}
 {restore_repository_script(gold)}( {command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
 if python3 /tests/verdict.py /tests/expected.json {VERIFIER_LOGS}/pytest-report.json > {VERIFIER_LOGS}/reward.tmp; then
   mv {VERIFIER_LOGS}/reward.tmp {VERIFIER_LOGS}/reward.txt

@@ -22,6 +22,11 @@ REQUIRED_TESTS_FILE = "required-tests.txt"
 _TEST_CONFIG_NAMES = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
 
 
+# pytest reads these from the environment; a start-up file the verifier's shell sourced (a BASH_ENV script
+# the agent could edit) must not add options or plugins to the verifier's run.
+UNSET_PYTEST_VARIABLES = "unset PYTEST_ADDOPTS PYTEST_PLUGINS PYTEST_DEBUG_TEMPROOT"
+
+
 def required_tests(task: TaskRecord) -> list[str]:
     """The tests a repair must make pass: fail-to-pass first, then pass-to-pass."""
     return [*task.validation.fail_to_pass, *task.validation.pass_to_pass]

@@ -19,6 +19,7 @@ import yaml
 from cligym.generation.export.task_files import (
     REQUIRED_TESTS_FILE,
     SELECT_PLUGIN_MODULE,
+    UNSET_PYTEST_VARIABLES,
     copy_gold_source,
     fresh_partial_directory,
     replace_directory,
@@ -118,6 +119,7 @@ def verify_script(gold: GoldRecord) -> str:
         plugin_dir=TESTS_DIR,
         report_path=f"{VERIFIER_LOGS}/pytest-report.json",
         junit_path=f"{VERIFIER_LOGS}/junit.xml",
+        setup=gold.pytest_setup,
     )
     return f"""#!/bin/bash
 # cligym verifier for Terminal-Bench: restore the repository's tracked files, run exactly the fail-to-pass and
@@ -126,6 +128,7 @@ def verify_script(gold: GoldRecord) -> str:
 mkdir -p {VERIFIER_LOGS}
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
+{UNSET_PYTEST_VARIABLES}
 {restore_repository_script(gold, TESTS_DIR)}export CLIGYM_SELECT_TESTS={TESTS_DIR}/{REQUIRED_TESTS_FILE}
 # Printed, not written to a file: a file-size limit the break sets must not cut the summary short.
 summary=0

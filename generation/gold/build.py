@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import time
@@ -17,6 +18,7 @@ from cligym.docker_connection import docker_client
 from cligym.generation.gold.baseline import GoldBuildError, judge_baseline
 from cligym.generation.gold.detect import InstallPlan, detect_install_plan
 from cligym.generation.gold.dockerfile import (
+    PYTEST_REPORT_PATH,
     REPO_PATH,
     SOURCE_DIR_IN_CONTEXT,
     parse_collected,
@@ -26,9 +28,10 @@ from cligym.generation.gold.dockerfile import (
     render_gold_dockerfile,
 )
 from cligym.generation.gold.probe import run_probe
+from cligym.generation.gold.pytest_setup import PytestSetup, setup_from_report
 from cligym.generation.gold.record import GOLD_SCHEMA_VERSION, GoldImage, GoldRecord, SuiteRun
 from cligym.generation.gold.source import SourceTree, fetch_source
-from cligym.generation.gold.suite_run import read_outcomes, run_suite
+from cligym.generation.gold.suite_run import install_report_plugin, read_outcomes, run_suite
 from cligym.generation.gold.tracked_files import is_build_metadata, repo_file_hashes
 from cligym.generation.repo_spec import RepoSpec, load_repo_spec
 from cligym.image_build import build_image
@@ -76,9 +79,9 @@ def build_gold_from_spec(
     tag = gold_image_tag(spec.name, spec_hash)
 
     base_command = pytest_base_command(spec, plan)
-    test_command = pytest_run_command(base_command)
     # The record is reusable when the image, the test command and the way we judge and probe are the same.
-    record_key = hashlib.sha256(f"{spec_hash}\0{test_command}\0{GOLD_SCHEMA_VERSION}".encode()).hexdigest()[:12]
+    key_command = pytest_run_command(base_command)
+    record_key = hashlib.sha256(f"{spec_hash}\0{key_command}\0{GOLD_SCHEMA_VERSION}".encode()).hexdigest()[:12]
     record_path = out_dir / "record.json"
     if record_path.is_file() and not rebuild:
         existing = _read_previous_record(record_path)
@@ -119,7 +122,9 @@ def build_gold_from_spec(
     logs.mkdir(exist_ok=True)
     phase = time.monotonic()
     progress("collecting tests")
-    collected = _collect(tag, base_command, settings, logs)
+    collected, pytest_setup = _collect(tag, base_command, settings, logs)
+    # Every later run (the two below, validation, the exported verifiers) is pinned to this session's setup.
+    test_command = pytest_run_command(base_command, setup=pytest_setup)
     tracked = _tracked_in_image(tag, source, settings)
     runs = []
     for index in (1, 2):
@@ -147,6 +152,7 @@ def build_gold_from_spec(
         install_plan=plan,
         test_command=test_command,
         base_test_command=base_command,
+        pytest_setup=pytest_setup,
         collected_tests=collected,
         runs=runs,
         gold_tests=verdict.gold,
@@ -191,11 +197,15 @@ def _check_has_tests(spec: RepoSpec, plan: InstallPlan, source: SourceTree) -> N
         )
 
 
-def _collect(tag: str, base_command: str, settings: Settings, logs: Path) -> list[str]:
+def _collect(tag: str, base_command: str, settings: Settings, logs: Path) -> tuple[list[str], PytestSetup | None]:
     with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
+        install_report_plugin(box)
         result = box.exec(pytest_collect_command(base_command), timeout=600, workdir=REPO_PATH)
+        report = None
+        with contextlib.suppress(FileNotFoundError):
+            report = box.read_file(PYTEST_REPORT_PATH)
     (logs / "collect.txt").write_text(result.stdout + result.stderr)
-    return parse_collected(result.stdout)
+    return parse_collected(result.stdout), setup_from_report(report)
 
 
 def _tracked_in_image(tag: str, source: SourceTree, settings: Settings) -> dict[str, str]:

@@ -6,6 +6,7 @@ import shlex
 
 from cligym import __version__
 from cligym.generation.gold.detect import InstallPlan
+from cligym.generation.gold.pytest_setup import PytestSetup, pinned_options
 from cligym.generation.gold.source import SourceTree
 from cligym.generation.repo_spec import RepoSpec
 
@@ -85,22 +86,32 @@ def pytest_run_command(
     plugin_dir: str = PYTEST_PLUGIN_DIR,
     report_path: str = PYTEST_REPORT_PATH,
     junit_path: str = JUNIT_PATH,
+    setup: PytestSetup | None = None,
 ) -> str:
     """The base command with our report plugin (exact node ids), JUnit XML (xunit1 keeps each test's file),
     and no cache writes into the repository. ``export`` keeps the plugin visible to compound commands.
     A module that fails to import must not stop the others from running: a break that hits one import
     still leaves the rest of the suite to tell pass-to-pass tests. A fixed hash seed keeps node ids stable:
-    parameters drawn from a set (ids like ``test_format[expected7]``) are numbered in hash order."""
+    parameters drawn from a set (ids like ``test_format[expected7]``) are numbered in hash order. With the
+    gold session's ``setup``, the run is pinned to its rootdir, configuration file and plugins (no plugin
+    autoloading)."""
+    autoload = " PYTEST_DISABLE_PLUGIN_AUTOLOAD=1" if setup is not None else ""
+    pinned = f" {pinned_options(setup)}" if setup is not None else ""
     return (
-        f'export PYTHONPATH="{plugin_dir}${{PYTHONPATH:+:$PYTHONPATH}}" {STABLE_HASH_SEED} '
+        f'export PYTHONPATH="{plugin_dir}${{PYTHONPATH:+:$PYTHONPATH}}" {STABLE_HASH_SEED}{autoload} '
         f"CLIGYM_PYTEST_REPORT={report_path}; "
         f"{base_command} -q -p no:cacheprovider -p {PYTEST_PLUGIN_MODULE} --continue-on-collection-errors "
-        f"-o junit_family=xunit1 --junitxml={junit_path}"
+        f"-o junit_family=xunit1 --junitxml={junit_path}{pinned}"
     )
 
 
-def pytest_collect_command(base_command: str) -> str:
-    return f"export {STABLE_HASH_SEED}; {base_command} -q -p no:cacheprovider --collect-only"
+def pytest_collect_command(base_command: str, plugin_dir: str = PYTEST_PLUGIN_DIR) -> str:
+    """Collection only, with our report plugin: its report holds the session's setup as well."""
+    return (
+        f'export PYTHONPATH="{plugin_dir}${{PYTHONPATH:+:$PYTHONPATH}}" {STABLE_HASH_SEED} '
+        f"CLIGYM_PYTEST_REPORT={PYTEST_REPORT_PATH}; "
+        f"{base_command} -q -p no:cacheprovider -p {PYTEST_PLUGIN_MODULE} --collect-only"
+    )
 
 
 def parse_collected(output: str) -> list[str]:

@@ -11,6 +11,9 @@ import os
 _REPORT = os.environ.get("CLIGYM_PYTEST_REPORT")
 _SEVERITY = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 _results: dict = {}
+# How pytest was set up in this session (rootdir, configuration file, plugins loaded from entry points), so
+# later runs can be pinned to the same and nothing an agent installs or drops above the repository counts.
+_setup: dict = {}
 
 
 def _record(nodeid: str, status: str, duration: float, message: str) -> None:
@@ -27,6 +30,17 @@ def _message(report) -> str:
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2])
     return getattr(report, "longreprtext", "") or ""
+
+
+def pytest_configure(config) -> None:
+    try:
+        rootdir = getattr(config, "rootpath", None) or config.rootdir
+        inifile = getattr(config, "inipath", None) or getattr(config, "inifile", None)
+        loaded = config.pluginmanager.list_plugin_distinfo()
+        plugins = sorted({getattr(plugin, "__name__", "") for plugin, _ in loaded} - {""})
+        _setup.update(rootdir=str(rootdir), inifile=str(inifile) if inifile else None, plugins=plugins)
+    except Exception:  # an old or unusual pytest: the runs are then not pinned
+        _setup.clear()
 
 
 def pytest_runtest_logreport(report) -> None:
@@ -48,5 +62,5 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     os.makedirs(os.path.dirname(_REPORT) or ".", exist_ok=True)
     partial = _REPORT + ".partial"
     with open(partial, "w") as out:
-        json.dump({"exitstatus": int(exitstatus), "tests": _results}, out)
+        json.dump({"exitstatus": int(exitstatus), "tests": _results, "setup": _setup or None}, out)
     os.replace(partial, _REPORT)

@@ -12,10 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from cligym.generation.gold.detect import InstallPlan
 from cligym.generation.gold.footprint import Footprint, PerTestProbe
 from cligym.generation.gold.junit import TestOutcome, TestStatus
+from cligym.generation.gold.pytest_setup import PytestSetup
 from cligym.generation.repo_spec import RepoSpec
 
 # Bump when the record's meaning changes (what is probed, how tests are judged): records are rebuilt.
-GOLD_SCHEMA_VERSION = "cligym.gold/9"
+GOLD_SCHEMA_VERSION = "cligym.gold/10"
 ModuleOrigin = Literal["repo", "site-packages", "stdlib", "builtin", "other"]
 
 
@@ -95,6 +96,9 @@ class GoldRecord(BaseModel):
     install_plan: InstallPlan
     test_command: str = Field(description="Exactly what runs the suite, with our report options.")
     base_test_command: str = Field(description="The suite's command as a user would type it.")
+    pytest_setup: PytestSetup | None = Field(
+        None, description="The gold session's rootdir, configuration file and plugins, which every run is pinned to."
+    )
     collected_tests: list[str]
     runs: list[SuiteRun]
     gold_tests: list[str]

@@ -13,6 +13,9 @@ from cligym.base_images import BaseImage
 from cligym.docker_connection import docker_client
 from cligym.errors import CligymError, ImageBuildError
 from cligym.generation.gold import GoldBuildError, GoldRecord, build_gold
+from cligym.generation.gold.dockerfile import PYTEST_REPORT_PATH, pytest_run_command
+from cligym.generation.gold.junit import parse_pytest_report
+from cligym.generation.gold.suite_run import install_report_plugin
 from cligym.sandbox import Sandbox
 from cligym.settings import load_settings
 
@@ -95,6 +98,51 @@ def test_pip_still_installs_after_a_reinstall_brings_back_the_pep_668_marker(inv
         reinstalled = box.exec("python -m pip install --no-deps --no-index --no-build-isolation -e /repo")
     assert restored.ok, restored
     assert reinstalled.ok, reinstalled.stderr[-2000:]
+
+
+FORCE_PASS_PLUGIN = """
+import pytest
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    outcome.get_result().outcome = "passed"
+"""
+
+
+def _statuses(box: Sandbox, command: str) -> dict[str, str]:
+    box.exec(f"rm -f {PYTEST_REPORT_PATH}")
+    box.exec(command, timeout=300, workdir="/repo")
+    return {o.test_id: o.status for o in parse_pytest_report(box.read_file(PYTEST_REPORT_PATH))}
+
+
+def test_runs_are_pinned_to_the_gold_setup_whatever_is_installed_or_dropped_above_the_repo(
+    inventory_record: GoldRecord,
+) -> None:
+    setup = inventory_record.pytest_setup
+    assert setup is not None and setup.rootdir == "/repo" and setup.inifile == "/repo/pyproject.toml"
+    with Sandbox(inventory_record.image.tag) as box:
+        install_report_plugin(box)
+        site = box.exec("python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])'").stdout.strip()
+        # Three ways to load a plugin that turns every failure into a pass: an entry point, a conftest.py
+        # and an ini file above the repository.
+        box.write_file(f"{site}/force_pass.py", FORCE_PASS_PLUGIN)
+        box.write_file(
+            f"{site}/force_pass-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: force-pass\nVersion: 1.0\n"
+        )
+        box.write_file(f"{site}/force_pass-1.0.dist-info/entry_points.txt", "[pytest11]\nforce_pass = force_pass\n")
+        box.write_file("/conftest.py", FORCE_PASS_PLUGIN)
+        box.write_file("/pytest.ini", "[pytest]\naddopts = -p force_pass\n")
+        broken = "\\ndef stamp(*args, **kwargs):\\n    raise RuntimeError(1)\\n"
+        box.exec(f"printf '{broken}' >> /repo/inventory/movements.py")
+        pinned = _statuses(box, inventory_record.test_command)
+        unpinned = _statuses(box, pytest_run_command(inventory_record.base_test_command))
+    movement_tests = [t for t in inventory_record.gold_tests if t.startswith("tests/test_movements.py::")]
+    assert movement_tests and all(pinned.get(t) != "passed" for t in movement_tests)
+    assert sum(status == "passed" for status in pinned.values()) > len(inventory_record.gold_tests) // 3
+    # The same environment without the pinning: the plugin makes the broken tests pass.
+    assert all(unpinned.get(t) == "passed" for t in movement_tests)
 
 
 def make_project(root: Path, tests: str, name: str = "demo") -> Path:
