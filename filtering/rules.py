@@ -46,6 +46,8 @@ class EpisodeRule:
 def verifier_passed(trajectory: Trajectory) -> str | None:
     if trajectory.verifier is None:
         return "no verifier result"
+    if trajectory.verifier.harness_modified:
+        return f"harness_modified: {trajectory.verifier.harness_modified[0]}"
     if not trajectory.verifier.passed:
         failing = trajectory.verifier.failing()
         return f"reward {trajectory.verifier.reward:g}; {len(failing)} required tests not passing"

@@ -29,6 +29,7 @@ from docker.errors import ImageNotFound
 from cligym.docker_connection import docker_client
 from cligym.errors import ImageBuildError
 from cligym.generation.depth_sweep import gold_dpkg_findings, run_sweep
+from cligym.generation.gold.harness import harness_problems
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE, install_select_plugin, read_outcomes, run_suite
 from cligym.generation.gold.tracked_files import repo_file_hashes
@@ -138,6 +139,10 @@ def validate_candidate(
             changed = _changed_tracked_files(box, gold)
             if changed:
                 raise Rejected("oracle_repairs", f"the repair changed tracked files: {', '.join(changed[:5])}")
+            # The exported verifiers give reward 0 to a harness unlike gold: the oracle must restore it exactly.
+            unlike_gold = harness_problems(box, gold.harness) if gold.harness is not None else []
+            if unlike_gold:
+                raise Rejected("oracle_repairs", f"the repair leaves the test harness unlike gold: {unlike_gold[0]}")
         _passed(validation, "oracle_repairs", started)
         if settings.generation.depth_sweep:
             started = time.monotonic()

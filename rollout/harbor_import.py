@@ -49,6 +49,7 @@ from cligym.rollout.trajectory import (
     append_trajectory,
     read_trajectories,
 )
+from cligym.rollout.verifier import HARNESS_PREFIX
 
 RESULT_FILE = "result.json"
 CONFIG_FILE = "config.json"
@@ -558,6 +559,11 @@ def _verifier(trial_dir: Path, result: _TrialResult, task: RolloutTask | None) -
         pass_to_pass=pass_to_pass,
         seconds=seconds,
         output_tail=output[-OUTPUT_TAIL_CHARS:],
+        harness_modified=[
+            line.removeprefix(HARNESS_PREFIX)
+            for line in _optional_text(verifier_dir / "harness.txt").splitlines()
+            if line.startswith(HARNESS_PREFIX)
+        ],
     )
 
 

@@ -75,6 +75,9 @@ class VerifierResult(BaseModel):
     exit_code: int | None = None
     seconds: float = 0.0
     output_tail: str = Field("", description="The end of the verifier's pytest output.")
+    harness_modified: list[str] = Field(
+        default_factory=list, description="Harness files unlike gold (pytest, plugins, start-up hooks): reward 0."
+    )
 
     @property
     def passed(self) -> bool:

@@ -16,6 +16,7 @@ from cligym.sandbox import Sandbox
 TESTS_PATH = "/tests"
 VERIFIER_LOGS = "/logs/verifier"
 OUTPUT_TAIL_CHARS = 4000
+HARNESS_PREFIX = "harness_modified: "
 
 
 def run_verifier(box: Sandbox, task: RolloutTask, timeout: float) -> VerifierResult:
@@ -35,6 +36,9 @@ def run_verifier(box: Sandbox, task: RolloutTask, timeout: float) -> VerifierRes
         output = box.read_file(f"{VERIFIER_LOGS}/pytest-output.txt").decode(errors="replace")
     if not output:
         output = result.stdout + result.stderr
+    harness = ""
+    with contextlib.suppress(OSError):
+        harness = box.read_file(f"{VERIFIER_LOGS}/harness.txt").decode(errors="replace")
     return VerifierResult(
         reward=reward,
         tests=statuses,
@@ -43,6 +47,9 @@ def run_verifier(box: Sandbox, task: RolloutTask, timeout: float) -> VerifierRes
         exit_code=result.exit_code,
         seconds=round(time.monotonic() - started, 2),
         output_tail=output[-OUTPUT_TAIL_CHARS:],
+        harness_modified=[
+            line.removeprefix(HARNESS_PREFIX) for line in harness.splitlines() if line.startswith(HARNESS_PREFIX)
+        ],
     )
 
 

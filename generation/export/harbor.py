@@ -15,6 +15,7 @@ from cligym.generation.export.task_files import (
     UNSET_PYTEST_VARIABLES,
     copy_gold_source,
     fresh_partial_directory,
+    harness_check_script,
     replace_directory,
     restore_repository_script,
     solve_script,
@@ -87,6 +88,8 @@ def test_script(gold: GoldRecord) -> str:
         junit_path=f"{VERIFIER_LOGS}/junit.xml",
         setup=gold.pytest_setup,
     )
+    checks = harness_check_script(gold, VERIFIER_LOGS) + restore_repository_script(gold)
+    verdict = f"python3 /tests/verdict.py /tests/expected.json {VERIFIER_LOGS}/pytest-report.json"
     return f"""#!/bin/bash
 # cligym verifier: restore the repository's tracked files, run the tests, reward 1 only if every
 # fail-to-pass and pass-to-pass test passes.
@@ -95,8 +98,10 @@ echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 {UNSET_PYTEST_VARIABLES}
-{restore_repository_script(gold)}( {command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
-if python3 /tests/verdict.py /tests/expected.json {VERIFIER_LOGS}/pytest-report.json > {VERIFIER_LOGS}/reward.tmp; then
+# pytest, its plugins, the start-up hooks and the interpreter must be as in gold (reason in harness.txt).
+HARNESS_MODIFIED=0
+{checks}( {command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
+if [ "$HARNESS_MODIFIED" = 0 ] && {verdict} > {VERIFIER_LOGS}/reward.tmp; then
   mv {VERIFIER_LOGS}/reward.tmp {VERIFIER_LOGS}/reward.txt
 fi
 cat {VERIFIER_LOGS}/reward.txt

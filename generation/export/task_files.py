@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from cligym.generation.gold.dockerfile import PYTEST_PLUGIN_MODULE, SOURCE_DIR_IN_CONTEXT
+from cligym.generation.gold.harness import harness_script
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE
 from cligym.generation.task_dockerfile import from_image, task_dockerfile
@@ -20,8 +21,12 @@ REQUIRED_TESTS_FILE = "required-tests.txt"
 # Configuration files pytest reads: an untracked one (a conftest.py that forces passes, an ini adding
 # options) would let an agent pass by changing how tests run rather than repairing the environment.
 _TEST_CONFIG_NAMES = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
+# Nor may an untracked module in the repository (first on sys.path under ``python -m``) stand in for pytest.
+_HARNESS_SHADOW_NAMES = ("pytest.py", "py.py", "pluggy.py", "_pytest", "pytest", "pluggy")
 
 
+HARNESS_CHECK_SCRIPT = "harness_check.py"
+HARNESS_MANIFEST = "harness.json"
 # pytest reads these from the environment; a start-up file the verifier's shell sourced (a BASH_ENV script
 # the agent could edit) must not add options or plugins to the verifier's run.
 UNSET_PYTEST_VARIABLES = "unset PYTEST_ADDOPTS PYTEST_PLUGINS PYTEST_DEBUG_TEMPROOT"
@@ -58,6 +63,9 @@ def write_verifier_files(task: TaskRecord, gold: GoldRecord, gold_context: Path,
     (tests / f"{PYTEST_PLUGIN_MODULE}.py").write_text(package.joinpath("gold/pytest_report_plugin.py").read_text())
     (tests / f"{SELECT_PLUGIN_MODULE}.py").write_text(package.joinpath("export/select_plugin.py").read_text())
     (tests / "verdict.py").write_text(package.joinpath("export/verdict.py").read_text())
+    if gold.harness is not None:
+        (tests / HARNESS_CHECK_SCRIPT).write_text(harness_script())
+        (tests / HARNESS_MANIFEST).write_text(gold.harness.model_dump_json(indent=0))
     expected = {"fail_to_pass": task.validation.fail_to_pass, "pass_to_pass": task.validation.pass_to_pass}
     (tests / "expected.json").write_text(json.dumps(expected, indent=1))
     (tests / REQUIRED_TESTS_FILE).write_text("".join(f"{test}\n" for test in required_tests(task)))
@@ -80,16 +88,34 @@ def write_pristine(gold: GoldRecord, pristine: Path, source: Path | None) -> Non
             (pristine / relative).write_bytes(box.read_file(f"{gold.repo_path}/{relative}"))
 
 
+def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = "/tests") -> str:
+    """Shell lines that end the verifier with reward 0 (reason in ``logs``/harness.txt) when the test
+    harness differs from gold: pytest or a plugin edited, a start-up hook added, another interpreter."""
+    if gold.harness is None:
+        return ""
+    check = f"python3 -I -S {tests_dir}/{HARNESS_CHECK_SCRIPT} check {tests_dir}/{HARNESS_MANIFEST}"
+    return f"""if ! {check} > {logs}/harness.txt 2>&1; then
+  cat {logs}/harness.txt
+  HARNESS_MODIFIED=1
+fi
+"""
+
+
 def restore_repository_script(gold: GoldRecord, tests_dir: str = "/tests") -> str:
     """Shell lines that put back every tracked file and delete untracked test configuration, leaving the
     shell in the repository."""
     names = " -o ".join(f"-name {name}" for name in _TEST_CONFIG_NAMES)
+    shadows = " -o ".join(f"-name {name}" for name in _HARNESS_SHADOW_NAMES)
     return f"""cp -a {tests_dir}/pristine/. {gold.repo_path}/
 # Test configuration the repository does not track (a conftest.py that forces passes...) is removed.
 cd {gold.repo_path}
 find . \\( {names} \\) \\
   -not -path '*/site-packages/*' -print | sed 's|^\\./||' | while read -r path; do
   grep -qxF "$path" {tests_dir}/tracked-files.txt || rm -f "$path"
+done
+# So is an untracked pytest, py or pluggy module or package (a fake pytest that reports every test passed).
+find . -maxdepth 3 \\( {shadows} \\) -not -path '*/site-packages/*' -print | sed 's|^\\./||' | while read -r path; do
+  grep -qE "^$path(/|$)" {tests_dir}/tracked-files.txt || rm -rf "$path"
 done
 """
 

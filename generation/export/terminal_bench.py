@@ -22,6 +22,7 @@ from cligym.generation.export.task_files import (
     UNSET_PYTEST_VARIABLES,
     copy_gold_source,
     fresh_partial_directory,
+    harness_check_script,
     replace_directory,
     restore_repository_script,
     solve_script,
@@ -121,6 +122,7 @@ def verify_script(gold: GoldRecord) -> str:
         junit_path=f"{VERIFIER_LOGS}/junit.xml",
         setup=gold.pytest_setup,
     )
+    checks = harness_check_script(gold, VERIFIER_LOGS, TESTS_DIR) + restore_repository_script(gold, TESTS_DIR)
     return f"""#!/bin/bash
 # cligym verifier for Terminal-Bench: restore the repository's tracked files, run exactly the fail-to-pass and
 # pass-to-pass tests with pytest -rA (Terminal-Bench's pytest parser reads the short summary), then add
@@ -129,7 +131,9 @@ mkdir -p {VERIFIER_LOGS}
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 {UNSET_PYTEST_VARIABLES}
-{restore_repository_script(gold, TESTS_DIR)}export CLIGYM_SELECT_TESTS={TESTS_DIR}/{REQUIRED_TESTS_FILE}
+# pytest, its plugins, the start-up hooks and the interpreter must be as in gold.
+HARNESS_MODIFIED=0
+{checks}export CLIGYM_SELECT_TESTS={TESTS_DIR}/{REQUIRED_TESTS_FILE}
 # Printed, not written to a file: a file-size limit the break sets must not cut the summary short.
 summary=0
 while IFS= read -r line || [ -n "$line" ]; do
@@ -138,7 +142,8 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < <( ( {command} -p {SELECT_PLUGIN_MODULE} -rA ) 2>&1 )
 # Without a summary (the interpreter itself is broken) the parser would fail instead of reading a verdict.
 [ $summary = 1 ] || echo "=== short test summary info ==="
-if [ "$(python3 {TESTS_DIR}/verdict.py {TESTS_DIR}/expected.json {VERIFIER_LOGS}/pytest-report.json)" = 1 ]; then
+verdict="$(python3 {TESTS_DIR}/verdict.py {TESTS_DIR}/expected.json {VERIFIER_LOGS}/pytest-report.json)"
+if [ "$HARNESS_MODIFIED" = 0 ] && [ "$verdict" = 1 ]; then
   echo "PASSED {VERDICT_TEST_ID}"
 else
   echo "FAILED {VERDICT_TEST_ID} - a required test did not pass"

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cligym.generation.gold.detect import InstallPlan
 from cligym.generation.gold.footprint import Footprint, PerTestProbe
+from cligym.generation.gold.harness import HarnessManifest
 from cligym.generation.gold.junit import TestOutcome, TestStatus
 from cligym.generation.gold.pytest_setup import PytestSetup
 from cligym.generation.repo_spec import RepoSpec
@@ -98,6 +99,9 @@ class GoldRecord(BaseModel):
     base_test_command: str = Field(description="The suite's command as a user would type it.")
     pytest_setup: PytestSetup | None = Field(
         None, description="The gold session's rootdir, configuration file and plugins, which every run is pinned to."
+    )
+    harness: HarnessManifest | None = Field(
+        None, description="Hashes of the test harness (pytest, plugins, start-up hooks, interpreter) in gold."
     )
     collected_tests: list[str]
     runs: list[SuiteRun]
