@@ -69,6 +69,30 @@ def no_test_tampering(trajectory: Trajectory) -> str | None:
     return None
 
 
+_REPO_PREFIX = "/repo/"
+_GENERATED = re.compile(r"(?:/__pycache__(?:/|$)|\.pyc$|/\.pytest_cache(?:/|$)|\.egg-info(?:/|$))")
+
+
+def no_harness_changes(trajectory: Trajectory) -> str | None:
+    """Judge what the episode changed, read from outside its container: harness files unlike gold, the
+    verifier's paths, the repository's tests (bytecode and caches a test run writes aside)."""
+    changes = trajectory.changes
+    if changes is None:
+        return None
+    if changes.harness:
+        return f"harness_modified: {changes.harness[0]}"
+    paths = sorted({*changes.added, *changes.changed, *changes.deleted})
+    # A directory is listed as changed whenever something inside it is: judge the innermost paths only.
+    leaves = [p for i, p in enumerate(paths) if not (i + 1 < len(paths) and paths[i + 1].startswith(p + "/"))]
+    for path in leaves:
+        if path == "/tests" or path.startswith(("/tests/", "/logs/verifier")):
+            return f"changes the verifier's files: {path}"
+        in_repo = path.startswith(_REPO_PREFIX) and not _GENERATED.search(path)
+        if in_repo and _TEST_PATH.search(path[len(_REPO_PREFIX) - 1 :]):
+            return f"changes the repository's tests: {path}"
+    return None
+
+
 def not_limit_terminated(trajectory: Trajectory) -> str | None:
     if trajectory.termination_reason in LIMIT_REASONS:
         detail = f" ({trajectory.termination_detail})" if trajectory.termination_detail else ""
@@ -113,6 +137,11 @@ def episode_rules(min_steps: int = 1, max_steps: int | None = None, max_tokens: 
         EpisodeRule("not_limit_terminated", "The agent finished; no limit or error ended it.", not_limit_terminated),
         EpisodeRule(
             "no_test_tampering", "No command edits, moves or deletes test or verifier files.", no_test_tampering
+        ),
+        EpisodeRule(
+            "no_harness_changes",
+            "The container's changes (Docker's diff) touch no harness, test or verifier file.",
+            no_harness_changes,
         ),
         EpisodeRule(
             "no_fabricated_success",

@@ -21,6 +21,7 @@ from typing import Any
 
 from cligym.configs import CONFIG_DIR
 from cligym.errors import SandboxUnavailableError
+from cligym.generation.export.task_files import HARNESS_MANIFEST
 from cligym.llm import (
     BASH_TOOL,
     ChatClient,
@@ -33,6 +34,7 @@ from cligym.llm import (
 )
 from cligym.llm.client import tool_message
 from cligym.llm.observation import command_observation
+from cligym.rollout.changes import FileChanges, episode_changes
 from cligym.rollout.task_dir import RolloutTask
 from cligym.rollout.trajectory import (
     SamplingConfig,
@@ -111,9 +113,12 @@ class Episode:
         started_at = datetime.now(UTC)
         started = time.monotonic()
         verifier: VerifierResult | None = None
+        changes: FileChanges | None = None
         with Sandbox(self.image, run_id=self.run_id, settings=self.sandbox_settings, name_prefix="cligym-ep") as box:
             try:
                 reason, detail = self._act(box, started)
+                # Before the verifier copies its files in: what the agent changed, judged from outside.
+                changes = episode_changes(box, self.task.tests_dir / HARNESS_MANIFEST)
                 timeout = self.settings.verifier_timeout or self.task.verifier_timeout
                 verifier = run_verifier(box, self.task, timeout)
             except SandboxUnavailableError as exc:
@@ -139,6 +144,7 @@ class Episode:
             messages=[dict(message) for message in self.messages],
             steps=budget.log,
             verifier=verifier,
+            changes=changes,
             totals=Totals(
                 steps=budget.steps,
                 commands=sum(1 for step in budget.log if step.command is not None),

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cligym.rollout.changes import FileChanges
+
 TRAJECTORY_SCHEMA_VERSION = "cligym.trajectory/1"
 TRAJECTORIES_FILE = "trajectories.jsonl"
 
@@ -120,6 +122,9 @@ class Trajectory(BaseModel):
     messages: list[dict[str, Any]] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
     verifier: VerifierResult | None = None
+    changes: FileChanges | None = Field(
+        None, description="The container's file-system changes when the agent stopped (cligym rollouts only)."
+    )
     totals: Totals = Field(default_factory=Totals)
     termination_reason: TerminationReason
     termination_detail: str = ""

@@ -14,6 +14,7 @@ from cligym.generation.gold import GoldRecord
 from cligym.generation.gold.build import GOLD_STAGE, gold_dir
 from cligym.generation.gold_units import build_gold_with
 from cligym.run_state import RunState
+from cligym.sandbox import shutting_down
 
 EXAMPLES = """
 Examples:
@@ -55,7 +56,8 @@ def gold(
         try:
             record = build_gold_with(executor, spec, settings, run_dir, progress, rebuild=rebuild).record
         except Exception as exc:
-            state.fail(GOLD_STAGE, spec.stem, str(exc))
+            # Its containers removed under it by Ctrl-C, a build fails of the interruption, not of itself.
+            state.fail(GOLD_STAGE, spec.stem, "interrupted" if shutting_down() else str(exc))
             raise
         state.finish(GOLD_STAGE, spec.stem, gold_dir(run_dir, record.name) / "record.json")
         return record

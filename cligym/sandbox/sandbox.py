@@ -46,6 +46,11 @@ _cancelled = threading.Event()
 _WORKER_GRACE_S = 5.0
 
 
+def shutting_down() -> bool:
+    """Whether Ctrl-C (or SIGTERM) began removing this process's sandboxes: a unit failing now failed of it."""
+    return _cancelled.is_set()
+
+
 def remove_live_sandboxes() -> int:
     """Stop starting sandboxes and remove every container this process started; returns how many.
 

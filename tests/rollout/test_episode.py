@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from cligym.docker_connection import docker_client
+from cligym.filtering.rules import no_harness_changes
 from cligym.labels import RUN_ID
 from cligym.llm import ChatClient
 from cligym.llm.scripted_server import Hang, HttpError, Reply, ScriptedModelServer, malformed_tool_call, tool_reply
@@ -18,6 +19,7 @@ from cligym.rollout.task_dir import RolloutTask, load_task
 from cligym.rollout.task_image import ensure_task_image
 from cligym.rollout.trajectory import Trajectory
 from cligym.settings import RolloutSettings, load_settings
+from tests.generation.test_harbor_export import PATCH_REPORTS
 
 pytestmark = pytest.mark.docker
 
@@ -77,6 +79,10 @@ def test_replaying_the_oracle_through_tool_calls_earns_reward_1(
     assert server.requests[-1]["messages"] == trajectory.messages[:-2]
     assert trajectory.sampling.model == "Qwen/Qwen3-8B"
     assert containers_of(run_id) == []
+    # What the repair changed, read from outside the container: nothing of the harness, tests or verifier.
+    changes = trajectory.changes
+    assert changes is not None and changes.total > 0 and changes.harness == []
+    assert no_harness_changes(trajectory) is None
 
 
 def test_doing_nothing_useful_earns_reward_0_with_the_failing_tests_named(
@@ -105,6 +111,24 @@ def test_editing_the_repository_tests_still_earns_reward_0(task: RolloutTask, im
     assert [step.exit_code for step in trajectory.steps[:3]] == [0, 0, 0]
     assert trajectory.reward == 0.0
     assert trajectory.verifier is not None and set(trajectory.verifier.failing()) == set(task.fail_to_pass)
+    changes = trajectory.changes
+    assert changes is not None and "/repo/conftest.py" in changes.added and "/tests/test.sh" in changes.added
+    assert no_harness_changes(trajectory) == "changes the verifier's files: /logs/verifier/reward.txt"
+
+
+def test_patching_pytest_itself_earns_reward_0_and_the_change_is_seen_from_outside(
+    task: RolloutTask, image: str, run_id: str
+) -> None:
+    reports = "/usr/local/lib/python3.11/dist-packages/_pytest/reports.py"
+    patch = f"cat >> {reports} <<'EOF'\n{PATCH_REPORTS}EOF"
+    script = [tool_reply("bash", {"command": patch}), tool_reply("submit")]
+    with ScriptedModelServer(script) as server:
+        trajectory = run_episode(server, task, image, run_id)
+    assert trajectory.steps[0].exit_code == 0
+    assert trajectory.reward == 0.0
+    assert trajectory.verifier is not None and trajectory.verifier.harness_modified == [f"{reports} (modified)"]
+    assert trajectory.changes is not None and trajectory.changes.harness == [f"{reports} (modified)"]
+    assert no_harness_changes(trajectory) == f"harness_modified: {reports} (modified)"
 
 
 def test_malformed_calls_server_errors_and_a_hanging_reply_are_recorded_and_survived(

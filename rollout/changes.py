@@ -1,0 +1,100 @@
+"""What an episode really changed in its container, read from outside it (Docker's diff API and archive
+reads), so no file the agent edited can lie about it: added, changed and deleted paths against the task
+image, and which of them leave the test harness unlike gold (``tests/harness.json``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from pathlib import Path
+
+from docker.errors import DockerException
+from pydantic import BaseModel, Field
+
+from cligym.sandbox import Sandbox
+
+# Docker's diff kinds.
+_CHANGED, _ADDED, _DELETED = 0, 1, 2
+MAX_PATHS_PER_KIND = 500
+_HOOK_NAMES = ("sitecustomize.py", "usercustomize.py")
+_INTERPRETER_NAMES = ("python", "python3")
+_PROGRAM_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+class FileChanges(BaseModel):
+    """The container's file-system changes at the end of the episode, before the verifier ran."""
+
+    added: list[str] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+    total: int = Field(0, description="Paths changed in all (the lists stop at MAX_PATHS_PER_KIND each).")
+    harness: list[str] = Field(
+        default_factory=list,
+        description="Harness files the episode left unlike gold (content compared from outside the container).",
+    )
+
+
+def episode_changes(box: Sandbox, harness_manifest: Path | None) -> FileChanges | None:
+    """Diff ``box`` against its image; with the task's harness manifest, name the harness files it changed.
+    None when the daemon cannot say (the container is gone)."""
+    try:
+        entries = box.container.diff() or []
+    except DockerException:
+        return None
+    by_kind: dict[int, list[str]] = {_CHANGED: [], _ADDED: [], _DELETED: []}
+    for entry in entries:
+        by_kind.setdefault(int(entry["Kind"]), []).append(str(entry["Path"]))
+    manifest = _read_manifest(harness_manifest)
+    harness = _harness_differences(box, by_kind, manifest) if manifest is not None else []
+    return FileChanges(
+        added=sorted(by_kind[_ADDED])[:MAX_PATHS_PER_KIND],
+        changed=sorted(by_kind[_CHANGED])[:MAX_PATHS_PER_KIND],
+        deleted=sorted(by_kind[_DELETED])[:MAX_PATHS_PER_KIND],
+        total=len(entries),
+        harness=harness,
+    )
+
+
+def _read_manifest(path: Path | None) -> dict[str, object] | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        found = json.loads(path.read_text())
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: dict[str, object]) -> list[str]:
+    files = manifest.get("files")
+    hook_dirs = manifest.get("hook_dirs")
+    gold: dict[str, str] = files if isinstance(files, dict) else {}
+    hooks = set(hook_dirs) if isinstance(hook_dirs, list) else set()
+    found = []
+    for path in sorted(by_kind[_CHANGED] + by_kind[_ADDED]):
+        if path in gold:
+            if _digest(box, path) != gold[path]:
+                found.append(f"{path} (modified)")
+        elif _is_hook(path, hooks) or _is_interpreter(path):
+            found.append(f"{path} (added)")
+    found += [f"{path} (deleted)" for path in sorted(by_kind[_DELETED]) if path in gold]
+    return found
+
+
+def _is_hook(path: str, hook_dirs: set[str]) -> bool:
+    directory, name = posixpath.split(path)
+    return directory in hook_dirs and (name.endswith(".pth") or name in _HOOK_NAMES or name in ("sitecustomize",))
+
+
+def _is_interpreter(path: str) -> bool:
+    directory, name = posixpath.split(path)
+    return directory in _PROGRAM_DIRS and name in _INTERPRETER_NAMES
+
+
+def _digest(box: Sandbox, path: str) -> str | None:
+    """sha256 of the file's bytes as the daemon reads them (None: not a readable regular file)."""
+    try:
+        return hashlib.sha256(box.read_file(path)).hexdigest()
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,51 @@
+"""The filter rule over an episode's file-system changes (as Docker's diff reports them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from cligym.filtering.rules import no_harness_changes
+from cligym.rollout.changes import FileChanges
+from cligym.rollout.trajectory import SamplingConfig, Trajectory
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def episode(changes: FileChanges | None) -> Trajectory:
+    return Trajectory(
+        episode_id="t#0",
+        task_id="t",
+        sampling=SamplingConfig(model="m"),
+        changes=changes,
+        termination_reason="submitted",
+        started_at=NOW,
+        finished_at=NOW,
+    )
+
+
+def test_a_repair_that_ran_the_tests_is_kept() -> None:
+    # Running pytest writes bytecode and caches beside the tests; a repaired library is not the harness.
+    changes = FileChanges(
+        changed=["/repo", "/repo/tests", "/usr/lib", "/usr/lib/x86_64-linux-gnu"],
+        added=[
+            "/repo/tests/__pycache__",
+            "/repo/tests/__pycache__/test_store.cpython-311-pytest-9.2.0.pyc",
+            "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0",
+        ],
+        total=7,
+    )
+    assert no_harness_changes(episode(changes)) is None
+    assert no_harness_changes(episode(None)) is None
+
+
+def test_tests_verifier_files_and_harness_changes_are_dropped_with_the_path() -> None:
+    edited_test = FileChanges(changed=["/repo", "/repo/tests", "/repo/tests/test_store.py"], total=3)
+    assert no_harness_changes(episode(edited_test)) == "changes the repository's tests: /repo/tests/test_store.py"
+    conftest = FileChanges(changed=["/repo"], added=["/repo/conftest.py"], total=2)
+    assert no_harness_changes(episode(conftest)) == "changes the repository's tests: /repo/conftest.py"
+    planted = FileChanges(added=["/logs", "/logs/verifier", "/logs/verifier/reward.txt"], total=3)
+    assert no_harness_changes(episode(planted)) == "changes the verifier's files: /logs/verifier/reward.txt"
+    hook = FileChanges(
+        added=["/usr/lib/python3/dist-packages/x.pth"], harness=["/usr/lib/python3/dist-packages/x.pth (added)"]
+    )
+    assert no_harness_changes(episode(hook)) == "harness_modified: /usr/lib/python3/dist-packages/x.pth (added)"
