@@ -5,13 +5,13 @@ image, and which of them leave the test harness unlike gold (``tests/harness.jso
 from __future__ import annotations
 
 import hashlib
-import json
 import posixpath
 from pathlib import Path
 
 from docker.errors import DockerException
 from pydantic import BaseModel, Field
 
+from cligym.generation.gold.harness import HarnessManifest
 from cligym.sandbox import Sandbox
 
 # Docker's diff kinds.
@@ -56,21 +56,17 @@ def episode_changes(box: Sandbox, harness_manifest: Path | None) -> FileChanges 
     )
 
 
-def _read_manifest(path: Path | None) -> dict[str, object] | None:
+def _read_manifest(path: Path | None) -> HarnessManifest | None:
     if path is None or not path.is_file():
         return None
     try:
-        found = json.loads(path.read_text())
+        return HarnessManifest.model_validate_json(path.read_text())
     except ValueError:
         return None
-    return found if isinstance(found, dict) else None
 
 
-def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: dict[str, object]) -> list[str]:
-    files = manifest.get("files")
-    hook_dirs = manifest.get("hook_dirs")
-    gold: dict[str, str] = files if isinstance(files, dict) else {}
-    hooks = set(hook_dirs) if isinstance(hook_dirs, list) else set()
+def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: HarnessManifest) -> list[str]:
+    gold, hooks = manifest.files, set(manifest.hook_dirs)
     found = []
     for path in sorted(by_kind[_CHANGED] + by_kind[_ADDED]):
         if path in gold:

@@ -37,6 +37,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cligym.errors import CligymError
+from cligym.generation.gold.harness import HARNESS_PREFIX
 from cligym.generation.gold.junit import parse_pytest_report
 from cligym.rollout.task_dir import RolloutTask, load_task
 from cligym.rollout.trajectory import (
@@ -49,7 +50,6 @@ from cligym.rollout.trajectory import (
     append_trajectory,
     read_trajectories,
 )
-from cligym.rollout.verifier import HARNESS_PREFIX
 
 RESULT_FILE = "result.json"
 CONFIG_FILE = "config.json"

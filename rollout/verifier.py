@@ -8,6 +8,7 @@ import contextlib
 import time
 
 from cligym.errors import CligymError, SandboxUnavailableError
+from cligym.generation.gold.harness import HARNESS_PREFIX
 from cligym.generation.gold.junit import parse_pytest_report
 from cligym.rollout.task_dir import RolloutTask
 from cligym.rollout.trajectory import TestStatus, VerifierResult
@@ -16,7 +17,6 @@ from cligym.sandbox import Sandbox
 TESTS_PATH = "/tests"
 VERIFIER_LOGS = "/logs/verifier"
 OUTPUT_TAIL_CHARS = 4000
-HARNESS_PREFIX = "harness_modified: "
 
 
 def run_verifier(box: Sandbox, task: RolloutTask, timeout: float) -> VerifierResult:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # the record holds a manifest: importing it here would be cir
 HARNESS_SCRIPT = "harness_integrity.py"
 HARNESS_SCRIPT_IN_CONTAINER = "/tmp/cligym-harness-integrity.py"
 HARNESS_MANIFEST_IN_CONTAINER = "/tmp/cligym-harness.json"
+# How the check names each difference on its output (and in the verifier's harness.txt).
+HARNESS_PREFIX = "harness_modified: "
 
 
 class HarnessManifest(BaseModel):
@@ -57,7 +59,7 @@ def harness_problems(box: Sandbox, manifest: HarnessManifest) -> list[str]:
     box.write_file(HARNESS_SCRIPT_IN_CONTAINER, harness_script())
     box.write_file(HARNESS_MANIFEST_IN_CONTAINER, manifest.model_dump_json())
     result = box.exec(f"python3 -I -S {HARNESS_SCRIPT_IN_CONTAINER} check {HARNESS_MANIFEST_IN_CONTAINER}", timeout=300)
-    found = [line.removeprefix("harness_modified: ") for line in result.stdout.splitlines() if line.strip()]
+    found = [line.removeprefix(HARNESS_PREFIX) for line in result.stdout.splitlines() if line.strip()]
     if result.ok:
         return []
     return found or [f"the harness check could not run: {(result.stdout + result.stderr).strip()[-300:]}"]
