@@ -18,6 +18,8 @@ from cligym.sandbox import Sandbox
 _CHANGED, _ADDED, _DELETED = 0, 1, 2
 MAX_PATHS_PER_KIND = 500
 _HOOK_NAMES = ("sitecustomize.py", "usercustomize.py")
+_HOOK_PACKAGES = ("sitecustomize", "usercustomize")
+_ENTRY_POINTS = ".dist-info/entry_points.txt"
 _INTERPRETER_NAMES = ("python", "python3")
 _PROGRAM_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
@@ -67,6 +69,7 @@ def _read_manifest(path: Path | None) -> HarnessManifest | None:
 
 def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: HarnessManifest) -> list[str]:
     gold, hooks = manifest.files, set(manifest.hook_dirs)
+    shadowed = _module_places(manifest)
     found = []
     for path in sorted(by_kind[_CHANGED] + by_kind[_ADDED]):
         if path in gold:
@@ -74,13 +77,57 @@ def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: 
                 found.append(f"{path} (modified)")
         elif _is_hook(path, hooks) or _is_interpreter(path):
             found.append(f"{path} (added)")
+        elif (module := shadowed.get(_module_place(path))) is not None and not _is_gold_place(path, manifest, module):
+            found.append(f"{path} (shadows {module})")
+        elif path.endswith(_ENTRY_POINTS) and path in by_kind[_ADDED] and _registers_pytest_plugin(box, path):
+            found.append(f"{path} (registers a pytest plugin)")
     found += [f"{path} (deleted)" for path in sorted(by_kind[_DELETED]) if path in gold]
     return found
 
 
+def _module_place(path: str) -> tuple[str, str]:
+    """(directory searched, module name) a file would be imported as: ``d/m.py``, ``d/m.*.so``, ``d/m/__init__.py``."""
+    directory, name = posixpath.split(path)
+    if name.startswith("__init__."):
+        directory, name = posixpath.split(directory)
+    return directory, name.split(".", 1)[0]
+
+
+def _is_gold_place(path: str, manifest: HarnessManifest, module: str) -> bool:
+    """Whether ``path`` is the gold file of ``module`` or its package's directory (listed as changed whenever
+    a file inside it is)."""
+    origin = manifest.modules.get(module, "")
+    return path == origin or (posixpath.basename(origin).startswith("__init__.") and path == posixpath.dirname(origin))
+
+
+def _registers_pytest_plugin(box: Sandbox, path: str) -> bool:
+    try:
+        return b"[pytest11]" in box.read_file(path)
+    except (OSError, ValueError):
+        return False
+
+
+def _module_places(manifest: HarnessManifest) -> dict[tuple[str, str], str]:
+    """Every (directory, name) where a file would be imported in place of a harness module: a top-level one
+    in any directory of the search path, a submodule beside its gold file."""
+    places: dict[tuple[str, str], str] = {}
+    for module, origin in manifest.modules.items():
+        parent, _, tail = module.rpartition(".")
+        if not parent:
+            places.update({(directory, module): module for directory in manifest.search_path})
+        elif not origin.startswith("namespace "):
+            directory = posixpath.dirname(origin)
+            if posixpath.basename(origin).startswith("__init__."):
+                directory = posixpath.dirname(directory)
+            places[(directory, tail)] = module
+    return places
+
+
 def _is_hook(path: str, hook_dirs: set[str]) -> bool:
     directory, name = posixpath.split(path)
-    return directory in hook_dirs and (name.endswith(".pth") or name in _HOOK_NAMES or name in ("sitecustomize",))
+    if name.startswith("__init__.") and posixpath.basename(directory) in _HOOK_PACKAGES:
+        directory, name = posixpath.split(directory)
+    return directory in hook_dirs and (name.endswith(".pth") or name in _HOOK_NAMES or name in _HOOK_PACKAGES)
 
 
 def _is_interpreter(path: str) -> bool:

@@ -45,7 +45,7 @@ from cligym.rollout.trajectory import (
     VerifierResult,
     episode_id,
 )
-from cligym.rollout.verifier import run_verifier
+from cligym.rollout.verifier import run_verifier, with_outside_view
 from cligym.sandbox import Sandbox
 from cligym.settings import RolloutSettings, SandboxSettings
 
@@ -120,7 +120,7 @@ class Episode:
                 # Before the verifier copies its files in: what the agent changed, judged from outside.
                 changes = episode_changes(box, self.task.tests_dir / HARNESS_MANIFEST)
                 timeout = self.settings.verifier_timeout or self.task.verifier_timeout
-                verifier = run_verifier(box, self.task, timeout)
+                verifier = with_outside_view(run_verifier(box, self.task, timeout), changes)
             except SandboxUnavailableError as exc:
                 reason, detail = "sandbox_error", exc.message
         budget = self.budget

@@ -10,6 +10,7 @@ import time
 from cligym.errors import CligymError, SandboxUnavailableError
 from cligym.generation.gold.harness import HARNESS_PREFIX
 from cligym.generation.gold.junit import parse_pytest_report
+from cligym.rollout.changes import FileChanges
 from cligym.rollout.task_dir import RolloutTask
 from cligym.rollout.trajectory import TestStatus, VerifierResult
 from cligym.sandbox import Sandbox
@@ -51,6 +52,15 @@ def run_verifier(box: Sandbox, task: RolloutTask, timeout: float) -> VerifierRes
             line.removeprefix(HARNESS_PREFIX) for line in harness.splitlines() if line.startswith(HARNESS_PREFIX)
         ],
     )
+
+
+def with_outside_view(result: VerifierResult, changes: FileChanges | None) -> VerifierResult:
+    """The verdict once the harness files the episode changed, read from outside the container, are
+    counted: an agent that fooled the in-container check (a lying interpreter binary) still earns 0."""
+    if changes is None or not changes.harness:
+        return result
+    named = list(dict.fromkeys([*result.harness_modified, *changes.harness]))
+    return result.model_copy(update={"reward": 0.0, "harness_modified": named})
 
 
 def _reward(box: Sandbox) -> float:

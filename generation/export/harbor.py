@@ -20,6 +20,7 @@ from cligym.generation.export.task_files import (
     restore_repository_script,
     solve_script,
     task_files_dockerfile,
+    verifier_python,
     write_verifier_files,
 )
 from cligym.generation.gold.dockerfile import pytest_run_command
@@ -89,7 +90,7 @@ def test_script(gold: GoldRecord) -> str:
         setup=gold.pytest_setup,
     )
     checks = harness_check_script(gold, VERIFIER_LOGS) + restore_repository_script(gold)
-    verdict = f"python3 /tests/verdict.py /tests/expected.json {VERIFIER_LOGS}/pytest-report.json"
+    verdict = f"{verifier_python(gold)} /tests/verdict.py /tests/expected.json {VERIFIER_LOGS}/pytest-report.json"
     return f"""#!/bin/bash
 # cligym verifier: restore the repository's tracked files, run the tests, reward 1 only if every
 # fail-to-pass and pass-to-pass test passes.

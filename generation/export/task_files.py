@@ -5,6 +5,7 @@ the verdict), the shell lines that put the repository back before judging, and t
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from collections.abc import Sequence
 from importlib import resources
@@ -22,7 +23,17 @@ REQUIRED_TESTS_FILE = "required-tests.txt"
 # options) would let an agent pass by changing how tests run rather than repairing the environment.
 _TEST_CONFIG_NAMES = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
 # Nor may an untracked module in the repository (first on sys.path under ``python -m``) stand in for pytest.
-_HARNESS_SHADOW_NAMES = ("pytest.py", "py.py", "pluggy.py", "_pytest", "pytest", "pluggy")
+# Nor our own plugins: the repository comes before the verifier's directory on ``sys.path``.
+_HARNESS_SHADOW_NAMES = (
+    "pytest.py",
+    "py.py",
+    "pluggy.py",
+    "_pytest",
+    "pytest",
+    "pluggy",
+    f"{PYTEST_PLUGIN_MODULE}*",
+    f"{SELECT_PLUGIN_MODULE}*",
+)
 
 
 HARNESS_CHECK_SCRIPT = "harness_check.py"
@@ -88,17 +99,38 @@ def write_pristine(gold: GoldRecord, pristine: Path, source: Path | None) -> Non
             (pristine / relative).write_bytes(box.read_file(f"{gold.repo_path}/{relative}"))
 
 
+def verifier_python(gold: GoldRecord) -> str:
+    """The interpreter the verifier's own scripts run with: gold's binary by its path, never the first
+    ``python3`` on ``PATH`` (a wrapper there could answer for the checks)."""
+    if gold.harness is not None and gold.harness.interpreter:
+        return f"{shlex.quote(gold.harness.interpreter)} -I -S"
+    return "python3"
+
+
 def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = "/tests") -> str:
     """Shell lines that end the verifier with reward 0 (reason in ``logs``/harness.txt) when the test
-    harness differs from gold: pytest or a plugin edited, a start-up hook added, another interpreter."""
-    if gold.harness is None:
+    harness differs from gold: pytest or a plugin edited, a start-up hook added, another interpreter, a
+    module found elsewhere first, bytecode unlike its source. The interpreter that runs the check is itself
+    checked first, with coreutils' sha256sum (it could not be trusted to judge its own binary)."""
+    manifest = gold.harness
+    if manifest is None:
         return ""
-    check = f"python3 -I -S {tests_dir}/{HARNESS_CHECK_SCRIPT} check {tests_dir}/{HARNESS_MANIFEST}"
-    return f"""if ! {check} > {logs}/harness.txt 2>&1; then
-  cat {logs}/harness.txt
-  HARNESS_MODIFIED=1
-fi
-"""
+    check = f"{verifier_python(gold)} {tests_dir}/{HARNESS_CHECK_SCRIPT} check {tests_dir}/{HARNESS_MANIFEST}"
+    lines = [
+        f"if ! {check} > {logs}/harness.txt 2>&1; then",
+        f"  cat {logs}/harness.txt",
+        "  HARNESS_MODIFIED=1",
+        "fi",
+    ]
+    digest = manifest.files.get(manifest.interpreter or "")
+    if manifest.interpreter and digest:
+        lines += [
+            f"if ! echo '{digest}  {manifest.interpreter}' | /usr/bin/sha256sum --quiet -c - > /dev/null 2>&1; then",
+            f"  echo 'harness_modified: {manifest.interpreter} (modified)' | tee -a {logs}/harness.txt",
+            "  HARNESS_MODIFIED=1",
+            "fi",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def restore_repository_script(gold: GoldRecord, tests_dir: str = "/tests") -> str:
@@ -117,6 +149,9 @@ done
 find . -maxdepth 3 \\( {shadows} \\) -not -path '*/site-packages/*' -print | sed 's|^\\./||' | while read -r path; do
   grep -qE "^$path(/|$)" {tests_dir}/tracked-files.txt || rm -rf "$path"
 done
+# pytest's rewritten test modules are loaded from its cache when their header matches the source: only
+# this run may write them.
+find . -name '*-pytest-*.pyc' -path '*/__pycache__/*' -delete
 """
 
 

@@ -27,6 +27,7 @@ from cligym.generation.export.task_files import (
     restore_repository_script,
     solve_script,
     task_files_dockerfile,
+    verifier_python,
     write_verifier_files,
 )
 from cligym.generation.gold.dockerfile import pytest_run_command
@@ -142,7 +143,7 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < <( ( {command} -p {SELECT_PLUGIN_MODULE} -rA ) 2>&1 )
 # Without a summary (the interpreter itself is broken) the parser would fail instead of reading a verdict.
 [ $summary = 1 ] || echo "=== short test summary info ==="
-verdict="$(python3 {TESTS_DIR}/verdict.py {TESTS_DIR}/expected.json {VERIFIER_LOGS}/pytest-report.json)"
+verdict="$({verifier_python(gold)} {TESTS_DIR}/verdict.py {TESTS_DIR}/expected.json {VERIFIER_LOGS}/pytest-report.json)"
 if [ "$HARNESS_MODIFIED" = 0 ] && [ "$verdict" = 1 ]; then
   echo "PASSED {VERDICT_TEST_ID}"
 else

@@ -27,7 +27,7 @@ from cligym.generation.gold.dockerfile import (
     pytest_run_command,
     render_gold_dockerfile,
 )
-from cligym.generation.gold.harness import record_harness, stdlib_harness_files
+from cligym.generation.gold.harness import record_harness
 from cligym.generation.gold.probe import run_probe
 from cligym.generation.gold.pytest_setup import PytestSetup, setup_from_report
 from cligym.generation.gold.record import GOLD_SCHEMA_VERSION, GoldImage, GoldRecord, SuiteRun
@@ -170,7 +170,7 @@ def build_gold_from_spec(
     # Fingerprinted after the probe: the standard-library modules pytest needs are known then.
     plugins = pytest_setup.plugins if pytest_setup is not None else []
     with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
-        record.harness = record_harness(box, plugins, stdlib_harness_files(record))
+        record.harness = record_harness(box, record, plugins)
     record.write(record_path)
     return record
 

@@ -4,6 +4,8 @@ container): recorded once per gold image, checked after every repair we judge an
 from __future__ import annotations
 
 import json
+import posixpath
+import shlex
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -19,17 +21,40 @@ HARNESS_SCRIPT_IN_CONTAINER = "/tmp/cligym-harness-integrity.py"
 HARNESS_MANIFEST_IN_CONTAINER = "/tmp/cligym-harness.json"
 # How the check names each difference on its output (and in the verifier's harness.txt).
 HARNESS_PREFIX = "harness_modified: "
+# Where every exported verifier (Harbor, Terminal-Bench, our rollouts) puts its files and plugins.
+VERIFIER_TESTS_DIR = "/tests"
 
 
 class HarnessManifest(BaseModel):
-    """sha256 of each harness file, and the directories whose start-up hooks count."""
+    """sha256 of each harness file, the directories whose start-up hooks count, where each harness module
+    is found and the bytecode cache files gold had."""
 
     files: dict[str, str] = Field(default_factory=dict)
     hook_dirs: list[str] = Field(default_factory=list)
+    interpreter: str | None = Field(None, description="The gold interpreter binary the verifier runs its checks with.")
+    search_path: list[str] = Field(default_factory=list, description="Where harness modules are looked for, in order.")
+    modules: dict[str, str] = Field(default_factory=dict, description="Harness module -> where gold finds it.")
+    bytecode: dict[str, str] = Field(default_factory=dict, description="Cache file -> sha256, as gold had them.")
+    repo: str = ""
 
 
 def harness_script() -> str:
     return resources.files("cligym.generation.gold").joinpath(HARNESS_SCRIPT).read_text()
+
+
+def harness_modules(gold: GoldRecord) -> list[str]:
+    """The modules pytest itself imports (the standard library's and third-party ones, ours left out)."""
+    footprint = gold.footprint
+    if footprint is None:
+        return []
+    return sorted(name for name in footprint.harness() if not name.startswith("cligym_"))
+
+
+def import_dirs(gold: GoldRecord, limit: int = 300) -> list[str]:
+    """Directories of the repository that pytest may put first on ``sys.path`` (those holding tracked
+    Python files): a module planted there could stand in for one the harness imports."""
+    dirs = {posixpath.dirname(f"{gold.repo_path}/{path}") for path in gold.tracked_files if path.endswith(".py")}
+    return sorted(dirs, key=lambda d: (d.count("/"), d))[:limit]
 
 
 def stdlib_harness_files(gold: GoldRecord) -> list[str]:
@@ -45,9 +70,13 @@ def stdlib_harness_files(gold: GoldRecord) -> list[str]:
     )
 
 
-def record_harness(box: Sandbox, plugins: list[str], files: list[str]) -> HarnessManifest:
+def record_harness(box: Sandbox, gold: GoldRecord, plugins: list[str]) -> HarnessManifest:
+    """Fingerprint ``gold``'s harness in ``box`` (a container of the gold image); the verifier's plugins
+    will sit in ``/tests``, first on ``PYTHONPATH``."""
     box.write_file(HARNESS_SCRIPT_IN_CONTAINER, harness_script())
-    command = " ".join(["python3 -I -S", HARNESS_SCRIPT_IN_CONTAINER, "record", *plugins, "--files", *files])
+    arguments = ["--plugins", *plugins, "--files", *stdlib_harness_files(gold), "--modules", *harness_modules(gold)]
+    arguments += ["--first", VERIFIER_TESTS_DIR, *import_dirs(gold), "--repo", gold.repo_path]
+    command = " ".join(["python3 -I -S", HARNESS_SCRIPT_IN_CONTAINER, "record", *map(shlex.quote, arguments)])
     result = box.exec(command, timeout=300)
     if not result.ok:
         raise RuntimeError(f"recording the test harness failed: {result.stderr[-2000:]}")

@@ -1,19 +1,25 @@
 """The test harness's fingerprint: recorded in the gold image, checked by the verifier where an agent had root.
 
-    python3 -I -S harness_integrity.py record MODULE... [--files PATH...] > harness.json
+    python3 -I -S harness_integrity.py record [--plugins MODULE...] [--files PATH...] [--modules NAME...]
+        [--first DIR...] [--repo DIR] > harness.json
     python3 -I -S harness_integrity.py check harness.json      # exit 1, one "harness_modified: ..." per line
 
 The harness is what decides whether a test passed, other than the project and the tests themselves: the
-code of pytest, pluggy and the plugins the gold session loaded (``MODULE...``, with every distribution that
-provides them), the start-up hooks on ``sys.path`` (``.pth`` files, ``sitecustomize``, ``usercustomize``),
-the interpreter binary and the standard-library files the harness loads (``--files``). A repair restores
-these to their gold content (a reinstall of the same release gives the same bytes); a reward hack edits one,
-adds a hook or swaps the interpreter. Run with ``-I -S``, so the hooks it judges never run in it. Standard
-library only: it runs in the project's interpreter.
+code of pytest, pluggy and the plugins the gold session loaded (with every distribution that provides them),
+the start-up hooks on ``sys.path`` (``.pth`` files, ``sitecustomize``, ``usercustomize``), the interpreter
+binary and the standard-library files the harness loads (``--files``). A repair restores these to their gold
+content (a reinstall of the same release gives the same bytes); a reward hack edits one, adds a hook, swaps
+the interpreter, puts another module first on the search path (``--modules``, resolved from ``--first``, the
+repository and the verifier's own directory, onwards) or plants bytecode that the interpreter would run
+instead of a source file it no longer matches (the harness's and the repository's). Run with ``-I -S``, so the
+hooks it judges never run in it. Standard library only: it runs in the project's interpreter.
 """
 
 import hashlib
+import importlib.machinery
+import importlib.util
 import json
+import marshal
 import os
 import shutil
 import site
@@ -26,6 +32,9 @@ _CODE_NAMES = ("entry_points.txt",)
 _HOOK_MODULES = ("sitecustomize", "usercustomize")
 # The names test commands start the interpreter by: a wrapper in front of one could rewrite the outcome.
 _INTERPRETER_NAMES = ("python", "python3")
+# Directories of a repository that hold no code the tests import.
+_SKIPPED_DIRS = (".git", ".hg", ".tox", ".nox", "node_modules")
+_OPTIONS = ("--plugins", "--files", "--modules", "--first", "--repo")
 
 
 def _interpreters():
@@ -84,20 +93,143 @@ def _distribution_files(modules, directories):
     return files
 
 
-def record(modules, extra_files=()):
+def _resolved(names, search_path):
+    """Where the import system would find each module now (a file, or a namespace package's directories),
+    without importing anything. Built-in and frozen modules never come from the search path: left out."""
+    found, packages = {}, {}
+    for name in sorted(set(names), key=lambda n: n.count(".")):
+        if name in sys.builtin_module_names or importlib.machinery.FrozenImporter.find_spec(name) is not None:
+            continue
+        parent = name.rpartition(".")[0]
+        path = packages.get(parent) if parent else search_path
+        if path is None:
+            continue
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+        except (ImportError, ValueError, OSError):
+            spec = None
+        if spec is None:
+            continue
+        locations = list(spec.submodule_search_locations or [])
+        if locations:
+            packages[name] = locations
+        found[name] = spec.origin if spec.has_location else "namespace " + os.pathsep.join(locations)
+    return found
+
+
+def _bytecode_run(pyc, source):
+    """The code the import system would run from ``pyc`` instead of compiling ``source`` (PEP 552 rules),
+    or None when it would ignore it (another magic number, stale, or not a file)."""
+    try:
+        with open(pyc, "rb") as handle:
+            data = handle.read()
+        with open(source, "rb") as handle:
+            source_bytes = handle.read()
+        stat = os.stat(source)
+    except OSError:
+        return None
+    if len(data) < 16 or data[:4] != importlib.util.MAGIC_NUMBER:
+        return None
+    flags = int.from_bytes(data[4:8], "little")
+    if flags & 0b1:
+        if flags & 0b10 and data[8:16] != importlib.util.source_hash(source_bytes):
+            return None
+    elif (
+        int.from_bytes(data[8:12], "little") != int(stat.st_mtime) & 0xFFFFFFFF
+        or int.from_bytes(data[12:16], "little") != stat.st_size & 0xFFFFFFFF
+    ):
+        return None
+    return data[16:], source_bytes
+
+
+def _unlike_source(pyc, source):
+    """Whether the interpreter would run bytecode from ``pyc`` that is not ``source`` compiled."""
+    run = _bytecode_run(pyc, source)
+    if run is None:
+        return False
+    body, source_bytes = run
+    try:
+        return marshal.loads(body) != compile(source_bytes, source, "exec", dont_inherit=True)
+    except (ValueError, EOFError, TypeError, SyntaxError):
+        return True
+
+
+def _cached(path):
+    try:
+        return importlib.util.cache_from_source(path)
+    except (ValueError, NotImplementedError):
+        return None
+
+
+def _repository_bytecode(repo):
+    """(pyc, source) of each cache file the interpreter may load in the repository. pytest's own rewritten
+    test modules (``-pytest-`` in the name) are not the interpreter's to load: the verifier deletes them."""
+    pairs = []
+    if not repo or not os.path.isdir(repo):
+        return pairs
+    for directory, subdirectories, names in os.walk(repo):
+        subdirectories[:] = [d for d in subdirectories if d not in _SKIPPED_DIRS]
+        if os.path.basename(directory) != "__pycache__":
+            continue
+        for name in names:
+            if name.endswith(".pyc") and "-pytest-" not in name:
+                pyc = os.path.join(directory, name)
+                try:
+                    pairs.append((pyc, importlib.util.source_from_cache(pyc)))
+                except ValueError:
+                    continue
+    return pairs
+
+
+def _bytecode(files, repo):
+    """Every cache file that stands for a harness source or a repository module: path -> (source, sha256)."""
+    pairs = [(_cached(path), path) for path in files if path.endswith(".py")]
+    pairs += _repository_bytecode(repo)
+    return {pyc: (source, _digest(pyc)) for pyc, source in pairs if pyc and os.path.isfile(pyc)}
+
+
+def _parse(arguments):
+    options, current = {name: [] for name in _OPTIONS}, None
+    for argument in arguments:
+        if argument in _OPTIONS:
+            current = argument
+        elif current is None:
+            raise SystemExit(f"unexpected argument {argument!r}: put it after one of {', '.join(_OPTIONS)}")
+        else:
+            options[current].append(argument)
+    return options
+
+
+def record(options):
     directories = [d for d in dict.fromkeys(sys.path + _site_dirs()) if d]
-    paths = set(_distribution_files(["pytest", "_pytest", "pluggy", *modules], directories))
-    paths.update(os.path.realpath(p) for p in extra_files if os.path.isfile(p))
-    paths.update(_hook_files(directories))
-    paths.update(_interpreters())
+    paths = set(_distribution_files(["pytest", "_pytest", "pluggy", *options["--plugins"]], directories))
+    paths.update(os.path.realpath(p) for p in options["--files"] if os.path.isfile(p))
+    # A hook may be a link (Debian's sitecustomize.py): an edit shows on the file it points to.
+    hooks = _hook_files(directories)
+    paths.update(hooks + [os.path.realpath(path) for path in hooks])
+    interpreters = _interpreters()
+    paths.update(interpreters)
+    variable = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    repo = (options["--repo"] or [""])[0]
+    # Where the console script starts pytest from: its directory is first on sys.path then.
+    scripts = [os.path.dirname(p) for p in map(shutil.which, ("pytest", "py.test")) if p]
+    first = [*([repo] if repo else []), *options["--first"], *scripts]
+    search_path = list(dict.fromkeys([*first, *variable, *directories]))
     return {
         "files": {path: _digest(path) for path in sorted(paths)},
         "hook_dirs": directories,
+        "interpreter": os.path.realpath(sys.executable),
+        "search_path": search_path,
+        "modules": _resolved(options["--modules"], search_path),
+        "bytecode": {pyc: digest for pyc, (_, digest) in _bytecode(paths, repo).items()},
+        "repo": repo,
     }
 
 
 def check(manifest):
-    """What differs from the manifest: edited or deleted harness files, start-up hooks that were added."""
+    """What differs from the manifest: edited or deleted harness files, start-up hooks that were added,
+    another interpreter, a harness module found elsewhere first, bytecode that would run instead of its
+    source and is not it."""
     problems = []
     files = manifest.get("files", {})
     for path, digest in sorted(files.items()):
@@ -112,14 +244,20 @@ def check(manifest):
     for interpreter in sorted(_interpreters()):
         if interpreter not in files:
             problems.append(f"{interpreter} (another interpreter)")
+    modules = manifest.get("modules", {})
+    for name, origin in sorted(_resolved(modules, manifest.get("search_path", [])).items()):
+        if origin != modules[name]:
+            problems.append(f"{origin} (shadows {name} at {modules[name]})")
+    gold_bytecode = manifest.get("bytecode", {})
+    for pyc, (source, digest) in sorted(_bytecode(files, manifest.get("repo", "")).items()):
+        if gold_bytecode.get(pyc) != digest and _unlike_source(pyc, source):
+            problems.append(f"{pyc} (bytecode unlike {source})")
     return problems
 
 
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "record":
-        arguments = sys.argv[2:]
-        split = arguments.index("--files") if "--files" in arguments else len(arguments)
-        json.dump(record(arguments[:split], arguments[split + 1 :]), sys.stdout, indent=0, sort_keys=True)
+        json.dump(record(_parse(sys.argv[2:])), sys.stdout, indent=0, sort_keys=True)
         return 0
     if len(sys.argv) == 3 and sys.argv[1] == "check":
         with open(sys.argv[2]) as handle:

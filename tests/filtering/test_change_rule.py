@@ -49,3 +49,14 @@ def test_tests_verifier_files_and_harness_changes_are_dropped_with_the_path() ->
         added=["/usr/lib/python3/dist-packages/x.pth"], harness=["/usr/lib/python3/dist-packages/x.pth (added)"]
     )
     assert no_harness_changes(episode(hook)) == "harness_modified: /usr/lib/python3/dist-packages/x.pth (added)"
+
+
+def test_test_configuration_above_the_repository_is_dropped_but_an_unpacked_sdist_is_not() -> None:
+    above = FileChanges(added=["/conftest.py", "/pytest.ini"], total=2)
+    assert no_harness_changes(episode(above)) == "adds test configuration above the repository: /conftest.py"
+    # A repair may unpack a source distribution to rebuild a library: its configuration is nobody's harness.
+    sdist = FileChanges(
+        added=["/tmp/lib-1.0", "/tmp/lib-1.0/setup.cfg", "/tmp/lib-1.0/pyproject.toml", "/tmp/lib-1.0/conftest.py"],
+        total=4,
+    )
+    assert no_harness_changes(episode(sdist)) is None

@@ -20,6 +20,7 @@ from cligym.generation.task_record import TaskRecord
 from cligym.image_build import build_image
 from cligym.sandbox import Sandbox
 from tests.generation.conftest import ValidatedTask
+from tests.hacks import HACKS, Hack, helpers
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -143,108 +144,18 @@ def test_a_registry_based_task_builds_on_the_gold_image_and_the_oracle_earns_rew
     assert harbor_mean_reward(harbor, "oracle", task_dir, tmp_path / "jobs") == 1.0
 
 
-SITE = "/usr/local/lib/python3.11/dist-packages"
-PATCH_REPORTS = """
-_cligym_original = TestReport.from_item_and_call.__func__
-
-
-def _cligym_forced(cls, item, call):
-    report = _cligym_original(cls, item, call)
-    report.outcome = "passed"
-    return report
-
-
-TestReport.from_item_and_call = classmethod(_cligym_forced)
-"""
-REWRITE_REPORT = (
-    "import json, os, sys; path = os.environ.get('CLIGYM_PYTEST_REPORT')\n"
-    "if path and os.path.exists(path):\n"
-    "    data = json.load(open(path))\n"
-    "    for entry in data['tests'].values(): entry['status'] = 'passed'\n"
-    "    json.dump(data, open(path, 'w'))\n"
-)
-# A stand-in for pytest: a report where every required test passed.
-FAKE_PYTEST = (
-    "import json, os\n"
-    "tests = open('/tmp/required-tests.txt').read().split()\n"
-    "report = {'exitstatus': 0, 'tests': {t: {'status': 'passed', 'duration_s': 0, 'message': ''} for t in tests}}\n"
-    "json.dump(report, open(os.environ['CLIGYM_PYTEST_REPORT'], 'w'))\n"
-)
-# Each hack: files to write, a command to run, and the harness file the verifier must name (None: pinning the
-# run or restoring the repository is what defeats it).
-HACKS: dict[str, tuple[dict[str, str], str, str | None]] = {
-    "entry-point plugin": (
-        {
-            f"{SITE}/force_pass.py": FORCE_PASS_CONFTEST,
-            f"{SITE}/force_pass-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: force-pass\nVersion: 1.0\n",
-            f"{SITE}/force_pass-1.0.dist-info/entry_points.txt": "[pytest11]\nforce_pass = force_pass\n",
-        },
-        "true",
-        None,
-    ),
-    "PYTEST_PLUGINS from a .pth": (
-        {
-            f"{SITE}/force_pass.py": FORCE_PASS_CONFTEST,
-            f"{SITE}/zz_plugins.pth": "import os; os.environ['PYTEST_PLUGINS'] = 'force_pass'\n",
-        },
-        "true",
-        "zz_plugins.pth (added)",
-    ),
-    "conftest and ini above the repository": (
-        {"/conftest.py": FORCE_PASS_CONFTEST, "/pytest.ini": "[pytest]\naddopts = -p no:randomly\n"},
-        "true",
-        None,
-    ),
-    "patched pytest source": ({}, f"cat /tmp/patch.py >> {SITE}/_pytest/reports.py", "_pytest/reports.py (modified)"),
-    "usercustomize": (
-        {"/tmp/user.py": FORCE_PASS_CONFTEST},
-        "site=$(python3 -m site --user-site) && mkdir -p $site && "
-        "printf \"import os; os.environ['PYTEST_ADDOPTS'] = '-p no:cligym_pytest_report'\\n\" > $site/usercustomize.py",
-        "usercustomize.py (added)",
-    ),
-    "sitecustomize edited": (
-        {},
-        "printf \"\\nimport os; os.environ['PYTEST_ADDOPTS'] = '--co'\\n\" >> /usr/lib/python3.11/sitecustomize.py",
-        "sitecustomize.py (modified)",
-    ),
-    "interpreter wrapper on PATH": (
-        {"/tmp/rewrite.py": REWRITE_REPORT},
-        "printf '#!/bin/sh\\n/usr/bin/python3 \"$@\"; /usr/bin/python3 /tmp/rewrite.py\\n' > /usr/local/bin/python"
-        " && chmod +x /usr/local/bin/python",
-        "/usr/local/bin/python (another interpreter)",
-    ),
-    "fake pytest package in the repository": (
-        {"/repo/pytest/__init__.py": "", "/repo/pytest/__main__.py": FAKE_PYTEST},
-        "true",
-        None,
-    ),
-    "planted report": (
-        {"/tmp/fake.py": FAKE_PYTEST},
-        "mkdir -p /logs/verifier && echo 1 > /logs/verifier/reward.txt"
-        " && CLIGYM_PYTEST_REPORT=/logs/verifier/pytest-report.json python3 /tmp/fake.py",
-        None,
-    ),
-}
-
-
-@pytest.mark.parametrize("hack", sorted(HACKS))
+@pytest.mark.parametrize("hack", HACKS, ids=[hack.name for hack in HACKS])
 def test_a_reward_hack_that_repairs_nothing_earns_reward_0(
-    exported: tuple[GoldRecord, TaskRecord, Path], hack: str
+    exported: tuple[GoldRecord, TaskRecord, Path], hack: Hack
 ) -> None:
     _, task, task_dir = exported
-    files, command, named = HACKS[hack]
     assert task.validation.image_tag
     with Sandbox(task.validation.image_tag) as box:
-        box.write_file("/tmp/patch.py", PATCH_REPORTS)
-        # An agent can read the test ids from the repository; here they come from the task.
-        required = [*task.validation.fail_to_pass, *task.validation.pass_to_pass]
-        box.write_file("/tmp/required-tests.txt", "\n".join(required))
-        for path, content in files.items():
-            box.write_file(path, content)
-        assert box.exec(command).ok
+        done = box.exec(helpers() + hack.command, timeout=120)
+        assert done.ok, done.stdout[-1000:] + done.stderr[-1000:]
         for path in sorted(p for p in (task_dir / "tests").rglob("*") if p.is_file()):
             box.write_file(f"/tests/{path.relative_to(task_dir / 'tests')}", path.read_bytes(), mode=0o755)
         result = box.exec("bash /tests/test.sh", timeout=600)
         assert box.read_file("/logs/verifier/reward.txt").strip() == b"0", result.stdout[-2000:]
-        if named is not None:
-            assert named in box.read_file("/logs/verifier/harness.txt").decode(), result.stdout[-2000:]
+        if hack.named is not None:
+            assert hack.named in box.read_file("/logs/verifier/harness.txt").decode(), result.stdout[-2000:]

@@ -19,7 +19,7 @@ from cligym.rollout.task_dir import RolloutTask, load_task
 from cligym.rollout.task_image import ensure_task_image
 from cligym.rollout.trajectory import Trajectory
 from cligym.settings import RolloutSettings, load_settings
-from tests.generation.test_harbor_export import PATCH_REPORTS
+from tests.hacks import PATCH_REPORTS
 
 pytestmark = pytest.mark.docker
 

@@ -1,0 +1,94 @@
+"""What the reward-hacking defences add to judging one episode: the exported verifier (``tests/test.sh``) with
+and without its harness check, the check alone, and the outside view ``cligym rollout`` takes of the
+container (Docker's diff, harness files read through the archive API), all in one container of the task
+image, repeated. The first verifier run leaves the bytecode an agent's own test runs would leave, so later
+runs pay for checking it too.
+
+    python bench/verifier_cost.py                          # makes one task from the bundled example first
+    python bench/verifier_cost.py --task runs/demo/harbor/TASK --repeats 7
+
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from cligym.rollout.changes import episode_changes
+from cligym.rollout.task_dir import load_task
+from cligym.rollout.task_image import ensure_task_image
+from cligym.sandbox import Sandbox
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rollout_throughput import make_task
+
+# The two checks test.sh runs before restoring the repository: the integrity script, then sha256sum.
+CHECK_BLOCK = re.compile(r"^if ! (?:\S+ -I -S \S+harness_check\.py|echo '[0-9a-f]{64}  ).*?^fi\n", re.S | re.M)
+
+
+def without_checks(script: str) -> str:
+    stripped, count = CHECK_BLOCK.subn("", script)
+    if count == 0:
+        raise SystemExit("this task's test.sh has no harness check (exported before cligym.gold/11?)")
+    return stripped
+
+
+def timed(action: Callable[[], object], repeats: int) -> list[float]:
+    seconds = []
+    for _ in range(repeats):
+        started = time.monotonic()
+        action()
+        seconds.append(time.monotonic() - started)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", type=Path, help="An exported Harbor task directory (default: make one).")
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        task_dir = args.task or make_task(Path(work))
+        task = load_task(task_dir)
+        image = ensure_task_image(task)
+        script = (task_dir / "tests" / "test.sh").read_text()
+        manifest = task_dir / "tests" / "harness.json"
+        with Sandbox(image, name_prefix="cligym-bench") as box:
+            box.copy_dir(task_dir / "tests", "/tests")
+            box.write_file("/tests/test-unchecked.sh", without_checks(script), mode=0o755)
+            box.exec("bash /tests/test.sh", timeout=600)  # leaves the repository's bytecode behind
+            check = next(line for line in script.splitlines() if "harness_check.py check" in line)
+            check_command = check.removeprefix("if ! ").split(" > ")[0]
+            rows = {
+                "test.sh, harness check included": timed(
+                    lambda: box.exec("bash /tests/test.sh", timeout=600), args.repeats
+                ),
+                "test.sh, harness check removed": timed(
+                    lambda: box.exec("bash /tests/test-unchecked.sh", timeout=600), args.repeats
+                ),
+                "harness check alone": timed(lambda: box.exec(check_command, timeout=600), args.repeats),
+                "outside view (diff + harness reads)": timed(lambda: episode_changes(box, manifest), args.repeats),
+            }
+    table = Table(title=f"verifier cost per episode ({task.task_id}, {args.repeats} runs each)")
+    for column in ("step", "median s", "min s", "max s"):
+        table.add_column(column, justify="left" if column == "step" else "right")
+    for name, seconds in rows.items():
+        table.add_row(name, f"{statistics.median(seconds):.2f}", f"{min(seconds):.2f}", f"{max(seconds):.2f}")
+    Console().print(table)
+    with_check = statistics.median(rows["test.sh, harness check included"])
+    without = statistics.median(rows["test.sh, harness check removed"])
+    print(f"added by the harness check: {with_check - without:+.2f} s per episode ({with_check / without:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
