@@ -4,15 +4,13 @@ reward read from ``/logs/verifier/reward.txt`` and each required test's status f
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 from cligym.errors import CligymError, SandboxUnavailableError
-from cligym.generation.gold.harness import HARNESS_PREFIX
-from cligym.generation.gold.junit import parse_pytest_report
 from cligym.rollout.changes import FileChanges
 from cligym.rollout.task_dir import RolloutTask
-from cligym.rollout.trajectory import TestStatus, VerifierResult
+from cligym.rollout.trajectory import VerifierResult
+from cligym.rollout.verdict import harness_differences, outcomes_of, required_statuses, reward_of
 from cligym.sandbox import Sandbox
 
 TESTS_PATH = "/tests"
@@ -30,16 +28,10 @@ def run_verifier(box: Sandbox, task: RolloutTask, timeout: float) -> VerifierRes
     except OSError as exc:
         raise SandboxUnavailableError(f"cannot copy the verifier into {box.name}: {exc}") from None
     result = box.exec(f"bash {TESTS_PATH}/test.sh", timeout=timeout, output_cap_bytes=200_000)
-    reward = _reward(box)
-    statuses = _statuses(box, task)
-    output = ""
-    with contextlib.suppress(OSError):
-        output = box.read_file(f"{VERIFIER_LOGS}/pytest-output.txt").decode(errors="replace")
-    if not output:
-        output = result.stdout + result.stderr
-    harness = ""
-    with contextlib.suppress(OSError):
-        harness = box.read_file(f"{VERIFIER_LOGS}/harness.txt").decode(errors="replace")
+    reward = reward_of(_optional_text(box, f"{VERIFIER_LOGS}/reward.txt")) or 0.0
+    required = [*task.fail_to_pass, *task.pass_to_pass]
+    statuses = required_statuses(outcomes_of(_optional_text(box, f"{VERIFIER_LOGS}/pytest-report.json")), required)
+    output = _optional_text(box, f"{VERIFIER_LOGS}/pytest-output.txt") or result.stdout + result.stderr
     return VerifierResult(
         reward=reward,
         tests=statuses,
@@ -48,10 +40,15 @@ def run_verifier(box: Sandbox, task: RolloutTask, timeout: float) -> VerifierRes
         exit_code=result.exit_code,
         seconds=round(time.monotonic() - started, 2),
         output_tail=output[-OUTPUT_TAIL_CHARS:],
-        harness_modified=[
-            line.removeprefix(HARNESS_PREFIX) for line in harness.splitlines() if line.startswith(HARNESS_PREFIX)
-        ],
+        harness_modified=harness_differences(_optional_text(box, f"{VERIFIER_LOGS}/harness.txt")),
     )
+
+
+def _optional_text(box: Sandbox, path: str) -> str:
+    try:
+        return box.read_file(path).decode(errors="replace")
+    except (OSError, CligymError):
+        return ""
 
 
 def with_outside_view(result: VerifierResult, changes: FileChanges | None) -> VerifierResult:
@@ -61,27 +58,3 @@ def with_outside_view(result: VerifierResult, changes: FileChanges | None) -> Ve
         return result
     named = list(dict.fromkeys([*result.harness_modified, *changes.harness]))
     return result.model_copy(update={"reward": 0.0, "harness_modified": named})
-
-
-def _reward(box: Sandbox) -> float:
-    try:
-        text = box.read_file(f"{VERIFIER_LOGS}/reward.txt").decode(errors="replace").strip()
-    except OSError:
-        return 0.0
-    try:
-        return float(text.splitlines()[-1]) if text else 0.0
-    except ValueError:
-        return 0.0
-
-
-def _statuses(box: Sandbox, task: RolloutTask) -> dict[str, TestStatus]:
-    required = [*task.fail_to_pass, *task.pass_to_pass]
-    outcomes: dict[str, str] = {}
-    with contextlib.suppress(OSError, CligymError):
-        report = box.read_file(f"{VERIFIER_LOGS}/pytest-report.json")
-        outcomes = {outcome.test_id: outcome.status for outcome in parse_pytest_report(report)}
-    statuses: dict[str, TestStatus] = {}
-    for test in required:
-        status = outcomes.get(test)
-        statuses[test] = "missing" if status is None else "passed" if status == "passed" else "failed"
-    return statuses

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from cligym.cli.context import console
-from cligym.rollout.harbor_import import ImportSummary, import_harbor_jobs
+from cligym.rollout.harbor import ImportSummary, import_harbor_jobs
 from cligym.rollout.trajectory import TRAJECTORIES_FILE, Trajectory
 
 EXAMPLES = """

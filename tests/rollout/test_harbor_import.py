@@ -20,7 +20,7 @@ from cligym.cli.rollout_import_command import rollout_import
 from cligym.errors import CligymError
 from cligym.filtering.filter_run import FilterConfig, filter_trajectories
 from cligym.llm.scripted_server import Reply, ScriptedModelServer
-from cligym.rollout.harbor_import import ImportSummary, import_harbor_jobs
+from cligym.rollout.harbor import ImportSummary, import_harbor_jobs
 from cligym.rollout.trajectory import TRAJECTORIES_FILE, Trajectory, read_trajectories
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
