@@ -33,6 +33,8 @@ from cligym.generation.task_record import Attempt, Candidate, Provenance
 
 PARAMETER_RETRIES = 1
 DEAD_TARGET_MISSES = 2
+# Misses of a category (candidates that broke no test) that weigh as much as one task it made, in the order.
+MISSES_PER_TASK = 3
 DEAD_OPERATOR_MISSES = 3
 DEAD_OPERATOR_BUILD_FAILURES = 2
 DEFAULT_MAX_PER_FAILING_SET = 3
@@ -112,6 +114,7 @@ class _Feedback:
     judged: set[str] = field(default_factory=set)
     covered: set[tuple[str, str]] = field(default_factory=set)
     misses: Counter[str] = field(default_factory=Counter)
+    category_misses: Counter[str] = field(default_factory=Counter)
     operator_misses: Counter[str] = field(default_factory=Counter)
     operator_successes: Counter[str] = field(default_factory=Counter)
     tasks_per_failing_set: Counter[frozenset[str]] = field(default_factory=Counter)
@@ -167,8 +170,9 @@ class CatalogInverter:
         for candidate in feedback.retry:
             if candidate_key(candidate) not in feedback.judged:
                 return candidate
-        # The queue's order, except that a category with fewer tasks so far goes first, and a category and
-        # target that already made a task last.
+        # The queue's order, except that a category with fewer tasks so far goes first (its misses counting
+        # against it, MISSES_PER_TASK to a task, so a category the project gives no way into stops holding up
+        # the others), and a category and target that already made a task last.
         best: tuple[tuple[bool, int, int], Candidate] | None = None
         for position, candidate in enumerate(self._queue(gold)):
             if candidate_key(candidate) in feedback.judged or not self._alive(candidate, feedback):
@@ -177,10 +181,11 @@ class CatalogInverter:
                 continue
             category = str(candidate.category)
             covered = (category, _target_label(candidate)) in feedback.covered
-            rank = (covered, feedback.tasks_per_category[category], position)
+            load = feedback.tasks_per_category[category] + feedback.category_misses[category] // MISSES_PER_TASK
+            rank = (covered, load, position)
             if best is None or rank < best[0]:
                 best = (rank, candidate)
-            if not covered and not feedback.tasks_per_category[category]:
+            if not covered and not load:
                 break  # nothing later in the queue ranks higher
         return best[1] if best is not None else self._next_combination(feedback)
 
@@ -256,6 +261,7 @@ class CatalogInverter:
                 continue
             if attempt.rejected_by == "breaks":
                 feedback.misses[_target_label(candidate)] += 1
+                feedback.category_misses[str(candidate.category)] += 1
                 feedback.operator_misses[candidate.inverter] += 1
                 feedback.unknown_misses += unknown
             if attempt.rejected_by == "builds":

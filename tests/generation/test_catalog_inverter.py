@@ -9,6 +9,7 @@ import pytest
 
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.inverters.catalog import (
+    MISSES_PER_TASK,
     CatalogInverter,
     all_catalog_candidates,
     candidate_key,
@@ -243,3 +244,25 @@ def test_every_category_gets_a_task_before_any_category_gets_a_second(gold: Gold
     # Among the categories, those with a candidate expected to fail only some tests come first.
     tiers = [tier(gold, a.candidate) for a in history]
     assert tiers == sorted(tiers, key=lambda t: t != 0)
+
+
+def test_a_category_that_keeps_breaking_nothing_stops_holding_up_the_others(gold: GoldRecord) -> None:
+    inverter = CatalogInverter(seed=2, combination_share=0, max_per_failing_set=50, max_failing_every_test=50)
+    per_category: dict[str, int] = {}
+    for candidate in all_catalog_candidates(gold):
+        per_category[candidate.category] = per_category.get(candidate.category, 0) + 1
+    stuck = max(per_category, key=lambda c: per_category[c])
+    assert per_category[stuck] > MISSES_PER_TASK + 1
+    others = set(per_category) - {stuck}
+    history: list[Attempt] = []
+    # Every candidate of one category breaks nothing; every other candidate makes a task.
+    while (candidate := inverter.propose(gold, history)) is not None:
+        history.append(judged(candidate, "breaks" if candidate.category == stuck else None))
+        valid = [a.candidate.category for a in history if a.rejected_by is None]
+        if len(valid) > len(set(valid)):
+            break  # some category got its second task
+    assert candidate is not None
+    # Before any category got a second task, each got its first, and the stuck one had no more than its
+    # budget of misses (without the budget it would have been tried until it ran out of candidates).
+    assert {a.candidate.category for a in history[:-1] if a.rejected_by is None} == others
+    assert sum(a.candidate.category == stuck for a in history) == MISSES_PER_TASK
