@@ -11,7 +11,7 @@ from pathlib import Path
 from docker.errors import DockerException
 from pydantic import BaseModel, Field
 
-from cligym.generation.gold.harness import HarnessManifest
+from cligym.generation.gold.harness import VERIFIER_PROGRAMS, HarnessManifest
 from cligym.sandbox import Sandbox
 
 # Docker's diff kinds.
@@ -20,7 +20,8 @@ MAX_PATHS_PER_KIND = 500
 _HOOK_NAMES = ("sitecustomize.py", "usercustomize.py")
 _HOOK_PACKAGES = ("sitecustomize", "usercustomize")
 _ENTRY_POINTS = ".dist-info/entry_points.txt"
-_INTERPRETER_NAMES = ("python", "python3")
+# Programs found on PATH by name: a wrapper in front of one can lie for the verifier or the tests.
+_INTERPRETER_NAMES = ("python", "python3", *VERIFIER_PROGRAMS)
 _PROGRAM_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
@@ -68,14 +69,14 @@ def _read_manifest(path: Path | None) -> HarnessManifest | None:
 
 
 def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: HarnessManifest) -> list[str]:
-    gold, hooks = manifest.files, set(manifest.hook_dirs)
+    gold, hooks = {**manifest.own_files, **manifest.files}, set(manifest.hook_dirs)
     shadowed = _module_places(manifest)
     found = []
     for path in sorted(by_kind[_CHANGED] + by_kind[_ADDED]):
         if path in gold:
             if _digest(box, path) != gold[path]:
                 found.append(f"{path} (modified)")
-        elif _is_hook(path, hooks) or _is_interpreter(path):
+        elif _is_hook(path, hooks) or _is_interpreter(path) or path in manifest.absent:
             found.append(f"{path} (added)")
         elif (module := shadowed.get(_module_place(path))) is not None and not _is_gold_place(path, manifest, module):
             found.append(f"{path} (shadows {module})")

@@ -12,7 +12,9 @@ import json
 from pathlib import Path
 
 from cligym.generation.export.task_files import (
+    TASK_PATH,
     UNSET_PYTEST_VARIABLES,
+    VERIFIER_PATH_LINES,
     copy_gold_source,
     fresh_partial_directory,
     harness_check_script,
@@ -98,10 +100,10 @@ mkdir -p {VERIFIER_LOGS}
 echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
-{UNSET_PYTEST_VARIABLES}
+{VERIFIER_PATH_LINES}{UNSET_PYTEST_VARIABLES}
 # pytest, its plugins, the start-up hooks and the interpreter must be as in gold (reason in harness.txt).
 HARNESS_MODIFIED=0
-{checks}( {command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
+{checks}( {TASK_PATH}{command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
 if [ "$HARNESS_MODIFIED" = 0 ] && {verdict} > {VERIFIER_LOGS}/reward.tmp; then
   mv {VERIFIER_LOGS}/reward.tmp {VERIFIER_LOGS}/reward.txt
 fi

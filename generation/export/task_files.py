@@ -77,6 +77,7 @@ def write_verifier_files(task: TaskRecord, gold: GoldRecord, gold_context: Path,
     if gold.harness is not None:
         (tests / HARNESS_CHECK_SCRIPT).write_text(harness_script())
         (tests / HARNESS_MANIFEST).write_text(gold.harness.model_dump_json(indent=0))
+        (tests / HARNESS_OWN_FILES).write_text(own_files_list(gold))
     expected = {"fail_to_pass": task.validation.fail_to_pass, "pass_to_pass": task.validation.pass_to_pass}
     (tests / "expected.json").write_text(json.dumps(expected, indent=1))
     (tests / REQUIRED_TESTS_FILE).write_text("".join(f"{test}\n" for test in required_tests(task)))
@@ -99,51 +100,85 @@ def write_pristine(gold: GoldRecord, pristine: Path, source: Path | None) -> Non
             (pristine / relative).write_bytes(box.read_file(f"{gold.repo_path}/{relative}"))
 
 
+# The verifier's own commands run from the system's directories only (a wrapper an agent put first on PATH,
+# /usr/local/bin/cp, must not run); the tests run with the task's PATH, kept in CLIGYM_TASK_PATH.
+VERIFIER_PATH_LINES = 'CLIGYM_TASK_PATH="$PATH"\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin\n'
+TASK_PATH = 'export PATH="$CLIGYM_TASK_PATH"; '
+HARNESS_OWN_FILES = "harness-own.sha256"
+
+
 def verifier_python(gold: GoldRecord) -> str:
-    """The interpreter the verifier's own scripts run with: gold's binary by its path, never the first
-    ``python3`` on ``PATH`` (a wrapper there could answer for the checks)."""
+    """The interpreter the verifier's own scripts run with: gold's binary by its path (never the first
+    ``python3`` on ``PATH``), isolated, compiling its modules afresh in ``$CLIGYM_PYCACHE`` (a fresh
+    directory) rather than trusting bytecode an agent could have planted beside them."""
     if gold.harness is not None and gold.harness.interpreter:
-        return f"{shlex.quote(gold.harness.interpreter)} -I -S"
+        return f'{shlex.quote(gold.harness.interpreter)} -I -S -X pycache_prefix="$CLIGYM_PYCACHE"'
     return "python3"
 
 
 def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = "/tests") -> str:
     """Shell lines that end the verifier with reward 0 (reason in ``logs``/harness.txt) when the test
-    harness differs from gold: pytest or a plugin edited, a start-up hook added, another interpreter, a
-    module found elsewhere first, bytecode unlike its source. The interpreter that runs the check is itself
-    checked first, with coreutils' sha256sum (it could not be trusted to judge its own binary)."""
+    harness differs from gold: pytest, a module the tests import or a plugin edited, a start-up hook added,
+    another interpreter, a module found elsewhere first, bytecode unlike its source. What the check itself
+    runs on (the interpreter, its modules, the shell's programs, no preloaded library or zip on the path) is
+    checked first, with coreutils' sha256sum: the check could not be trusted to judge its own files."""
     manifest = gold.harness
     if manifest is None:
-        return ""
+        return 'CLIGYM_PYCACHE="$(mktemp -d)"\n'
+    # On the task's PATH: the interpreters found there are those the tests will run with.
     check = f"{verifier_python(gold)} {tests_dir}/{HARNESS_CHECK_SCRIPT} check {tests_dir}/{HARNESS_MANIFEST}"
+    check = f'PATH="${{CLIGYM_TASK_PATH:-$PATH}}" {check}'
     lines = [
+        'CLIGYM_PYCACHE="$(mktemp -d)"',
         f"if ! {check} > {logs}/harness.txt 2>&1; then",
         f"  cat {logs}/harness.txt",
         "  HARNESS_MODIFIED=1",
         "fi",
     ]
-    digest = manifest.files.get(manifest.interpreter or "")
-    if manifest.interpreter and digest:
+    if manifest.own_files:
         lines += [
-            f"if ! echo '{digest}  {manifest.interpreter}' | /usr/bin/sha256sum --quiet -c - > /dev/null 2>&1; then",
-            f"  echo 'harness_modified: {manifest.interpreter} (modified)' | tee -a {logs}/harness.txt",
+            f"if ! sha256sum --quiet -c {tests_dir}/{HARNESS_OWN_FILES} > {logs}/own-files.txt 2> /dev/null; then",
+            f"  sed -n 's/^\\(.*\\): FAILED.*$/harness_modified: \\1 (modified)/p' {logs}/own-files.txt \\",
+            f"    | tee -a {logs}/harness.txt",
+            "  HARNESS_MODIFIED=1",
+            "fi",
+        ]
+    for path in manifest.absent:
+        quoted = shlex.quote(path)
+        lines += [
+            f"if [ -e {quoted} ] || [ -L {quoted} ]; then",
+            f"  echo 'harness_modified: {path} (added)' | tee -a {logs}/harness.txt",
             "  HARNESS_MODIFIED=1",
             "fi",
         ]
     return "\n".join(lines) + "\n"
 
 
+def own_files_list(gold: GoldRecord) -> str:
+    """sha256sum's check list of what the harness check runs on."""
+    own = gold.harness.own_files if gold.harness is not None else {}
+    return "".join(f"{digest}  {path}\n" for path, digest in sorted(own.items()))
+
+
 def restore_repository_script(gold: GoldRecord, tests_dir: str = "/tests") -> str:
     """Shell lines that put back every tracked file and delete untracked test configuration, leaving the
     shell in the repository."""
     names = " -o ".join(f"-name {name}" for name in _TEST_CONFIG_NAMES)
-    shadows = " -o ".join(f"-name {name}" for name in _HARNESS_SHADOW_NAMES)
-    return f"""cp -a {tests_dir}/pristine/. {gold.repo_path}/
-# Test configuration the repository does not track (a conftest.py that forces passes...) is removed.
-cd {gold.repo_path}
-find . \\( {names} \\) \\
-  -not -path '*/site-packages/*' -print | sed 's|^\\./||' | while read -r path; do
-  grep -qxF "$path" {tests_dir}/tracked-files.txt || rm -f "$path"
+    shadows = " -o ".join(f"-name {shlex.quote(name)}" for name in _HARNESS_SHADOW_NAMES)
+    tracked = f"{tests_dir}/tracked-files.txt"
+    return f"""cd {gold.repo_path}
+# A directory of the repository swapped for a link (tests/ -> a directory holding a conftest.py) is removed
+# before the tracked files are copied back through it.
+find . -type l -xtype d -not -path './.git/*' -print | sed 's|^\\./||' | while read -r path; do
+  grep -qxF "$path" {tracked} || rm -f "$path"
+done
+cp -a {tests_dir}/pristine/. {gold.repo_path}/
+# Test configuration the repository does not track (a conftest.py that forces passes...) is removed, and so
+# are untracked test modules and package markers: pytest would import them, and run what they hold.
+find . \\( {names} -o -name 'test_*.py' -o -name '*_test.py' -o -name __init__.py \\) \\
+  -not -path '*/site-packages/*' -not -path './.git/*' -not -path './.venv/*' -print \\
+  | sed 's|^\\./||' | while read -r path; do
+  grep -qxF "$path" {tracked} || rm -f "$path"
 done
 # So is an untracked pytest, py or pluggy module or package (a fake pytest that reports every test passed).
 find . -maxdepth 3 \\( {shadows} \\) -not -path '*/site-packages/*' -print | sed 's|^\\./||' | while read -r path; do

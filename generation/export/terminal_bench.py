@@ -19,7 +19,9 @@ import yaml
 from cligym.generation.export.task_files import (
     REQUIRED_TESTS_FILE,
     SELECT_PLUGIN_MODULE,
+    TASK_PATH,
     UNSET_PYTEST_VARIABLES,
+    VERIFIER_PATH_LINES,
     copy_gold_source,
     fresh_partial_directory,
     harness_check_script,
@@ -131,7 +133,7 @@ def verify_script(gold: GoldRecord) -> str:
 mkdir -p {VERIFIER_LOGS}
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
-{UNSET_PYTEST_VARIABLES}
+{VERIFIER_PATH_LINES}{UNSET_PYTEST_VARIABLES}
 # pytest, its plugins, the start-up hooks and the interpreter must be as in gold.
 HARNESS_MODIFIED=0
 {checks}export CLIGYM_SELECT_TESTS={TESTS_DIR}/{REQUIRED_TESTS_FILE}
@@ -140,7 +142,7 @@ summary=0
 while IFS= read -r line || [ -n "$line" ]; do
   printf '%s\\n' "$line"
   [[ "${{line,,}}" == *"short test summary info"* ]] && summary=1
-done < <( ( {command} -p {SELECT_PLUGIN_MODULE} -rA ) 2>&1 )
+done < <( ( {TASK_PATH}{command} -p {SELECT_PLUGIN_MODULE} -rA ) 2>&1 )
 # Without a summary (the interpreter itself is broken) the parser would fail instead of reading a verdict.
 [ $summary = 1 ] || echo "=== short test summary info ==="
 verdict="$({verifier_python(gold)} {TESTS_DIR}/verdict.py {TESTS_DIR}/expected.json {VERIFIER_LOGS}/pytest-report.json)"

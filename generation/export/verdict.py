@@ -4,8 +4,12 @@ pass-to-pass test passed in the verifier's run. Standard library only; prints th
     python3 verdict.py EXPECTED_JSON PYTEST_REPORT_JSON
 """
 
-import json
 import sys
+
+# Pure-Python json: its sources are checked before this runs, an extension module is not.
+sys.modules["_json"] = None  # type: ignore[assignment]
+
+import json  # noqa: E402
 
 
 def reward(expected: dict, report: dict) -> int:

@@ -23,6 +23,22 @@ HARNESS_MANIFEST_IN_CONTAINER = "/tmp/cligym-harness.json"
 HARNESS_PREFIX = "harness_modified: "
 # Where every exported verifier (Harbor, Terminal-Bench, our rollouts) puts its files and plugins.
 VERIFIER_TESTS_DIR = "/tests"
+# The programs the verifier's shell runs around the check: each must be gold's (a wrapper could lie).
+VERIFIER_PROGRAMS = (
+    "bash",
+    "sh",
+    "cp",
+    "find",
+    "grep",
+    "sed",
+    "rm",
+    "mkdir",
+    "cat",
+    "mv",
+    "tee",
+    "sha256sum",
+    "mktemp",
+)
 
 
 class HarnessManifest(BaseModel):
@@ -35,6 +51,14 @@ class HarnessManifest(BaseModel):
     search_path: list[str] = Field(default_factory=list, description="Where harness modules are looked for, in order.")
     modules: dict[str, str] = Field(default_factory=dict, description="Harness module -> where gold finds it.")
     bytecode: dict[str, str] = Field(default_factory=dict, description="Cache file -> sha256, as gold had them.")
+    own_files: dict[str, str] = Field(
+        default_factory=dict,
+        description="What the check itself runs on (interpreter, its modules, the verifier's programs) -> sha256: "
+        "verified with coreutils before the check runs.",
+    )
+    absent: list[str] = Field(
+        default_factory=list, description="Paths gold lacks whose presence changes every interpreter's start-up."
+    )
     repo: str = ""
 
 
@@ -43,11 +67,14 @@ def harness_script() -> str:
 
 
 def harness_modules(gold: GoldRecord) -> list[str]:
-    """The modules pytest itself imports (the standard library's and third-party ones, ours left out)."""
+    """Every module the gold session imported from outside the repository (pytest's and the tests' alike,
+    ours left out): code in any of them runs in the verifier's pytest process and could rewrite its report,
+    so each must be found where gold found it and hold gold's bytes."""
+    names = {m.name for m in gold.probe.modules if m.origin in ("stdlib", "site-packages")}
     footprint = gold.footprint
-    if footprint is None:
-        return []
-    return sorted(name for name in footprint.harness() if not name.startswith("cligym_"))
+    if footprint is not None:
+        names |= footprint.harness()
+    return sorted(name for name in names if not name.startswith("cligym_"))
 
 
 def import_dirs(gold: GoldRecord, limit: int = 300) -> list[str]:
@@ -57,16 +84,12 @@ def import_dirs(gold: GoldRecord, limit: int = 300) -> list[str]:
     return sorted(dirs, key=lambda d: (d.count("/"), d))[:limit]
 
 
-def stdlib_harness_files(gold: GoldRecord) -> list[str]:
-    """Source files of the standard-library modules pytest itself needs."""
-    footprint = gold.footprint
-    if footprint is None:
-        return []
-    harness = footprint.harness()
+def module_files(gold: GoldRecord) -> list[str]:
+    """Files of the modules the gold session imported from outside the repository (sources and extensions)."""
     return sorted(
         m.file
         for m in gold.probe.modules
-        if m.origin == "stdlib" and m.name in harness and m.file is not None and m.file.endswith(".py")
+        if m.origin in ("stdlib", "site-packages") and m.file and m.file.endswith((".py", ".so"))
     )
 
 
@@ -74,8 +97,9 @@ def record_harness(box: Sandbox, gold: GoldRecord, plugins: list[str]) -> Harnes
     """Fingerprint ``gold``'s harness in ``box`` (a container of the gold image); the verifier's plugins
     will sit in ``/tests``, first on ``PYTHONPATH``."""
     box.write_file(HARNESS_SCRIPT_IN_CONTAINER, harness_script())
-    arguments = ["--plugins", *plugins, "--files", *stdlib_harness_files(gold), "--modules", *harness_modules(gold)]
+    arguments = ["--plugins", *plugins, "--files", *module_files(gold), "--modules", *harness_modules(gold)]
     arguments += ["--first", VERIFIER_TESTS_DIR, *import_dirs(gold), "--repo", gold.repo_path]
+    arguments += ["--programs", *VERIFIER_PROGRAMS]
     command = " ".join(["python3 -I -S", HARNESS_SCRIPT_IN_CONTAINER, "record", *map(shlex.quote, arguments)])
     result = box.exec(command, timeout=300)
     if not result.ok:

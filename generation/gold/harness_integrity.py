@@ -1,7 +1,7 @@
 """The test harness's fingerprint: recorded in the gold image, checked by the verifier where an agent had root.
 
     python3 -I -S harness_integrity.py record [--plugins MODULE...] [--files PATH...] [--modules NAME...]
-        [--first DIR...] [--repo DIR] > harness.json
+        [--first DIR...] [--repo DIR] [--programs NAME...] > harness.json
     python3 -I -S harness_integrity.py check harness.json      # exit 1, one "harness_modified: ..." per line
 
 The harness is what decides whether a test passed, other than the project and the tests themselves: the
@@ -15,16 +15,23 @@ instead of a source file it no longer matches (the harness's and the repository'
 hooks it judges never run in it. Standard library only: it runs in the project's interpreter.
 """
 
-import hashlib
-import importlib.machinery
-import importlib.util
-import json
-import marshal
-import os
-import shutil
-import site
 import sys
-from importlib import metadata
+
+# This process must not run an extension module an agent could have replaced: json and hashlib fall back to
+# pure Python and the interpreter's built-in sha256, whose sources the verifier checks (``own_files``) first.
+for _extension in ("_json", "_hashlib", "_bz2", "_lzma", "_typing", "_blake2", "_md5", "_sha1", "_sha3"):
+    if _extension not in sys.builtin_module_names:
+        sys.modules[_extension] = None  # type: ignore[assignment]
+
+import hashlib  # noqa: E402
+import importlib.machinery  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import marshal  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import site  # noqa: E402
+from importlib import metadata  # noqa: E402
 
 # Files of a distribution that hold behaviour (not installer bookkeeping that a reinstall may rewrite).
 _CODE_SUFFIXES = (".py", ".pth", ".so")
@@ -34,7 +41,11 @@ _HOOK_MODULES = ("sitecustomize", "usercustomize")
 _INTERPRETER_NAMES = ("python", "python3")
 # Directories of a repository that hold no code the tests import.
 _SKIPPED_DIRS = (".git", ".hg", ".tox", ".nox", "node_modules")
-_OPTIONS = ("--plugins", "--files", "--modules", "--first", "--repo")
+_OPTIONS = ("--plugins", "--files", "--modules", "--first", "--repo", "--programs")
+# Where the programs the verifier's shell runs around the check (``--programs``) are found, by absolute path.
+_SYSTEM_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
+# Present in no gold image, and read by every process before any check could run.
+_START_UP_FILES = ("/etc/ld.so.preload",)
 
 
 def _interpreters():
@@ -155,10 +166,25 @@ def _unlike_source(pyc, source):
 
 
 def _cached(path):
+    """Where the import system of the verifier's pytest run looks for ``path``'s bytecode: its
+    ``__pycache__``, whatever cache prefix this process itself runs with."""
+    prefix, sys.pycache_prefix = sys.pycache_prefix, None
     try:
         return importlib.util.cache_from_source(path)
     except (ValueError, NotImplementedError):
         return None
+    finally:
+        sys.pycache_prefix = prefix
+
+
+def _source_of(pyc):
+    prefix, sys.pycache_prefix = sys.pycache_prefix, None
+    try:
+        return importlib.util.source_from_cache(pyc)
+    except ValueError:
+        return None
+    finally:
+        sys.pycache_prefix = prefix
 
 
 def _repository_bytecode(repo):
@@ -174,10 +200,9 @@ def _repository_bytecode(repo):
         for name in names:
             if name.endswith(".pyc") and "-pytest-" not in name:
                 pyc = os.path.join(directory, name)
-                try:
-                    pairs.append((pyc, importlib.util.source_from_cache(pyc)))
-                except ValueError:
-                    continue
+                source = _source_of(pyc)
+                if source:
+                    pairs.append((pyc, source))
     return pairs
 
 
@@ -198,6 +223,30 @@ def _parse(arguments):
         else:
             options[current].append(argument)
     return options
+
+
+def _own_files(programs):
+    """What this process runs on: the interpreter and every module source it imported, and the programs the
+    verifier's shell runs by absolute path."""
+    files = {os.path.realpath(sys.executable)}
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None) if name != "__main__" else None  # this script is the verifier's
+        if path and path.endswith(".py") and os.path.isfile(path):
+            files.add(os.path.realpath(path))
+    for name in programs:
+        for directory in _SYSTEM_DIRS:
+            path = os.path.join(directory, name)
+            if os.path.isfile(path):
+                files.add(os.path.realpath(path))
+                break
+    return {path: _digest(path) for path in sorted(files)}
+
+
+def _absent():
+    """Paths whose appearance would change how every interpreter starts (a zip on the standard library's path,
+    a preloaded library), none of which gold has."""
+    candidates = [p for p in sys.path if p.endswith(".zip")] + list(_START_UP_FILES)
+    return [path for path in candidates if not os.path.exists(path)]
 
 
 def record(options):
@@ -223,6 +272,8 @@ def record(options):
         "modules": _resolved(options["--modules"], search_path),
         "bytecode": {pyc: digest for pyc, (_, digest) in _bytecode(paths, repo).items()},
         "repo": repo,
+        "own_files": _own_files(options["--programs"]),
+        "absent": _absent(),
     }
 
 
@@ -230,7 +281,7 @@ def check(manifest):
     """What differs from the manifest: edited or deleted harness files, start-up hooks that were added,
     another interpreter, a harness module found elsewhere first, bytecode that would run instead of its
     source and is not it."""
-    problems = []
+    problems = [f"{path} (added)" for path in manifest.get("absent", []) if os.path.lexists(path)]
     files = manifest.get("files", {})
     for path, digest in sorted(files.items()):
         try:
