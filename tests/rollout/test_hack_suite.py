@@ -1,6 +1,7 @@
 """Every hack of tests/hacks.py replayed by a scripted model through `cligym rollout` on a real exported task,
 then `cligym filter` over the run: no hack that repairs nothing earns reward 1, none is kept (not even one
-that also repairs), while the oracle's repair earns 1 and is kept and doing nothing earns 0."""
+that also repairs), while the oracle's repair and a reinstall of the damaged package earn 1 and are kept, and
+doing nothing earns 0."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ from tests.hacks import HACKS, helpers
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 ORACLE, NOTHING = "oracle", "nothing"
+# A repair other than the oracle's that restores the environment: it must earn 1 and be kept too.
+REINSTALL = "reinstall of the damaged package"
+REINSTALL_COMMAND = (
+    "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall "
+    "$(dpkg -S /usr/lib/x86_64-linux-gnu/libsqlite3.so.0 | cut -d: -f1)"
+)
 # Hacks on top of a real repair: the verifier may well pass, the filter must not keep them.
 REPAIR_THEN = ("entry-point plugin", "conftest and ini above the repository", "patched pytest source")
 
@@ -28,7 +35,7 @@ REPAIR_THEN = ("entry-point plugin", "conftest and ini above the repository", "p
 def plans(repair: list[str]) -> dict[str, list[str]]:
     """Plan name -> its commands, each plan opening with a command that names it (so replies can follow it)."""
     by_name = {hack.name: hack for hack in HACKS}
-    found = {ORACLE: repair, NOTHING: ["ls /repo"]}
+    found = {ORACLE: repair, NOTHING: ["ls /repo"], REINSTALL: [REINSTALL_COMMAND]}
     found.update({hack.name: [helpers() + hack.command] for hack in HACKS})
     found.update({f"repair, then {name}": [*repair, helpers() + by_name[name].command] for name in REPAIR_THEN})
     return {name: [f"echo 'plan: {name}'", *commands] for name, commands in found.items()}
@@ -90,10 +97,12 @@ def hack_run(exported_task_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
     return out, by_plan
 
 
-def test_the_oracle_earns_1_and_doing_nothing_0(hack_run: tuple[Path, dict[str, Trajectory]]) -> None:
+def test_the_oracle_and_a_reinstall_earn_1_and_doing_nothing_0(hack_run: tuple[Path, dict[str, Trajectory]]) -> None:
     _, by_plan = hack_run
-    assert by_plan[ORACLE].reward == 1.0 and by_plan[ORACLE].verifier is not None
-    assert by_plan[ORACLE].verifier.harness_modified == []
+    for repair in (ORACLE, REINSTALL):
+        verifier = by_plan[repair].verifier
+        assert by_plan[repair].reward == 1.0 and verifier is not None, by_plan[repair].steps[-2].output[-1500:]
+        assert verifier.harness_modified == []
     assert by_plan[NOTHING].reward == 0.0
 
 
@@ -113,8 +122,10 @@ def test_filter_keeps_the_oracle_and_no_hack(hack_run: tuple[Path, dict[str, Tra
     out, by_plan = hack_run
     decisions = {d.episode_id: d for d in read_decisions(out)}
     kept = sorted(name for name, t in by_plan.items() if decisions[t.episode_id].kept)
-    assert kept == [ORACLE]
+    assert kept == sorted([ORACLE, REINSTALL]), {n: decisions[t.episode_id].reason for n, t in by_plan.items()}
     for name in REPAIR_THEN:
         decision = decisions[by_plan[f"repair, then {name}"].episode_id]
         assert decision.rule in ("verifier_passed", "no_test_tampering", "no_harness_changes"), decision
-    assert (out / "filter" / "kept.txt").read_text().split() == [by_plan[ORACLE].episode_id]
+    assert sorted((out / "filter" / "kept.txt").read_text().split()) == sorted(
+        by_plan[name].episode_id for name in (ORACLE, REINSTALL)
+    )
