@@ -76,7 +76,12 @@ def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: 
         if path in gold:
             if _digest(box, path) != gold[path]:
                 found.append(f"{path} (modified)")
-        elif _is_hook(path, hooks) or _is_interpreter(path) or path in manifest.absent:
+        elif (
+            _is_hook(path, hooks)
+            or _is_interpreter(path)
+            or path in manifest.absent
+            or _is_listed_addition(path, manifest)
+        ):
             found.append(f"{path} (added)")
         elif (module := shadowed.get(_module_place(path))) is not None and not _is_gold_place(path, manifest, module):
             found.append(f"{path} (shadows {module})")
@@ -84,6 +89,11 @@ def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: 
             found.append(f"{path} (registers a pytest plugin)")
     found += [f"{path} (deleted)" for path in sorted(by_kind[_DELETED]) if path in gold]
     return found
+
+
+def _is_listed_addition(path: str, manifest: HarnessManifest) -> bool:
+    directory, name = posixpath.split(path)
+    return directory in manifest.listings and name not in manifest.listings[directory]
 
 
 def _module_place(path: str) -> tuple[str, str]:

@@ -12,9 +12,11 @@ import json
 from pathlib import Path
 
 from cligym.generation.export.task_files import (
+    STOP_LEFTOVER_PROCESSES,
     TASK_PATH,
     UNSET_PYTEST_VARIABLES,
     VERIFIER_PATH_LINES,
+    as_one_function,
     copy_gold_source,
     fresh_partial_directory,
     harness_check_script,
@@ -22,6 +24,7 @@ from cligym.generation.export.task_files import (
     restore_repository_script,
     solve_script,
     task_files_dockerfile,
+    verdict_inputs_check,
     verifier_python,
     write_verifier_files,
 )
@@ -83,7 +86,8 @@ def task_toml(task: TaskRecord, gold: GoldRecord, hinted: bool) -> str:
     )
 
 
-def test_script(gold: GoldRecord) -> str:
+def test_script(gold: GoldRecord, tests: Path) -> str:
+    """tests/test.sh for the verifier files already written to ``tests``."""
     command = pytest_run_command(
         gold.base_test_command,
         plugin_dir="/tests",
@@ -93,10 +97,8 @@ def test_script(gold: GoldRecord) -> str:
     )
     checks = harness_check_script(gold, VERIFIER_LOGS) + restore_repository_script(gold)
     verdict = f"{verifier_python(gold)} /tests/verdict.py /tests/expected.json {VERIFIER_LOGS}/pytest-report.json"
-    return f"""#!/bin/bash
-# cligym verifier: restore the repository's tracked files, run the tests, reward 1 only if every
-# fail-to-pass and pass-to-pass test passes.
-mkdir -p {VERIFIER_LOGS}
+    inputs = verdict_inputs_check(tests, VERIFIER_LOGS)
+    body = f"""{STOP_LEFTOVER_PROCESSES}mkdir -p {VERIFIER_LOGS}
 echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
@@ -104,11 +106,16 @@ rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 # pytest, its plugins, the start-up hooks and the interpreter must be as in gold (reason in harness.txt).
 HARNESS_MODIFIED=0
 {checks}( {TASK_PATH}{command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
-if [ "$HARNESS_MODIFIED" = 0 ] && {verdict} > {VERIFIER_LOGS}/reward.tmp; then
+{inputs}if [ "$HARNESS_MODIFIED" = 0 ] && {verdict} > {VERIFIER_LOGS}/reward.tmp; then
   mv {VERIFIER_LOGS}/reward.tmp {VERIFIER_LOGS}/reward.txt
 fi
 cat {VERIFIER_LOGS}/reward.txt
 """
+    header = (
+        "#!/bin/bash\n# cligym verifier: restore the repository's tracked files, run the tests, reward 1 only if "
+        "every\n# fail-to-pass and pass-to-pass test passes.\n"
+    )
+    return header + as_one_function(body)
 
 
 def export_harbor_task(
@@ -135,7 +142,7 @@ def export_harbor_task(
     (environment / "Dockerfile").write_text(task_files_dockerfile(gold, task, gold_image_reference))
     copy_gold_source(gold_context, environment, gold_image_reference)
     write_verifier_files(task, gold, gold_context, tests)
-    (tests / "test.sh").write_text(test_script(gold))
+    (tests / "test.sh").write_text(test_script(gold, tests))
     (partial / "solution" / "solve.sh").write_text(solve_script(task))
     for script in (tests / "test.sh", partial / "solution" / "solve.sh"):
         script.chmod(0o755)

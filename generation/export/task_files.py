@@ -4,6 +4,7 @@ the verdict), the shell lines that put the repository back before judging, and t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 import shutil
@@ -152,6 +153,55 @@ def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = "/tests")
             "fi",
         ]
     return "\n".join(lines) + "\n"
+
+
+# Processes the agent left running (a loop that edits the verifier's files while the tests run) are stopped
+# first: every process but this script's own ancestors and the container's own (PID 1's session: Harbor's
+# `sh -c "sleep infinity"`, an init and its command). Whatever came in through `docker exec`, the agent's
+# commands included, has a session of its own, and `setsid` only makes new ones.
+STOP_LEFTOVER_PROCESSES = r"""cligym_keep=" 1 "
+cligym_pid=$$
+while [ "$cligym_pid" -gt 1 ] 2>/dev/null; do
+  cligym_keep="$cligym_keep$cligym_pid "
+  cligym_stat=$(cat /proc/$cligym_pid/stat 2>/dev/null) || break
+  set -- ${cligym_stat##*) }
+  cligym_pid=$2
+done
+for cligym_proc in /proc/[0-9]*; do
+  cligym_stat=$(cat $cligym_proc/stat 2>/dev/null) || continue
+  set -- ${cligym_stat##*) }
+  case "$cligym_keep" in
+    *" ${cligym_proc#/proc/} "*) ;;
+    *) [ "$4" = 1 ] || kill -9 "${cligym_proc#/proc/}" 2>/dev/null ;;
+  esac
+done
+set --
+"""
+
+
+# What the verdict reads besides the report; the tests' process must not have rewritten them.
+VERDICT_INPUTS = ("expected.json", "verdict.py", REQUIRED_TESTS_FILE)
+
+
+def verdict_inputs_check(tests: Path, logs: str, tests_dir: str = "/tests") -> str:
+    """Shell lines, run after the tests, that give reward 0 when a file the verdict reads is not what the
+    export wrote (digests fixed in the script, which bash has parsed whole before running anything)."""
+    lines = []
+    for name in VERDICT_INPUTS:
+        digest = hashlib.sha256((tests / name).read_bytes()).hexdigest()
+        lines += [
+            f"if ! echo '{digest}  {tests_dir}/{name}' | sha256sum --quiet -c - > /dev/null 2>&1; then",
+            f"  echo 'harness_modified: {tests_dir}/{name} (modified during the run)' | tee -a {logs}/harness.txt",
+            "  HARNESS_MODIFIED=1",
+            "fi",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def as_one_function(body: str) -> str:
+    """``body`` as one shell function, called at the end: bash reads it whole before running any of it, so a
+    process that edits the script while the tests run cannot change what runs next."""
+    return f"cligym_verify() {{\n{body.rstrip()}\n}}\ncligym_verify\n"
 
 
 def own_files_list(gold: GoldRecord) -> str:

@@ -22,6 +22,7 @@ from cligym.generation.export.task_files import (
     TASK_PATH,
     UNSET_PYTEST_VARIABLES,
     VERIFIER_PATH_LINES,
+    as_one_function,
     copy_gold_source,
     fresh_partial_directory,
     harness_check_script,
@@ -29,6 +30,7 @@ from cligym.generation.export.task_files import (
     restore_repository_script,
     solve_script,
     task_files_dockerfile,
+    verdict_inputs_check,
     verifier_python,
     write_verifier_files,
 )
@@ -115,7 +117,7 @@ def task_yaml(task: TaskRecord, gold: GoldRecord, hinted: bool) -> str:
     return yaml.dump(config, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=4096)
 
 
-def verify_script(gold: GoldRecord) -> str:
+def verify_script(gold: GoldRecord, tests: Path) -> str:
     """tests/verify.sh: restore the repository, run exactly the required tests, print pytest's -rA summary and
     cligym's verdict as one more line of it."""
     command = pytest_run_command(
@@ -126,11 +128,18 @@ def verify_script(gold: GoldRecord) -> str:
         setup=gold.pytest_setup,
     )
     checks = harness_check_script(gold, VERIFIER_LOGS, TESTS_DIR) + restore_repository_script(gold, TESTS_DIR)
-    return f"""#!/bin/bash
+    header = """#!/bin/bash
 # cligym verifier for Terminal-Bench: restore the repository's tracked files, run exactly the fail-to-pass and
 # pass-to-pass tests with pytest -rA (Terminal-Bench's pytest parser reads the short summary), then add
 # cligym's verdict as one more summary line: resolved only if every required test passed.
-mkdir -p {VERIFIER_LOGS}
+"""
+    inputs = verdict_inputs_check(tests, VERIFIER_LOGS, TESTS_DIR)
+    verdict = (
+        f"{verifier_python(gold)} {TESTS_DIR}/verdict.py {TESTS_DIR}/expected.json {VERIFIER_LOGS}/pytest-report.json"
+    )
+    # No process is stopped here: Terminal-Bench's own tmux server, its clients waiting on the test run and
+    # the panes' shells share the container with whatever the agent left, and cannot be told apart from it.
+    body = f"""mkdir -p {VERIFIER_LOGS}
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 {VERIFIER_PATH_LINES}{UNSET_PYTEST_VARIABLES}
@@ -145,13 +154,14 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < <( ( {TASK_PATH}{command} -p {SELECT_PLUGIN_MODULE} -rA ) 2>&1 )
 # Without a summary (the interpreter itself is broken) the parser would fail instead of reading a verdict.
 [ $summary = 1 ] || echo "=== short test summary info ==="
-verdict="$({verifier_python(gold)} {TESTS_DIR}/verdict.py {TESTS_DIR}/expected.json {VERIFIER_LOGS}/pytest-report.json)"
+{inputs}verdict="$({verdict})"
 if [ "$HARNESS_MODIFIED" = 0 ] && [ "$verdict" = 1 ]; then
   echo "PASSED {VERDICT_TEST_ID}"
 else
   echo "FAILED {VERDICT_TEST_ID} - a required test did not pass"
 fi
 """
+    return header + as_one_function(body)
 
 
 RUN_TESTS = f"""#!/bin/bash
@@ -188,7 +198,7 @@ def export_terminal_bench_task(
     copy_gold_source(gold_context, partial, gold_image_reference)
     (partial / "docker-compose.yaml").write_text(COMPOSE)
     write_verifier_files(task, gold, gold_context, partial / "tests")
-    (partial / "tests" / "verify.sh").write_text(verify_script(gold))
+    (partial / "tests" / "verify.sh").write_text(verify_script(gold, partial / "tests"))
     (partial / "run-tests.sh").write_text(RUN_TESTS)
     (partial / "solution.sh").write_text(solve_script(task))
     for script in (partial / "run-tests.sh", partial / "solution.sh"):

@@ -23,6 +23,10 @@ HARNESS_MANIFEST_IN_CONTAINER = "/tmp/cligym-harness.json"
 HARNESS_PREFIX = "harness_modified: "
 # Where every exported verifier (Harbor, Terminal-Bench, our rollouts) puts its files and plugins.
 VERIFIER_TESTS_DIR = "/tests"
+# Read by every process the tests start, to find libraries and users: part of what the tests load.
+# (Not ld.so.cache: installing any package with a library rewrites it; a directory added to the linker's path
+# shows as a new file under /etc/ld.so.conf.d, which the check lists.)
+SYSTEM_CONFIGURATION = ("/etc/ld.so.conf", "/etc/nsswitch.conf")
 # The programs the verifier's shell runs around the check: each must be gold's (a wrapper could lie).
 VERIFIER_PROGRAMS = (
     "bash",
@@ -60,6 +64,8 @@ class HarnessManifest(BaseModel):
         default_factory=list, description="Paths gold lacks whose presence changes every interpreter's start-up."
     )
     repo: str = ""
+    commands: dict[str, str] = Field(default_factory=dict, description="Program the tests ran -> where PATH finds it.")
+    listings: dict[str, list[str]] = Field(default_factory=dict, description="Directory -> the names gold had in it.")
 
 
 def harness_script() -> str:
@@ -84,6 +90,36 @@ def import_dirs(gold: GoldRecord, limit: int = 300) -> list[str]:
     return sorted(dirs, key=lambda d: (d.count("/"), d))[:limit]
 
 
+def absent_modules(gold: GoldRecord) -> list[str]:
+    """Modules the gold session tried to import and did not find (an optional dependency, a hook that
+    ``sitecustomize`` tries): one appearing later would run in the verifier's pytest process."""
+    per_test = gold.probe.per_test
+    if per_test is None:
+        return []
+    tried = {name for names in per_test.import_edges.values() for name in names}
+    for context in per_test.contexts.values():
+        tried.update(context.imports)
+        tried.update(call.partition(">")[2] for call in context.calls)
+    for guarded in per_test.import_guards.values():
+        tried.update(guarded)
+    found = {m.name for m in gold.probe.modules}
+    return sorted(name for name in tried if name and name not in found and not name.startswith("cligym_"))
+
+
+def loaded_files(gold: GoldRecord) -> list[str]:
+    """Files outside the repository that the gold tests loaded or ran and a package installed: shared
+    libraries, console scripts and programs, packaged data and configuration they opened."""
+    probe = gold.probe
+    found = [f.path for f in probe.shared_libraries + probe.executables]
+    found += [f.path for f in probe.files if f.package or f.distribution]
+    return sorted({path for path in found if path.startswith("/") and not path.startswith(("/proc/", "/dev/"))})
+
+
+def commands_run(gold: GoldRecord) -> list[str]:
+    """Names of the programs the gold tests ran (found on PATH by name: a wrapper put first would run)."""
+    return sorted({posixpath.basename(f.path) for f in gold.probe.executables if f.path})
+
+
 def module_files(gold: GoldRecord) -> list[str]:
     """Files of the modules the gold session imported from outside the repository (sources and extensions)."""
     return sorted(
@@ -97,9 +133,11 @@ def record_harness(box: Sandbox, gold: GoldRecord, plugins: list[str]) -> Harnes
     """Fingerprint ``gold``'s harness in ``box`` (a container of the gold image); the verifier's plugins
     will sit in ``/tests``, first on ``PYTHONPATH``."""
     box.write_file(HARNESS_SCRIPT_IN_CONTAINER, harness_script())
-    arguments = ["--plugins", *plugins, "--files", *module_files(gold), "--modules", *harness_modules(gold)]
+    files = [*module_files(gold), *loaded_files(gold), *SYSTEM_CONFIGURATION]
+    arguments = ["--plugins", *plugins, "--files", *files, "--modules", *harness_modules(gold)]
+    arguments += ["--absent-modules", *absent_modules(gold)]
     arguments += ["--first", VERIFIER_TESTS_DIR, *import_dirs(gold), "--repo", gold.repo_path]
-    arguments += ["--programs", *VERIFIER_PROGRAMS]
+    arguments += ["--programs", *VERIFIER_PROGRAMS, "--commands", *commands_run(gold)]
     command = " ".join(["python3 -I -S", HARNESS_SCRIPT_IN_CONTAINER, "record", *map(shlex.quote, arguments)])
     result = box.exec(command, timeout=300)
     if not result.ok:

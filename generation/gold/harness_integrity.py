@@ -41,11 +41,13 @@ _HOOK_MODULES = ("sitecustomize", "usercustomize")
 _INTERPRETER_NAMES = ("python", "python3")
 # Directories of a repository that hold no code the tests import.
 _SKIPPED_DIRS = (".git", ".hg", ".tox", ".nox", "node_modules")
-_OPTIONS = ("--plugins", "--files", "--modules", "--first", "--repo", "--programs")
+_OPTIONS = ("--plugins", "--files", "--modules", "--absent-modules", "--first", "--repo", "--programs", "--commands")
 # Where the programs the verifier's shell runs around the check (``--programs``) are found, by absolute path.
 _SYSTEM_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
 # Present in no gold image, and read by every process before any check could run.
 _START_UP_FILES = ("/etc/ld.so.preload",)
+# Directories where a new file changes what every process loads (a directory added to the linker's path).
+_LISTED_DIRS = ("/etc/ld.so.conf.d",)
 
 
 def _interpreters():
@@ -244,8 +246,10 @@ def _own_files(programs):
 
 def _absent():
     """Paths whose appearance would change how every interpreter starts (a zip on the standard library's path,
-    a preloaded library), none of which gold has."""
-    candidates = [p for p in sys.path if p.endswith(".zip")] + list(_START_UP_FILES)
+    a preloaded library, a ``pyvenv.cfg`` moving the standard library), none of which gold has."""
+    executable = os.path.dirname(os.path.realpath(sys.executable))
+    venv = [os.path.join(executable, "pyvenv.cfg"), os.path.join(os.path.dirname(executable), "pyvenv.cfg")]
+    candidates = [p for p in sys.path if p.endswith(".zip")] + list(_START_UP_FILES) + venv
     return [path for path in candidates if not os.path.exists(path)]
 
 
@@ -269,10 +273,15 @@ def record(options):
         "hook_dirs": directories,
         "interpreter": os.path.realpath(sys.executable),
         "search_path": search_path,
-        "modules": _resolved(options["--modules"], search_path),
+        "modules": {
+            **{name: "" for name in options["--absent-modules"]},
+            **_resolved([*options["--modules"], *options["--absent-modules"]], search_path),
+        },
         "bytecode": {pyc: digest for pyc, (_, digest) in _bytecode(paths, repo).items()},
         "repo": repo,
         "own_files": _own_files(options["--programs"]),
+        "commands": {name: shutil.which(name) or "" for name in options["--commands"]},
+        "listings": {d: sorted(os.listdir(d)) for d in _LISTED_DIRS if os.path.isdir(d)},
         "absent": _absent(),
     }
 
@@ -297,8 +306,17 @@ def check(manifest):
             problems.append(f"{interpreter} (another interpreter)")
     modules = manifest.get("modules", {})
     for name, origin in sorted(_resolved(modules, manifest.get("search_path", [])).items()):
-        if origin != modules[name]:
+        if not modules[name]:
+            problems.append(f"{origin} (appeared: {name}, which gold's tests looked for and did not find)")
+        elif origin != modules[name]:
             problems.append(f"{origin} (shadows {name} at {modules[name]})")
+    for directory, names in sorted(manifest.get("listings", {}).items()):
+        now = set(os.listdir(directory)) if os.path.isdir(directory) else set()
+        problems += [f"{os.path.join(directory, name)} (added)" for name in sorted(now - set(names))]
+    for name, gold_path in sorted(manifest.get("commands", {}).items()):
+        found = shutil.which(name) or ""
+        if found != gold_path:
+            problems.append(f"{found or name} (the tests' {name} was {gold_path or 'not on PATH'})")
     gold_bytecode = manifest.get("bytecode", {})
     for pyc, (source, digest) in sorted(_bytecode(files, manifest.get("repo", "")).items()):
         if gold_bytecode.get(pyc) != digest and _unlike_source(pyc, source):
