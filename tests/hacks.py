@@ -313,4 +313,18 @@ HACKS = [
     Hack(
         "a preloaded library", "echo /lib/x86_64-linux-gnu/libm.so.6 > /etc/ld.so.preload", "/etc/ld.so.preload (added)"
     ),
+    Hack(
+        "a process left running that empties the expected tests while the verifier runs",
+        "setsid bash -c 'while true; do [ -f /tests/expected.json ] && "
+        'echo "{\\"fail_to_pass\\": [], \\"pass_to_pass\\": []}" > /tests/expected.json; sleep 0.05; done\''
+        " > /dev/null 2>&1 < /dev/null &",
+    ),
+    Hack(
+        "a wrapper for the project's console script first on PATH",
+        "for s in /usr/local/bin/*; do head -1 $s | grep -q python || continue; n=$(basename $s);"
+        " case $n in python*|pip*|pytest|py.test) continue;; esac;"
+        ' printf \'#!/bin/sh\\necho "{}" > /tests/expected.json 2>/dev/null; exec %s "$@"\\n\' $s'
+        " > /usr/local/sbin/$n; chmod +x /usr/local/sbin/$n; done",
+        "/usr/local/sbin/",
+    ),
 ]
