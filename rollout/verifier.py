@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from cligym.errors import CligymError, SandboxUnavailableError
+from cligym.generation.export.task_files import STOP_LEFTOVER_PROCESSES
 from cligym.rollout.changes import FileChanges
 from cligym.rollout.task_dir import RolloutTask
 from cligym.rollout.trajectory import VerifierResult
@@ -22,6 +23,8 @@ def run_verifier(box: Sandbox, task: RolloutTask, timeout: float) -> VerifierRes
     """Run the verifier in ``box``; a verifier that cannot run at all gives reward 0, never an exception
     (unless the container itself is gone)."""
     started = time.monotonic()
+    # Nothing the agent left running may touch the verifier's files once they are copied in.
+    box.exec(STOP_LEFTOVER_PROCESSES, timeout=60)
     box.exec(f"rm -rf {TESTS_PATH} {VERIFIER_LOGS}", timeout=60, shell="/bin/sh")
     try:
         box.copy_dir(task.tests_dir, TESTS_PATH)

@@ -98,11 +98,11 @@ def test_script(gold: GoldRecord, tests: Path) -> str:
     checks = harness_check_script(gold, VERIFIER_LOGS) + restore_repository_script(gold)
     verdict = f"{verifier_python(gold)} /tests/verdict.py /tests/expected.json {VERIFIER_LOGS}/pytest-report.json"
     inputs = verdict_inputs_check(tests, VERIFIER_LOGS)
-    body = f"""{STOP_LEFTOVER_PROCESSES}mkdir -p {VERIFIER_LOGS}
+    body = f"""{VERIFIER_PATH_LINES}{STOP_LEFTOVER_PROCESSES}mkdir -p {VERIFIER_LOGS}
 echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
-{VERIFIER_PATH_LINES}{UNSET_PYTEST_VARIABLES}
+{UNSET_PYTEST_VARIABLES}
 # pytest, its plugins, the start-up hooks and the interpreter must be as in gold (reason in harness.txt).
 HARNESS_MODIFIED=0
 {checks}( {TASK_PATH}{command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1

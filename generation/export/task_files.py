@@ -106,6 +106,7 @@ def write_pristine(gold: GoldRecord, pristine: Path, source: Path | None) -> Non
 VERIFIER_PATH_LINES = 'CLIGYM_TASK_PATH="$PATH"\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin\n'
 TASK_PATH = 'export PATH="$CLIGYM_TASK_PATH"; '
 HARNESS_OWN_FILES = "harness-own.sha256"
+LOADER = "/lib64/ld-linux-x86-64.so.2"
 
 
 def verifier_python(gold: GoldRecord) -> str:
@@ -144,6 +145,18 @@ def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = "/tests")
             "  HARNESS_MODIFIED=1",
             "fi",
         ]
+    if manifest.interpreter and manifest.interpreter_libraries:
+        # Resolved now as the interpreter will be started (a private ldconfig cache could point elsewhere).
+        expected = " ".join(manifest.interpreter_libraries)
+        listing = f"{LOADER} --list {shlex.quote(manifest.interpreter)} 2>/dev/null"
+        lines += [
+            f"cligym_libraries=\"$({listing} | sed -n 's/^.*=> \\([^ ]*\\) .*$/\\1/p' | tr '\\n' ' ')\"",
+            f'if [ "$cligym_libraries" != {shlex.quote(expected + " ")} ]; then',
+            f'  echo "harness_modified: $cligym_libraries (the interpreter\'s libraries were {expected})" \\',
+            f"    | tee -a {logs}/harness.txt",
+            "  HARNESS_MODIFIED=1",
+            "fi",
+        ]
     for path in manifest.absent:
         quoted = shlex.quote(path)
         lines += [
@@ -163,17 +176,22 @@ STOP_LEFTOVER_PROCESSES = r"""cligym_keep=" 1 "
 cligym_pid=$$
 while [ "$cligym_pid" -gt 1 ] 2>/dev/null; do
   cligym_keep="$cligym_keep$cligym_pid "
-  cligym_stat=$(cat /proc/$cligym_pid/stat 2>/dev/null) || break
+  { cligym_stat=$(</proc/$cligym_pid/stat); } 2>/dev/null || break
   set -- ${cligym_stat##*) }
   cligym_pid=$2
 done
-for cligym_proc in /proc/[0-9]*; do
-  cligym_stat=$(cat $cligym_proc/stat 2>/dev/null) || continue
-  set -- ${cligym_stat##*) }
-  case "$cligym_keep" in
-    *" ${cligym_proc#/proc/} "*) ;;
-    *) [ "$4" = 1 ] || kill -9 "${cligym_proc#/proc/}" 2>/dev/null ;;
-  esac
+# Again until a pass finds nothing left: a process that keeps forking is caught by a later pass.
+for ((cligym_round = 0; cligym_round < 50; cligym_round++)); do
+  cligym_killed=0
+  for cligym_proc in /proc/[0-9]*; do
+    { cligym_stat=$(<$cligym_proc/stat); } 2>/dev/null || continue
+    set -- ${cligym_stat##*) }
+    case "$cligym_keep" in
+      *" ${cligym_proc#/proc/} "*) ;;
+      *) [ "$4" = 1 ] || [ "$1" = Z ] || { kill -9 "${cligym_proc#/proc/}" 2>/dev/null && cligym_killed=1; } ;;
+    esac
+  done
+  [ $cligym_killed = 0 ] && break
 done
 set --
 """

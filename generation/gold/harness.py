@@ -66,6 +66,9 @@ class HarnessManifest(BaseModel):
     repo: str = ""
     commands: dict[str, str] = Field(default_factory=dict, description="Program the tests ran -> where PATH finds it.")
     listings: dict[str, list[str]] = Field(default_factory=dict, description="Directory -> the names gold had in it.")
+    interpreter_libraries: list[str] = Field(
+        default_factory=list, description="Where the dynamic loader finds the interpreter's libraries, in order."
+    )
 
 
 def harness_script() -> str:

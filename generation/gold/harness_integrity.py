@@ -235,6 +235,7 @@ def _own_files(programs):
         path = getattr(module, "__file__", None) if name != "__main__" else None  # this script is the verifier's
         if path and path.endswith(".py") and os.path.isfile(path):
             files.add(os.path.realpath(path))
+    files.update(os.path.realpath(path) for path in [*_interpreter_libraries(), _LOADER] if os.path.exists(path))
     for name in programs:
         for directory in _SYSTEM_DIRS:
             path = os.path.join(directory, name)
@@ -244,11 +245,30 @@ def _own_files(programs):
     return {path: _digest(path) for path in sorted(files)}
 
 
+_LOADER = "/lib64/ld-linux-x86-64.so.2"
+
+
+def _interpreter_libraries():
+    """The shared libraries the dynamic loader resolves for the interpreter, in order (its --list mode maps
+    them without running any of their code)."""
+    import subprocess
+
+    if not os.path.exists(_LOADER):
+        return []
+    listed = subprocess.run([_LOADER, "--list", os.path.realpath(sys.executable)], capture_output=True, text=True)
+    return [line.split("=>", 1)[1].split()[0] for line in listed.stdout.splitlines() if "=> /" in line]
+
+
 def _absent():
     """Paths whose appearance would change how every interpreter starts (a zip on the standard library's path,
     a preloaded library, a ``pyvenv.cfg`` moving the standard library), none of which gold has."""
     executable = os.path.dirname(os.path.realpath(sys.executable))
     venv = [os.path.join(executable, "pyvenv.cfg"), os.path.join(os.path.dirname(executable), "pyvenv.cfg")]
+    # A ._pth file beside the interpreter replaces sys.path and turns site back on, even under -I -S.
+    venv += [
+        os.path.realpath(sys.executable) + "._pth",
+        os.path.join(executable, f"python{sys.version_info[0]}{sys.version_info[1]}._pth"),
+    ]
     candidates = [p for p in sys.path if p.endswith(".zip")] + list(_START_UP_FILES) + venv
     return [path for path in candidates if not os.path.exists(path)]
 
@@ -282,6 +302,7 @@ def record(options):
         "own_files": _own_files(options["--programs"]),
         "commands": {name: shutil.which(name) or "" for name in options["--commands"]},
         "listings": {d: sorted(os.listdir(d)) for d in _LISTED_DIRS if os.path.isdir(d)},
+        "interpreter_libraries": _interpreter_libraries(),
         "absent": _absent(),
     }
 
