@@ -32,8 +32,11 @@ from cligym.sandbox import Sandbox
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rollout_throughput import make_task
 
-# The two checks test.sh runs before restoring the repository: the integrity script, then sha256sum.
-CHECK_BLOCK = re.compile(r"^if ! (?:\S+ -I -S \S+harness_check\.py|echo '[0-9a-f]{64}  ).*?^fi\n", re.S | re.M)
+# Every check of test.sh is an if-block that sets HARNESS_MODIFIED=1 (the integrity script, sha256sum of its own
+# files, the interpreter's libraries, absent paths, the verdict's inputs after the run).
+CHECK_BLOCK = re.compile(
+    r"^(?:cligym_libraries=.*\n)?if [^\n]*; then\n(?:(?!fi\n).*\n)*?  HARNESS_MODIFIED=1\nfi\n", re.M
+)
 
 
 def without_checks(script: str) -> str:
