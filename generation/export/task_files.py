@@ -109,6 +109,12 @@ HARNESS_OWN_FILES = "harness-own.sha256"
 LOADER = "/lib64/ld-linux-x86-64.so.2"
 
 
+def _flagged_if(condition: str, *report: str) -> list[str]:
+    """One check of the verifier: when ``condition`` (shell) holds, the ``report`` lines run and the verdict
+    is reward 0."""
+    return [f"if {condition}; then", *(f"  {line}" for line in report), "  HARNESS_MODIFIED=1", "fi"]
+
+
 def verifier_python(gold: GoldRecord) -> str:
     """The interpreter the verifier's own scripts run with: gold's binary by its path (never the first
     ``python3`` on ``PATH``), isolated, compiling its modules afresh in ``$CLIGYM_PYCACHE`` (a fresh
@@ -132,39 +138,30 @@ def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = "/tests")
     check = f'PATH="${{CLIGYM_TASK_PATH:-$PATH}}" {check}'
     lines = [
         'CLIGYM_PYCACHE="$(mktemp -d)"',
-        f"if ! {check} > {logs}/harness.txt 2>&1; then",
-        f"  cat {logs}/harness.txt",
-        "  HARNESS_MODIFIED=1",
-        "fi",
+        *_flagged_if(f"! {check} > {logs}/harness.txt 2>&1", f"cat {logs}/harness.txt"),
     ]
     if manifest.own_files:
-        lines += [
-            f"if ! sha256sum --quiet -c {tests_dir}/{HARNESS_OWN_FILES} > {logs}/own-files.txt 2> /dev/null; then",
-            f"  sed -n 's/^\\(.*\\): FAILED.*$/harness_modified: \\1 (modified)/p' {logs}/own-files.txt \\",
-            f"    | tee -a {logs}/harness.txt",
-            "  HARNESS_MODIFIED=1",
-            "fi",
-        ]
+        lines += _flagged_if(
+            f"! sha256sum --quiet -c {tests_dir}/{HARNESS_OWN_FILES} > {logs}/own-files.txt 2> /dev/null",
+            f"sed -n 's/^\\(.*\\): FAILED.*$/harness_modified: \\1 (modified)/p' {logs}/own-files.txt \\",
+            f"  | tee -a {logs}/harness.txt",
+        )
     if manifest.interpreter and manifest.interpreter_libraries:
         # Resolved now as the interpreter will be started (a private ldconfig cache could point elsewhere).
         expected = " ".join(manifest.interpreter_libraries)
         listing = f"{LOADER} --list {shlex.quote(manifest.interpreter)} 2>/dev/null"
-        lines += [
-            f"cligym_libraries=\"$({listing} | sed -n 's/^.*=> \\([^ ]*\\) .*$/\\1/p' | tr '\\n' ' ')\"",
-            f'if [ "$cligym_libraries" != {shlex.quote(expected + " ")} ]; then',
-            f'  echo "harness_modified: $cligym_libraries (the interpreter\'s libraries were {expected})" \\',
-            f"    | tee -a {logs}/harness.txt",
-            "  HARNESS_MODIFIED=1",
-            "fi",
-        ]
+        lines.append(f"cligym_libraries=\"$({listing} | sed -n 's/^.*=> \\([^ ]*\\) .*$/\\1/p' | tr '\\n' ' ')\"")
+        lines += _flagged_if(
+            f'[ "$cligym_libraries" != {shlex.quote(expected + " ")} ]',
+            f'echo "harness_modified: $cligym_libraries (the interpreter\'s libraries were {expected})" \\',
+            f"  | tee -a {logs}/harness.txt",
+        )
     for path in manifest.absent:
         quoted = shlex.quote(path)
-        lines += [
-            f"if [ -e {quoted} ] || [ -L {quoted} ]; then",
-            f"  echo 'harness_modified: {path} (added)' | tee -a {logs}/harness.txt",
-            "  HARNESS_MODIFIED=1",
-            "fi",
-        ]
+        lines += _flagged_if(
+            f"[ -e {quoted} ] || [ -L {quoted} ]",
+            f"echo 'harness_modified: {path} (added)' | tee -a {logs}/harness.txt",
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -207,12 +204,10 @@ def verdict_inputs_check(tests: Path, logs: str, tests_dir: str = "/tests") -> s
     lines = []
     for name in VERDICT_INPUTS:
         digest = hashlib.sha256((tests / name).read_bytes()).hexdigest()
-        lines += [
-            f"if ! echo '{digest}  {tests_dir}/{name}' | sha256sum --quiet -c - > /dev/null 2>&1; then",
-            f"  echo 'harness_modified: {tests_dir}/{name} (modified during the run)' | tee -a {logs}/harness.txt",
-            "  HARNESS_MODIFIED=1",
-            "fi",
-        ]
+        lines += _flagged_if(
+            f"! echo '{digest}  {tests_dir}/{name}' | sha256sum --quiet -c - > /dev/null 2>&1",
+            f"echo 'harness_modified: {tests_dir}/{name} (modified during the run)' | tee -a {logs}/harness.txt",
+        )
     return "\n".join(lines) + "\n"
 
 
