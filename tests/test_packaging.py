@@ -54,7 +54,9 @@ def test_wheel_install_in_a_fresh_venv_imports_every_subpackage(tmp_path: Path) 
     python = env_dir / "bin" / "python"
     install = subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], capture_output=True, text=True)
     assert install.returncode == 0, install.stderr
-    result = subprocess.run([str(python), "-c", IMPORT_ALL], capture_output=True, text=True, cwd=tmp_path)
+    # From the repository root, where the working directory comes first on sys.path: no top-level folder may
+    # shadow the installed package.
+    result = subprocess.run([str(python), "-c", IMPORT_ALL], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert str(env_dir) in result.stdout  # imported from site-packages, not the source tree
     cli = subprocess.run([str(env_dir / "bin" / "cligym"), "--help"], capture_output=True, text=True)
@@ -70,6 +72,6 @@ def test_code_is_ruff_clean(ruff_args: list[str]) -> None:
 
 
 def test_code_type_checks_with_mypy() -> None:
-    packages = ["cligym", "generation", "rollout", "filtering", "training", "configs"]
+    packages = ["core", "generation", "rollout", "filtering", "training", "configs"]
     result = subprocess.run([sys.executable, "-m", "mypy", *packages], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr

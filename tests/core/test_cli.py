@@ -101,7 +101,7 @@ def test_gc_removes_a_leftover_container_of_a_run(base_image: BaseImage, run_id:
     assert containers_named(leftover.name) == []
 
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.docker

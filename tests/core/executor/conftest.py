@@ -50,7 +50,7 @@ def _ray(*args: str, env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.fixture(scope="package")  # up while tests/ray runs, down before the rest of the suite
+@pytest.fixture(scope="package")  # up while tests/core/executor runs, down before the rest of the suite
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayCluster]:
     bin_dir = tmp_path_factory.mktemp("stand-in-bin")
     vllm = bin_dir / "vllm"

@@ -20,7 +20,7 @@ from cligym.llm.scripted_server import ScriptedModelServer
 from cligym.rollout.runner import EPISODE_STAGE
 from cligym.rollout.trajectory import TRAJECTORIES_FILE, Trajectory, read_trajectories
 from cligym.run_state import RunState
-from tests.ray.conftest import RayCluster
+from tests.core.executor.conftest import RayCluster
 from tests.rollout.test_rollout_command import look_then_submit, rollout_argv, run_containers
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.ray]

@@ -23,10 +23,10 @@ from cligym.labels import RUN_ID
 from cligym.llm.scripted_server import Reply, ScriptedModelServer, tool_reply
 from cligym.run_state import RunState
 from tests.conftest import registry_api
+from tests.core.executor.conftest import RayCluster
 from tests.generation.test_generate import generate
 from tests.generation.test_generate_with_agent import HINTED, STATEMENT, SUBMIT
 from tests.generation.test_generate_with_agent import generate as generate_with_agent
-from tests.ray.conftest import RayCluster
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.ray]
 
@@ -55,7 +55,7 @@ def test_generation_on_ray_matches_local_even_with_a_worker_killed_mid_validatio
     assert result.returncode == 0, result.stdout + result.stderr
 
     on_ray = tmp_path / "on-ray"
-    spec = Path(__file__).resolve().parents[2] / "configs" / "repos" / "inventory.yaml"
+    spec = Path(__file__).resolve().parents[3] / "configs" / "repos" / "inventory.yaml"
     argv = [
         sys.executable, "-m", "cligym", "generate", str(spec),
         "--tasks", "2", "--out", str(on_ray), "--executor", "ray", "--ray-address", ray_cluster.address, *OPTIONS,
@@ -93,7 +93,7 @@ def test_generation_on_ray_matches_local_even_with_a_worker_killed_mid_validatio
 def test_gold_on_ray_writes_the_record_and_state_on_the_coordinator(
     base_image: BaseImage, ray_cluster: RayCluster, tmp_path: Path
 ) -> None:
-    spec = Path(__file__).resolve().parents[2] / "configs" / "repos" / "inventory.yaml"
+    spec = Path(__file__).resolve().parents[3] / "configs" / "repos" / "inventory.yaml"
     run_dir = tmp_path / "gold-run"
     argv = [sys.executable, "-m", "cligym", "gold", str(spec), "--run-dir", str(run_dir)]
     argv += ["--executor", "ray", "--ray-address", ray_cluster.address]

@@ -87,7 +87,7 @@ def test_executor_choice_errors_are_clear() -> None:
 
 @pytest.mark.parametrize("command", ["rollout", "generate", "gold"])
 def test_an_unreachable_cluster_is_one_line_within_seconds(command: str, tmp_path: Path) -> None:
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     target = str(repo / "configs" / "repos" / "inventory.yaml")
     if command == "rollout":
         task = tmp_path / "tasks" / "t"
@@ -114,7 +114,7 @@ import pytest
 from cligym.errors import CligymError
 from cligym.executor import Lane, UnitResources
 from cligym.executor.ray_executor import RayExecutor
-from tests.ray.test_executors import _fails
+from tests.core.executor.test_executors import _fails
 
 executor = RayExecutor("local")
 try:
@@ -140,7 +140,7 @@ print("one-machine cluster: ok")
 def test_a_one_machine_ray_cluster_runs_units_in_lanes_and_refuses_units_no_node_can_hold() -> None:
     # In a process of its own: ray.init changes this process's environment (RAY_AUTH_MODE), which the
     # clusters the other tests start with `ray start` would inherit.
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     result = subprocess.run(
         [sys.executable, "-c", ONE_MACHINE_CLUSTER], capture_output=True, text=True, timeout=300, cwd=repo
     )
