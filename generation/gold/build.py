@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from cligym.generation.gold.dockerfile import (
     render_gold_dockerfile,
 )
 from cligym.generation.gold.harness import record_harness
+from cligym.generation.gold.missing_requirements import missing_requirements, top_level_modules
 from cligym.generation.gold.probe import run_probe
 from cligym.generation.gold.pytest_setup import PytestSetup, setup_from_report
 from cligym.generation.gold.record import GOLD_SCHEMA_VERSION, GoldImage, GoldRecord, SuiteRun
@@ -43,6 +45,8 @@ from cligym.settings import Settings
 GOLD_STAGE = "gold"
 ROLE_GOLD = "gold"
 Progress = Callable[[str], None]
+# Rebuilds at most, each installing what the previous image showed missing.
+MAX_DISCOVERY_ROUNDS = 2
 
 
 def gold_dir(run_dir: Path, name: str) -> Path:
@@ -71,66 +75,66 @@ def build_gold_from_spec(
 
     progress("fetching source")
     source = fetch_source(spec, spec_dir)
-    plan = detect_install_plan(source.root)
-    _check_has_tests(spec, plan, source)
+    detected = detect_install_plan(source.root)
+    _check_has_tests(spec, detected, source)
     base_reference = spec.base_image or ensure_base_image(settings.base_image, progress).reference
-    dockerfile = render_gold_dockerfile(spec, plan, source, base_reference)
     base_id = str(docker_client().images.get(base_reference).id)
-    spec_hash = hashlib.sha256(f"{dockerfile}\0{source.digest}\0{base_id}".encode()).hexdigest()[:12]
-    tag = gold_image_tag(spec.name, spec_hash)
-
-    base_command = pytest_base_command(spec, plan)
-    # The record is reusable when the image, the test command and the way we judge and probe are the same.
-    key_command = pytest_run_command(base_command)
-    record_key = hashlib.sha256(f"{spec_hash}\0{key_command}\0{GOLD_SCHEMA_VERSION}".encode()).hexdigest()[:12]
-    record_path = out_dir / "record.json"
-    if record_path.is_file() and not rebuild:
-        existing = _read_previous_record(record_path)
-        if existing is not None and existing.record_key == record_key and image_exists(tag):
-            progress("up to date")
-            return existing
-
-    context = out_dir / "context"
-    if context.exists():
-        shutil.rmtree(context)
-    context.mkdir(parents=True)
-    (context / "Dockerfile").write_text(dockerfile)
-    if source.sdist_url is None:
-        shutil.copytree(source.root, context / SOURCE_DIR_IN_CONTEXT, symlinks=True)
-
-    if rebuild or not image_exists(tag):
-        progress(f"building {tag}")
-        build_started = time.monotonic()
-        log_path = out_dir / "build.log"
-        with log_path.open("w") as log:
-            build_image(
-                context,
-                tag,
-                labels=cligym_labels(ROLE_GOLD) | {"io.cligym.gold": spec.name, "io.cligym.spec-hash": spec_hash},
-                on_log=lambda line: print(line, file=log),
-            )
-        timings["build"] = round(time.monotonic() - build_started, 1)
-    image = docker_client().images.get(tag)
-    size = int(image.attrs.get("Size", 0))
-    if size > spec.max_image_mb * 1_000_000:
-        docker_client().images.remove(tag, force=True)
-        raise GoldBuildError(
-            f"{spec.name}: the gold image is {size / 1e6:.0f} MB, over the budget of {spec.max_image_mb} MB",
-            "trim system_packages / test extras, or raise max_image_mb in the repo spec",
-        )
-
+    base_command = pytest_base_command(spec, detected)
     logs = out_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    phase = time.monotonic()
-    progress("collecting tests")
-    collected, pytest_setup = _collect(tag, base_command, settings, logs)
-    # Every later run (the two below, validation, the exported verifiers) is pinned to this session's setup.
-    test_command = pytest_run_command(base_command, setup=pytest_setup)
+    discovered_path = out_dir / "discovered-requirements.json"
+    discovered = _read_discovered(discovered_path, source.digest)
+    project_modules = top_level_modules(source.root)
+
+    for round_index in range(MAX_DISCOVERY_ROUNDS + 1):
+        plan = detected.model_copy(update={"discovered_requirements": discovered})
+        dockerfile = render_gold_dockerfile(spec, plan, source, base_reference)
+        spec_hash = hashlib.sha256(f"{dockerfile}\0{source.digest}\0{base_id}".encode()).hexdigest()[:12]
+        tag = gold_image_tag(spec.name, spec_hash)
+        # The record is reusable when the image, the test command and the way we judge and probe are the same.
+        key_command = pytest_run_command(base_command)
+        record_key = hashlib.sha256(f"{spec_hash}\0{key_command}\0{GOLD_SCHEMA_VERSION}".encode()).hexdigest()[:12]
+        record_path = out_dir / "record.json"
+        if round_index == 0 and record_path.is_file() and not rebuild:
+            existing = _read_previous_record(record_path)
+            if existing is not None and existing.record_key == record_key and image_exists(tag):
+                progress("up to date")
+                return existing
+
+        _build_image(spec, source, dockerfile, tag, spec_hash, out_dir, rebuild, progress, timings)
+        image = docker_client().images.get(tag)
+        size = int(image.attrs.get("Size", 0))
+        if size > spec.max_image_mb * 1_000_000:
+            docker_client().images.remove(tag, force=True)
+            raise GoldBuildError(
+                f"{spec.name}: the gold image is {size / 1e6:.0f} MB, over the budget of {spec.max_image_mb} MB",
+                "trim system_packages / test extras, or raise max_image_mb in the repo spec",
+            )
+
+        logs.mkdir(parents=True, exist_ok=True)
+        phase = time.monotonic()
+        progress("collecting tests")
+        collected, pytest_setup, collect_output = _collect(tag, base_command, settings, logs)
+        # Every later run (the second below, validation, the exported verifiers) is pinned to this setup.
+        test_command = pytest_run_command(base_command, setup=pytest_setup)
+        missing = _new(missing_requirements(collect_output, project_modules), discovered)
+        first_run = None
+        if not missing:
+            progress("running the tests (1/2)")
+            first_run = _run_suite(tag, test_command, spec, settings, logs / "run1")
+            output = (logs / "run1.out.txt").read_text(errors="replace")
+            missing = _new(missing_requirements(output, project_modules), discovered)
+        if not missing or round_index == MAX_DISCOVERY_ROUNDS:
+            break
+        progress(f"installing what the tests showed missing: {', '.join(missing)}")
+        discovered = [*discovered, *missing]
+        discovered_path.write_text(json.dumps({"source": source.digest, "requirements": discovered}) + "\n")
+
+    if first_run is None:
+        progress("running the tests (1/2)")
+        first_run = _run_suite(tag, test_command, spec, settings, logs / "run1")
     tracked = _tracked_in_image(tag, source, settings)
-    runs = []
-    for index in (1, 2):
-        progress(f"running the tests ({index}/2)")
-        runs.append(_run_suite(tag, test_command, spec, settings, logs / f"run{index}"))
+    progress("running the tests (2/2)")
+    runs = [first_run, _run_suite(tag, test_command, spec, settings, logs / "run2")]
     verdict = judge_baseline(spec.name, runs[0], runs[1])
     timings["baseline"] = round(time.monotonic() - phase, 1)
 
@@ -202,15 +206,63 @@ def _check_has_tests(spec: RepoSpec, plan: InstallPlan, source: SourceTree) -> N
         )
 
 
-def _collect(tag: str, base_command: str, settings: Settings, logs: Path) -> tuple[list[str], PytestSetup | None]:
+def _build_image(
+    spec: RepoSpec,
+    source: SourceTree,
+    dockerfile: str,
+    tag: str,
+    spec_hash: str,
+    out_dir: Path,
+    rebuild: bool,
+    progress: Progress,
+    timings: dict[str, float],
+) -> None:
+    context = out_dir / "context"
+    if context.exists():
+        shutil.rmtree(context)
+    context.mkdir(parents=True)
+    (context / "Dockerfile").write_text(dockerfile)
+    if source.sdist_url is None:
+        shutil.copytree(source.root, context / SOURCE_DIR_IN_CONTEXT, symlinks=True)
+    if not rebuild and image_exists(tag):
+        return
+    progress(f"building {tag}")
+    build_started = time.monotonic()
+    with (out_dir / "build.log").open("w") as log:
+        build_image(
+            context,
+            tag,
+            labels=cligym_labels(ROLE_GOLD) | {"io.cligym.gold": spec.name, "io.cligym.spec-hash": spec_hash},
+            on_log=lambda line: print(line, file=log),
+        )
+    timings["build"] = round(timings.get("build", 0.0) + time.monotonic() - build_started, 1)
+
+
+def _read_discovered(path: Path, source_digest: str) -> list[str]:
+    """Requirements an earlier build of the same source found missing: the rebuild starts from them."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(saved, dict) or saved.get("source") != source_digest:
+        return []
+    return [str(r) for r in saved.get("requirements", [])]
+
+
+def _new(requirements: list[str], known: list[str]) -> list[str]:
+    return [r for r in requirements if r not in known]
+
+
+def _collect(tag: str, base_command: str, settings: Settings, logs: Path) -> tuple[list[str], PytestSetup | None, str]:
     with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
         install_report_plugin(box)
         result = box.exec(pytest_collect_command(base_command), timeout=600, workdir=REPO_PATH)
         report = None
         with contextlib.suppress(FileNotFoundError):
             report = box.read_file(PYTEST_REPORT_PATH)
-    (logs / "collect.txt").write_text(result.stdout + result.stderr)
-    return parse_collected(result.stdout), setup_from_report(report)
+    output = result.stdout + result.stderr
+    (logs / "collect.txt").write_text(output)
+    return parse_collected(result.stdout), setup_from_report(report), output
 
 
 def _tracked_in_image(tag: str, source: SourceTree, settings: Settings) -> dict[str, str]:

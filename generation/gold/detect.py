@@ -44,6 +44,8 @@ class InstallPlan(BaseModel):
     has_c_extension: bool
     system_packages: list[str]
     install_steps: list[str]
+    # Installed after the steps: what pytest showed missing when the gold tests ran without it.
+    discovered_requirements: list[str] = []
 
 
 def detect_install_plan(root: Path) -> InstallPlan:

@@ -243,6 +243,20 @@ def test_parameters_drawn_from_a_set_keep_their_ids_from_run_to_run(
     assert record.gold_tests == sorted(record.collected_tests)
 
 
+def test_test_dependencies_the_project_never_declared_are_found_from_what_pytest_reports_missing(
+    base_image: BaseImage, tmp_path: Path, gold_name: str
+) -> None:
+    # Like a Poetry dev group: nothing pip reads names six or pytest-mock; the tests need both.
+    tests = "import six\n\ndef test_six():\n    assert six.PY3\n\ndef test_mocker(mocker):\n    assert mocker\n"
+    spec = spec_file(tmp_path, gold_name, make_project(tmp_path / "src", tests))
+    record = build(tmp_path, spec)
+    assert record.install_plan.discovered_requirements == ["six", "pytest-mock"]
+    assert record.gold_tests == ["tests/test_demo.py::test_mocker", "tests/test_demo.py::test_six"]
+    # The next build starts from what was found: the same image and record, no rediscovery.
+    again = build(tmp_path, spec)
+    assert again.image.tag == record.image.tag and again.created_at == record.created_at
+
+
 def test_an_image_over_its_size_budget_is_refused_and_removed(
     base_image: BaseImage, tmp_path: Path, gold_name: str
 ) -> None:
