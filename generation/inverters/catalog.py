@@ -260,7 +260,10 @@ class CatalogInverter:
             if not candidate.inverter.startswith("catalog:"):
                 continue
             if attempt.rejected_by == "breaks":
-                feedback.misses[_target_label(candidate)] += 1
+                # Tests the probe saw use the target, and breaking it failed none: they tolerate its loss (an
+                # optional import, a config file read if present), so other breaks of it would miss too.
+                predicted = bool(self._expected.get(attempt.key))
+                feedback.misses[_target_label(candidate)] += DEAD_TARGET_MISSES if predicted else 1
                 feedback.category_misses[str(candidate.category)] += 1
                 feedback.operator_misses[candidate.inverter] += 1
                 feedback.unknown_misses += unknown

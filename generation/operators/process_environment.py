@@ -69,6 +69,7 @@ class BashEnvLibraryPath(FaultOperator):
     name = "bash-env-library-path"
     category = Category.PROCESS_ENVIRONMENT
     description = "BASH_ENV exports a library path where a wrong library carries the name of one the tests load"
+    raises = "ImportError"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
         return [t for t in breakable_libraries(gold) if t.path and soname_link(t.path)]

@@ -74,12 +74,15 @@ class PackageForceRemoved(FaultOperator):
             return None
         package = target.debian_package
         modules = [m.name for m in gold.probe.modules if m.package and m.package == package]
-        if any(footprint.is_harness_module(name) for name in modules):
+        # Its modules and the extensions linking its libraries fail to import: an import guarded against
+        # ImportError (an optional dependency) does not spread the failure.
+        if any(footprint.is_harness_module(name, "ImportError") for name in modules):
             return frozenset(gold.gold_tests)
         probe = gold.probe
+        libraries = [f.path for f in probe.shared_libraries if f.package == package]
         return (
-            footprint.tests_using_any("modules", modules)
-            | footprint.tests_using_any("libraries", [f.path for f in probe.shared_libraries if f.package == package])
+            footprint.tests_using_any("modules", modules, "ImportError")
+            | footprint.tests_using_any("libraries", libraries, "ImportError")
             | footprint.tests_using_any("executables", [f.path for f in probe.executables if f.package == package])
             | footprint.tests_using_any("files", [f.path for f in probe.files if f.package == package])
         )

@@ -137,6 +137,30 @@ def test_a_target_that_two_candidates_missed_is_dropped(gold: GoldRecord) -> Non
     assert any(c.target != target for c in proposed)
 
 
+def test_a_target_whose_predicted_tests_survived_its_break_is_dropped_after_one_miss(gold: GoldRecord) -> None:
+    # The probe saw tests use the library; removing it failed none of them (an optional import): breaking
+    # it another way would miss too. An operator with no prediction (a limit every process meets) keeps its
+    # second chance on the same target.
+    target = Target(kind="shared_library", path=LIB, debian_package="libsqlite3-0")
+    predicted = CatalogInverter(seed=0, operators=["library-removed", "library-truncated"], combination_share=0)
+    first = predicted.propose(gold, [])
+    assert first is not None and first.target == target and first.expected_failures
+    history = [judged(first, "breaks")]
+    while (candidate := predicted.propose(gold, history)) is not None:
+        assert candidate.target != target, candidate.inverter
+        history.append(judged(candidate, "repo_untouched"))
+
+    unknown = CatalogInverter(
+        seed=0,
+        operators=["open-files-limit-in-startup-hook", "address-space-limit-in-startup-hook"],
+        combination_share=0,
+    )
+    first = unknown.propose(gold, [])
+    assert first is not None and first.expected_failures is None
+    after = unknown.propose(gold, [judged(first, "breaks")])
+    assert after is not None and after.target == first.target and after.inverter != first.inverter
+
+
 def test_a_category_and_target_that_made_a_task_waits_behind_new_ones(gold: GoldRecord) -> None:
     inverter = CatalogInverter(seed=0, categories=["python-package"], combination_share=0)
     first = inverter.propose(gold, [])

@@ -254,3 +254,17 @@ def test_a_startup_patch_reaches_a_function_its_package_re_exports(tmp_path: Pat
         result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=tmp_path)
         assert result.returncode == 1 and "NotImplementedError" in result.stderr, (attribute, result.stderr)
         assert "Error processing line" not in result.stderr
+
+
+def test_removing_a_package_fails_only_the_tests_an_unguarded_import_of_its_library_reaches() -> None:
+    operator = OPERATORS["package-force-removed"]
+    target = Target(kind="shared_library", path="/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6")
+    target = target.model_copy(update={"debian_package": "libsqlite3-0"})
+    assert operator.expected_failures(gold_with(PROBE), target) == {TESTS[0], TESTS[1]}
+    # test_a imports sqlite3 as an optional dependency (try: import sqlite3 / except ImportError): nothing fails.
+    per_test = PROBE.per_test
+    assert per_test is not None
+    guarded = PROBE.model_copy(
+        update={"per_test": per_test.model_copy(update={"import_guards": {"test_a": {"sqlite3": [["ImportError"]]}}})}
+    )
+    assert operator.expected_failures(gold_with(guarded), target) == frozenset()
