@@ -11,28 +11,18 @@ failed several times in a row, or when the model endpoint gives up; the verifier
 
 from __future__ import annotations
 
-import re
 import string
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cligym.agent import ActionResult, AgentLoop, Limits
 from cligym.configs import CONFIG_DIR
 from cligym.errors import SandboxUnavailableError
 from cligym.generation.export.task_files import HARNESS_MANIFEST
-from cligym.llm import (
-    BASH_TOOL,
-    ChatClient,
-    ChatReply,
-    Message,
-    ModelRequestRejected,
-    ModelUnavailableError,
-    ToolCall,
-    ToolSpec,
-)
-from cligym.llm.client import tool_message
+from cligym.llm import BASH_TOOL, ChatClient, ChatReply, Message, ModelUnavailableError, ToolSpec
 from cligym.llm.observation import command_observation
 from cligym.rollout.changes import FileChanges, episode_changes
 from cligym.rollout.task_dir import RolloutTask
@@ -56,9 +46,7 @@ TOOLS = [
 ]
 NO_TOOL_CALL = "No tool was called. Run a command with the bash tool, or call submit when the repair is done."
 NO_COMMAND = "No command found. Reply with exactly one ```bash fenced block, or DONE when the repair is done."
-_FENCED = re.compile(r"```(?:bash|sh|shell|console)?[ \t]*\n(.*?)```", re.S)
-_DONE = re.compile(r"^\s*DONE\s*$", re.M)
-_THINKING = re.compile(r"<think>.*?</think>", re.S)
+SUBMITTED = "Submitted. The task will now be verified."
 
 
 def system_prompt(action_format: str, prompts_dir: Path = PROMPTS_DIR) -> str:
@@ -67,16 +55,11 @@ def system_prompt(action_format: str, prompts_dir: Path = PROMPTS_DIR) -> str:
 
 
 @dataclass
-class _Budget:
-    """What the episode has spent, and the run of identical failures that may end it."""
+class _Failures:
+    """The run of identical failing commands that may end the episode."""
 
-    steps: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    model_seconds: float = 0.0
-    last_failure: str | None = None
-    repeated_failures: int = 0
-    log: list[Step] = field(default_factory=list)
+    last: str | None = None
+    repeated: int = 0
 
 
 class Episode:
@@ -107,23 +90,27 @@ class Episode:
             {"role": "system", "content": system_prompt(settings.action_format, prompts_dir)},
             {"role": "user", "content": task.instruction.strip()},
         ]
-        self.budget = _Budget()
+        self.log: list[Step] = []
+        self.failures = _Failures()
+        self.loop = self._loop()
+        self._box: Sandbox | None = None
 
     def run(self) -> Trajectory:
         started_at = datetime.now(UTC)
         started = time.monotonic()
         verifier: VerifierResult | None = None
         changes: FileChanges | None = None
+        loop = self.loop
         with Sandbox(self.image, run_id=self.run_id, settings=self.sandbox_settings, name_prefix="cligym-ep") as box:
+            self._box = box
             try:
-                reason, detail = self._act(box, started)
+                reason, detail = self._act()
                 # Before the verifier copies its files in: what the agent changed, judged from outside.
                 changes = episode_changes(box, self.task.tests_dir / HARNESS_MANIFEST)
                 timeout = self.settings.verifier_timeout or self.task.verifier_timeout
                 verifier = with_outside_view(run_verifier(box, self.task, timeout), changes)
             except SandboxUnavailableError as exc:
                 reason, detail = "sandbox_error", exc.message
-        budget = self.budget
         return Trajectory(
             episode_id=episode_id(self.task.task_id, self.sample),
             task_id=self.task.task_id,
@@ -142,17 +129,17 @@ class Episode:
             ),
             tools=[tool.to_wire() for tool in TOOLS] if self.tool_mode else [],
             messages=[dict(message) for message in self.messages],
-            steps=budget.log,
+            steps=self.log,
             verifier=verifier,
             changes=changes,
             totals=Totals(
-                steps=budget.steps,
-                commands=sum(1 for step in budget.log if step.command is not None),
-                prompt_tokens=budget.prompt_tokens,
-                completion_tokens=budget.completion_tokens,
+                steps=loop.steps,
+                commands=sum(1 for step in self.log if step.command is not None),
+                prompt_tokens=loop.usage.prompt_tokens,
+                completion_tokens=loop.usage.completion_tokens,
                 seconds=round(time.monotonic() - started, 2),
-                model_seconds=round(budget.model_seconds, 2),
-                command_seconds=round(sum(step.duration_s for step in budget.log), 2),
+                model_seconds=round(loop.model_seconds, 2),
+                command_seconds=round(sum(step.duration_s for step in self.log), 2),
             ),
             termination_reason=reason,
             termination_detail=detail,
@@ -160,138 +147,80 @@ class Episode:
             finished_at=datetime.now(UTC),
         )
 
-    # -- the loop ----------------------------------------------------------------------------------------
+    # -- what the shared loop gets from this stage ---------------------------------------------------------
 
-    def _act(self, box: Sandbox, started: float) -> tuple[TerminationReason, str]:
-        while True:
-            limit = self._limit_reached(time.monotonic() - started)
-            if limit is not None:
-                return limit
-            try:
-                reply = self.client.complete(self.messages, TOOLS if self.tool_mode else (), seed=self.seed)
-            except ModelRequestRejected as exc:
-                return "model_error", f"the model server refused the conversation: {exc.message}"
-            except ModelUnavailableError as exc:
-                return "model_error", exc.message
-            budget = self.budget
-            budget.steps += 1
-            budget.prompt_tokens += reply.usage.prompt_tokens
-            budget.completion_tokens += reply.usage.completion_tokens
-            budget.model_seconds += reply.seconds
-            done = self._tool_turn(box, reply) if self.tool_mode else self._text_turn(box, reply)
-            if done:
-                return "submitted", ""
-            if budget.repeated_failures >= self.settings.repeated_failure_limit:
-                return "repeated_failure", f"{budget.last_failure!r} failed {budget.repeated_failures} times in a row"
+    def _loop(self) -> AgentLoop:
+        settings = self.settings
+        return AgentLoop(
+            client=self.client,
+            messages=self.messages,
+            tools=TOOLS,
+            handlers={"bash": self._bash, "submit": self._submit},
+            limits=Limits(settings.max_steps, settings.max_total_tokens, settings.max_seconds),
+            no_action_nudge=NO_TOOL_CALL,
+            no_command_nudge=NO_COMMAND,
+            seed=self.seed,
+            text_format=not self.tool_mode,
+            on_action=self._record,
+            end_rule=self._repeated_failure,
+        )
 
-    def _limit_reached(self, seconds: float) -> tuple[TerminationReason, str] | None:
-        limits, budget = self.settings, self.budget
-        if budget.steps >= limits.max_steps:
-            return "step_limit", f"{limits.max_steps} model turns"
-        if budget.prompt_tokens + budget.completion_tokens >= limits.max_total_tokens:
-            return "token_limit", f"{limits.max_total_tokens} tokens"
-        if seconds >= limits.max_seconds:
-            return "time_limit", f"{limits.max_seconds:g} s"
-        return None
+    def _act(self) -> tuple[TerminationReason, str]:
+        try:
+            end = self.loop.run()
+        except ModelUnavailableError as exc:
+            return "model_error", exc.message
+        if end.reason == "stopped":
+            return "repeated_failure", end.detail
+        return end.reason, end.detail
 
-    def _tool_turn(self, box: Sandbox, reply: ChatReply) -> bool:
-        self.messages.append(reply.message.to_wire(safe_arguments=True))
-        calls = reply.message.tool_calls
-        if not calls:
-            self._record(reply, None, NO_TOOL_CALL, error="no tool call")
-            self.messages.append({"role": "user", "content": NO_TOOL_CALL})
-            return False
-        for position, call in enumerate(calls):
-            turn_reply = reply if position == 0 else None  # a turn's tokens are counted once
-            if call.name == "submit":
-                self._record(turn_reply, None, "submitted", call_id=call.id)
-                self.messages.append(tool_message(call.id, "Submitted. The task will now be verified."))
-                return True
-            command, problem = _bash_command(call)
-            if command is None:
-                self._record(turn_reply, None, problem, call_id=call.id, error=problem)
-                self.messages.append(tool_message(call.id, problem))
-                continue
-            observation = self._run(box, command, turn_reply, call.id)
-            self.messages.append(tool_message(call.id, observation))
-        return False
-
-    def _text_turn(self, box: Sandbox, reply: ChatReply) -> bool:
-        content = reply.message.content or ""
-        self.messages.append({"role": "assistant", "content": content})
-        visible = _THINKING.sub("", content)
-        blocks = _FENCED.findall(visible)
-        if not blocks:
-            if _DONE.search(visible):
-                self._record(reply, None, "submitted")
-                return True
-            self._record(reply, None, NO_COMMAND, error="no command block")
-            self.messages.append({"role": "user", "content": NO_COMMAND})
-            return False
-        observation = self._run(box, blocks[0].strip(), reply, None)
-        if len(blocks) > 1:
-            observation += "\n(only the first code block was run; send one command per reply)"
-        self.messages.append({"role": "user", "content": observation})
-        return False
-
-    def _run(self, box: Sandbox, command: str, reply: ChatReply | None, call_id: str | None) -> str:
-        result = box.exec(
+    def _bash(self, arguments: dict[str, Any]) -> ActionResult:
+        command = arguments.get("command")
+        if not isinstance(command, str) or not command.strip():
+            problem = 'error: bash needs a non-empty "command" string'
+            return ActionResult(problem, error=problem)
+        assert self._box is not None, "the loop runs inside run()"
+        result = self._box.exec(
             command,
             timeout=self.settings.command_timeout,
             output_cap_bytes=max(self.settings.observation_bytes * 4, 65_536),
         )
-        observation = command_observation(result, self.settings.observation_bytes)
-        self._record(
-            reply,
-            command,
-            observation,
-            call_id=call_id,
+        failures = self.failures
+        if result.ok:
+            failures.last, failures.repeated = None, 0
+        elif command == failures.last:
+            failures.repeated += 1
+        else:
+            failures.last, failures.repeated = command, 1
+        return ActionResult(
+            command_observation(result, self.settings.observation_bytes),
+            command=command,
             exit_code=result.exit_code,
             timed_out=result.timed_out,
             duration_s=result.duration_s,
         )
-        budget = self.budget
-        if result.ok:
-            budget.last_failure, budget.repeated_failures = None, 0
-        elif command == budget.last_failure:
-            budget.repeated_failures += 1
-        else:
-            budget.last_failure, budget.repeated_failures = command, 1
-        return observation
 
-    def _record(
-        self,
-        reply: ChatReply | None,
-        command: str | None,
-        output: str,
-        call_id: str | None = None,
-        error: str | None = None,
-        **result: Any,
-    ) -> None:
-        self.budget.log.append(
-            Step(
-                index=self.budget.steps,
-                command=command,
-                output=output,
-                tool_call_id=call_id,
-                error=error,
-                model_seconds=reply.seconds if reply else 0.0,
-                prompt_tokens=reply.usage.prompt_tokens if reply else 0,
-                completion_tokens=reply.usage.completion_tokens if reply else 0,
-                **result,
-            )
+    def _submit(self, arguments: dict[str, Any]) -> ActionResult:
+        return ActionResult(SUBMITTED, finished=True, logged="submitted")
+
+    def _repeated_failure(self) -> tuple[str, str] | None:
+        failures = self.failures
+        if failures.repeated >= self.settings.repeated_failure_limit:
+            return "repeated_failure", f"{failures.last!r} failed {failures.repeated} times in a row"
+        return None
+
+    def _record(self, reply: ChatReply | None, call_id: str | None, result: ActionResult) -> None:
+        step = Step(
+            index=self.loop.steps,
+            command=result.command,
+            output=result.logged if result.logged is not None else result.observation,
+            tool_call_id=call_id,
+            error=result.error,
+            model_seconds=reply.seconds if reply else 0.0,
+            prompt_tokens=reply.usage.prompt_tokens if reply else 0,
+            completion_tokens=reply.usage.completion_tokens if reply else 0,
+            exit_code=result.exit_code,
+            timed_out=result.timed_out,
+            duration_s=result.duration_s,
         )
-
-
-def _bash_command(call: ToolCall) -> tuple[str | None, str]:
-    """The command of a ``bash`` call, or None and what to tell the model instead."""
-    if call.name != "bash":
-        return None, f"error: there is no tool {call.name!r}; the tools are bash and submit"
-    try:
-        arguments = call.parsed_arguments()
-    except ValueError as exc:
-        return None, f"error: {exc}; send the arguments as a JSON object"
-    command = arguments.get("command")
-    if not isinstance(command, str) or not command.strip():
-        return None, 'error: bash needs a non-empty "command" string'
-    return command, ""
+        self.log.append(step)

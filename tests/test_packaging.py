@@ -20,6 +20,7 @@ SUBPACKAGES = [
     "cligym.sandbox",
     "cligym.base_images",
     "cligym.cli",
+    "cligym.agent",
 ]
 IMPORT_ALL = (
     "import importlib, pathlib, sys\n"

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from cligym.agent import ActionResult, AgentLoop, Limits, LoopEnd
 from cligym.errors import SandboxUnavailableError
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.inverters.agent_tools import (
@@ -24,7 +26,7 @@ from cligym.generation.inverters.agent_tools import (
     run_gold_tests,
     suite_observation,
 )
-from cligym.llm import ChatClient, Message, ModelRequestRejected, TokenUsage, ToolCall, tool_message
+from cligym.llm import ChatClient, Message, TokenUsage
 from cligym.llm.observation import command_observation
 from cligym.sandbox import Sandbox
 from cligym.settings import AgentInverterSettings, SandboxSettings
@@ -66,94 +68,69 @@ class InversionSession:
         self.run_id = run_id
         self.seed = seed
         self.commands: list[str] = []
+        self.submission: Submission | None = None
         self.test_timeout = settings.test_timeout or float(gold.spec.timeout)
         self._box: Sandbox | None = None
 
     def run(self) -> SessionOutcome:
         started = time.monotonic()
-        # Summed per reply rather than read off the client: sessions of several repositories may share it.
-        usage = TokenUsage()
-        steps = 0
-        submission: Submission | None = None
-        stop_reason = ""
+        limits = self.settings
+        loop = AgentLoop(
+            client=self.client,
+            messages=self.messages,
+            tools=TOOLS,
+            handlers={"bash": self._bash, "run_tests": self._run_tests, "submit": self._submit},
+            limits=Limits(limits.max_steps, limits.max_total_tokens, limits.max_seconds),
+            no_action_nudge=NO_TOOL_CALL.format(tools=", ".join(TOOL_NAMES)),
+            seed=self.seed,
+        )
         try:
-            while submission is None:
-                stop_reason = self._budget_spent(steps, usage, time.monotonic() - started)
-                if stop_reason:
-                    break
-                try:
-                    reply = self.client.complete(self.messages, TOOLS, seed=self.seed)
-                except ModelRequestRejected as exc:
-                    stop_reason = f"the model server refused the conversation: {exc.message}"
-                    break
-                steps += 1
-                usage = usage + reply.usage
-                self.messages.append(reply.message.to_wire(safe_arguments=True))
-                if not reply.message.tool_calls:
-                    self.messages.append({"role": "user", "content": NO_TOOL_CALL.format(tools=", ".join(TOOL_NAMES))})
-                    continue
-                for call in reply.message.tool_calls:
-                    observation, submission = self._answer(call)
-                    self.messages.append(tool_message(call.id, observation))
-                    if submission is not None:
-                        stop_reason = "submitted"
-                        break
+            end = loop.run()
         finally:
             self._discard_box()
         return SessionOutcome(
-            submission=submission,
-            stop_reason=stop_reason,
-            steps=steps,
-            usage=usage,
+            submission=self.submission,
+            stop_reason=_stop_reason(end),
+            steps=end.steps,
+            usage=end.usage,
             seconds=round(time.monotonic() - started, 2),
             commands=self.commands,
         )
 
-    def _budget_spent(self, steps: int, spent: TokenUsage, seconds: float) -> str:
-        limits = self.settings
-        if steps >= limits.max_steps:
-            return f"the step budget ({limits.max_steps} model turns) ran out"
-        if spent.total_tokens >= limits.max_total_tokens:
-            return f"the token budget ({limits.max_total_tokens} tokens) ran out"
-        if seconds >= limits.max_seconds:
-            return f"the time budget ({limits.max_seconds:g} s) ran out"
-        return ""
-
-    def _answer(self, call: ToolCall) -> tuple[str, Submission | None]:
-        """The tool's result for the model, and the submission when this call was an accepted submit."""
-        if call.name not in TOOL_NAMES:
-            return f"error: there is no tool {call.name!r}; the tools are {', '.join(TOOL_NAMES)}", None
-        try:
-            arguments = call.parsed_arguments()
-        except ValueError as exc:
-            return f"error: {exc}; send the arguments as a JSON object", None
+    def _bash(self, arguments: dict[str, Any]) -> ActionResult:
+        command = arguments.get("command")
+        if not isinstance(command, str) or not command.strip():
+            return ActionResult('error: bash needs {"command": "<a shell command>"}')
+        self.commands.append(command)
         budget = self.settings.observation_bytes
-        if call.name == "bash":
-            command = arguments.get("command")
-            if not isinstance(command, str) or not command.strip():
-                return 'error: bash needs {"command": "<a shell command>"}', None
-            self.commands.append(command)
-            try:
-                result = self.box.exec(command, timeout=self.settings.command_timeout, output_cap_bytes=budget)
-            except SandboxUnavailableError as exc:
-                return self._replace_box(exc.message), None
-            return command_observation(result, budget), None
-        if call.name == "run_tests":
-            try:
-                return suite_observation(run_gold_tests(self.box, self.gold, self.test_timeout), budget), None
-            except SandboxUnavailableError as exc:
-                return self._replace_box(exc.message), None
-            except OSError as exc:  # our report files could not be written: the container's /tmp is broken
-                return f"error: the tests could not be run here: {exc}", None
+        try:
+            result = self.box.exec(command, timeout=self.settings.command_timeout, output_cap_bytes=budget)
+        except SandboxUnavailableError as exc:
+            return ActionResult(self._replace_box(exc.message))
+        return ActionResult(command_observation(result, budget), command=command)
+
+    def _run_tests(self, arguments: dict[str, Any]) -> ActionResult:
+        try:
+            run = run_gold_tests(self.box, self.gold, self.test_timeout)
+        except SandboxUnavailableError as exc:
+            return ActionResult(self._replace_box(exc.message))
+        except OSError as exc:  # our report files could not be written: the container's /tmp is broken
+            return ActionResult(f"error: the tests could not be run here: {exc}")
+        return ActionResult(suite_observation(run, self.settings.observation_bytes))
+
+    def _submit(self, arguments: dict[str, Any]) -> ActionResult:
         try:
             submission = parse_submission(arguments, self.gold.repo_path)
             self._replay(submission)
         except SubmissionRefused as refusal:
-            return str(refusal), None
+            return ActionResult(str(refusal))
         except (SandboxUnavailableError, OSError) as exc:
             message = exc.message if isinstance(exc, SandboxUnavailableError) else str(exc)
-            return f"submission refused: replaying the break on a fresh copy wrecked the container ({message})", None
-        return "Submission accepted.", submission
+            return ActionResult(
+                f"submission refused: replaying the break on a fresh copy wrecked the container ({message})"
+            )
+        self.submission = submission
+        return ActionResult("Submission accepted.", finished=True)
 
     def _replay(self, submission: Submission) -> None:
         """Run the break as the task Dockerfile will, on a fresh gold container; refuse what does not hold."""
@@ -202,3 +179,10 @@ class InversionSession:
         box, self._box = self._box, None
         if box is not None:
             box.remove()
+
+
+def _stop_reason(end: LoopEnd) -> str:
+    budget = {"step_limit": "step", "token_limit": "token", "time_limit": "time"}.get(end.reason)
+    if budget is not None:
+        return f"the {budget} budget ({end.detail}) ran out"
+    return end.detail or end.reason
