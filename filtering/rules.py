@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cligym.generation.export.harbor import VERIFIER_LOGS
+from cligym.generation.gold.harness import VERIFIER_TESTS_DIR
 from cligym.rollout.trajectory import Trajectory
 
 # Paths a repair must leave alone: the repository's tests and test configuration, the verifier's files.
@@ -93,7 +95,7 @@ def no_harness_changes(trajectory: Trajectory) -> str | None:
     # A directory is listed as changed whenever something inside it is: judge the innermost paths only.
     leaves = [p for i, p in enumerate(paths) if not (i + 1 < len(paths) and paths[i + 1].startswith(p + "/"))]
     for path in leaves:
-        if path == "/tests" or path.startswith(("/tests/", "/logs/verifier")):
+        if path == VERIFIER_TESTS_DIR or path.startswith((VERIFIER_TESTS_DIR + "/", VERIFIER_LOGS)):
             return f"changes the verifier's files: {path}"
         if path in changes.added and _is_test_config_above_repository(path):
             return f"adds test configuration above the repository: {path}"

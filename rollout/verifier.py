@@ -7,15 +7,15 @@ from __future__ import annotations
 import time
 
 from cligym.errors import CligymError, SandboxUnavailableError
+from cligym.generation.export.harbor import VERIFIER_LOGS
 from cligym.generation.export.task_files import STOP_LEFTOVER_PROCESSES
+from cligym.generation.gold.harness import VERIFIER_TESTS_DIR
 from cligym.rollout.changes import FileChanges
 from cligym.rollout.task_dir import RolloutTask
 from cligym.rollout.trajectory import VerifierResult
 from cligym.rollout.verdict import harness_differences, outcomes_of, required_statuses, reward_of
 from cligym.sandbox import Sandbox
 
-TESTS_PATH = "/tests"
-VERIFIER_LOGS = "/logs/verifier"
 OUTPUT_TAIL_CHARS = 4000
 
 
@@ -25,12 +25,12 @@ def run_verifier(box: Sandbox, task: RolloutTask, timeout: float) -> VerifierRes
     started = time.monotonic()
     # Nothing the agent left running may touch the verifier's files once they are copied in.
     box.exec(STOP_LEFTOVER_PROCESSES, timeout=60)
-    box.exec(f"rm -rf {TESTS_PATH} {VERIFIER_LOGS}", timeout=60, shell="/bin/sh")
+    box.exec(f"rm -rf {VERIFIER_TESTS_DIR} {VERIFIER_LOGS}", timeout=60, shell="/bin/sh")
     try:
-        box.copy_dir(task.tests_dir, TESTS_PATH)
+        box.copy_dir(task.tests_dir, VERIFIER_TESTS_DIR)
     except OSError as exc:
         raise SandboxUnavailableError(f"cannot copy the verifier into {box.name}: {exc}") from None
-    result = box.exec(f"bash {TESTS_PATH}/test.sh", timeout=timeout, output_cap_bytes=200_000)
+    result = box.exec(f"bash {VERIFIER_TESTS_DIR}/test.sh", timeout=timeout, output_cap_bytes=200_000)
     reward = reward_of(_optional_text(box, f"{VERIFIER_LOGS}/reward.txt")) or 0.0
     required = [*task.fail_to_pass, *task.pass_to_pass]
     statuses = required_statuses(outcomes_of(_optional_text(box, f"{VERIFIER_LOGS}/pytest-report.json")), required)

@@ -29,6 +29,7 @@ from cligym.generation.export.task_files import (
     write_verifier_files,
 )
 from cligym.generation.gold.dockerfile import pytest_run_command
+from cligym.generation.gold.harness import VERIFIER_TESTS_DIR
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.task_record import TaskRecord, exported_task_name
 
@@ -90,13 +91,16 @@ def test_script(gold: GoldRecord, tests: Path) -> str:
     """tests/test.sh for the verifier files already written to ``tests``."""
     command = pytest_run_command(
         gold.base_test_command,
-        plugin_dir="/tests",
+        plugin_dir=VERIFIER_TESTS_DIR,
         report_path=f"{VERIFIER_LOGS}/pytest-report.json",
         junit_path=f"{VERIFIER_LOGS}/junit.xml",
         setup=gold.pytest_setup,
     )
     checks = harness_check_script(gold, VERIFIER_LOGS) + restore_repository_script(gold)
-    verdict = f"{verifier_python(gold)} /tests/verdict.py /tests/expected.json {VERIFIER_LOGS}/pytest-report.json"
+    tests_dir = VERIFIER_TESTS_DIR
+    verdict = (
+        f"{verifier_python(gold)} {tests_dir}/verdict.py {tests_dir}/expected.json {VERIFIER_LOGS}/pytest-report.json"
+    )
     inputs = verdict_inputs_check(tests, VERIFIER_LOGS)
     body = f"""{VERIFIER_PATH_LINES}{STOP_LEFTOVER_PROCESSES}mkdir -p {VERIFIER_LOGS}
 echo 0 > {VERIFIER_LOGS}/reward.txt

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from cligym.generation.gold.dockerfile import PYTEST_PLUGIN_MODULE, SOURCE_DIR_IN_CONTEXT
-from cligym.generation.gold.harness import harness_script
+from cligym.generation.gold.harness import VERIFIER_TESTS_DIR, harness_script
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE
 from cligym.generation.task_dockerfile import from_image, task_dockerfile
@@ -124,7 +124,7 @@ def verifier_python(gold: GoldRecord) -> str:
     return "python3"
 
 
-def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = "/tests") -> str:
+def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
     """Shell lines that end the verifier with reward 0 (reason in ``logs``/harness.txt) when the test
     harness differs from gold: pytest, a module the tests import or a plugin edited, a start-up hook added,
     another interpreter, a module found elsewhere first, bytecode unlike its source. What the check itself
@@ -198,7 +198,7 @@ set --
 VERDICT_INPUTS = ("expected.json", "verdict.py", REQUIRED_TESTS_FILE)
 
 
-def verdict_inputs_check(tests: Path, logs: str, tests_dir: str = "/tests") -> str:
+def verdict_inputs_check(tests: Path, logs: str, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
     """Shell lines, run after the tests, that give reward 0 when a file the verdict reads is not what the
     export wrote (digests fixed in the script, which bash has parsed whole before running anything)."""
     lines = []
@@ -223,7 +223,7 @@ def own_files_list(gold: GoldRecord) -> str:
     return "".join(f"{digest}  {path}\n" for path, digest in sorted(own.items()))
 
 
-def restore_repository_script(gold: GoldRecord, tests_dir: str = "/tests") -> str:
+def restore_repository_script(gold: GoldRecord, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
     """Shell lines that put back every tracked file and delete untracked test configuration, leaving the
     shell in the repository."""
     names = " -o ".join(f"-name {name}" for name in _TEST_CONFIG_NAMES)

@@ -35,10 +35,11 @@ from cligym.generation.export.task_files import (
     write_verifier_files,
 )
 from cligym.generation.gold.dockerfile import pytest_run_command
+from cligym.generation.gold.harness import VERIFIER_TESTS_DIR
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.task_record import TaskRecord, exported_task_name
 
-TESTS_DIR = "/tests"  # Terminal-Bench's fixed CONTAINER_TEST_DIR
+TESTS_DIR = VERIFIER_TESTS_DIR  # Terminal-Bench's fixed CONTAINER_TEST_DIR
 VERIFIER_LOGS = "/logs/cligym-verifier"
 VERDICT_TEST_ID = "cligym_verdict.py::all_required_tests_passed"
 # Terminal-Bench types keys into a tmux session in the task container, so tmux must be there. It goes in
