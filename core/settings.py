@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -119,6 +120,14 @@ class AgentInverterSettings(_Strict):
         10, gt=0, description="Proposals per repository and run; then the inverter has nothing left to try."
     )
     seed: int = Field(0, description="Orders the categories and seeds the sampling.")
+
+
+class ActionFormat(StrEnum):
+    """How the model acts: tool calls (bash, submit), or one fenced command per reply for servers without a
+    tool-call parser."""
+
+    TOOL = "tool"
+    TEXT = "text"
 
 
 class RolloutSettings(_Strict):

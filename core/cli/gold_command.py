@@ -9,7 +9,7 @@ from rich.table import Table
 
 from cligym.cli.context import ConfigOption, OverrideOption, console, settings_from_options
 from cligym.cli.per_spec import ProgressCallback, print_failures, run_per_spec
-from cligym.executor import make_executor
+from cligym.executor import ExecutorName, make_executor
 from cligym.generation.gold import GoldRecord
 from cligym.generation.gold.build import GOLD_STAGE, gold_dir
 from cligym.generation.gold_units import build_gold_with
@@ -35,8 +35,8 @@ def gold(
     workers: int | None = typer.Option(
         None, "--workers", "-w", min=1, help="Gold builds at once (default: 1 locally, all on Ray)."
     ),
-    executor_name: str = typer.Option(
-        "local", "--executor", help="local (threads, this Docker daemon) or ray (units on a Ray cluster)."
+    executor_name: ExecutorName = typer.Option(
+        ExecutorName.LOCAL, "--executor", help="local (threads, this Docker daemon) or ray (units on a Ray cluster)."
     ),
     ray_address: str | None = typer.Option(
         None, "--ray-address", help="Ray cluster (HOST:6379; default: the one on this machine); local: start one."

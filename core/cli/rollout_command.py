@@ -21,14 +21,13 @@ from rich.progress import (
 
 from cligym.cli.context import ConfigOption, OverrideOption, console, settings_from_options
 from cligym.cli.rollout_report_command import render_rollout_report
-from cligym.errors import CligymError
-from cligym.executor import Executor, Lane, make_executor
+from cligym.executor import Executor, ExecutorName, Lane, make_executor
 from cligym.llm import ChatClient
-from cligym.model_server import ModelServer
 from cligym.rollout.runner import EpisodeSpec, RolloutEvents, RolloutOutcome, pending_episodes, roll_out
+from cligym.rollout.serving import ServeWith, ServingRequest, start_serving
 from cligym.rollout.task_dir import RolloutTask, find_tasks
 from cligym.rollout.trajectory import Trajectory
-from cligym.settings import Settings
+from cligym.settings import ActionFormat, Settings
 
 EXAMPLES = """
 Examples:
@@ -61,15 +60,15 @@ def rollout(
     ),
     samples: int = typer.Option(1, "--samples", "-k", min=1, help="Episodes per task (for pass@k)."),
     seed: int | None = typer.Option(None, "--seed", help="Sampling seed of sample 0; sample i gets seed + i."),
-    action_format: str | None = typer.Option(
+    action_format: ActionFormat | None = typer.Option(
         None, "--action-format", help="tool (bash/submit tool calls) or text (one fenced command per reply)."
     ),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Model turns per episode."),
-    serve: str | None = typer.Option(None, "--serve", help="Start a model server for the run: vllm."),
+    serve: ServeWith | None = typer.Option(None, "--serve", help="Start a model server for the run: vllm."),
     tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", min=1, help="GPUs for --serve vllm."),
     vllm_args: list[str] = typer.Option([], "--vllm-arg", help="Extra `vllm serve` argument (repeatable)."),
-    executor_name: str = typer.Option(
-        "local", "--executor", help="local (threads, this Docker daemon) or ray (units on a Ray cluster)."
+    executor_name: ExecutorName = typer.Option(
+        ExecutorName.LOCAL, "--executor", help="local (threads, this Docker daemon) or ray (units on a Ray cluster)."
     ),
     ray_address: str | None = typer.Option(
         None, "--ray-address", help="Ray cluster (HOST:6379; default: the one on this machine); local: start one."
@@ -83,53 +82,13 @@ def rollout(
     """Let a model repair each task (its own container, the task's verifier at the end), record every step."""
     settings = _settings(settings_from_options(config, override), base_url, model, action_format, max_steps)
     found = find_tasks(tasks)
-    if node_urls and (executor_name != "ray" or serve is not None):
-        raise CligymError("--node-url needs --executor ray and no --serve", "drop --node-url, or use --executor ray")
+    request = ServingRequest(serve, model, tensor_parallel_size, tuple(vllm_args), tuple(node_urls))
+    request.check(executor_name)
     executor = make_executor(executor_name, concurrency, ray_address, unit_name="cligym-episode")
     with ExitStack() as stack:
         stack.callback(executor.close)
-        servers: list[Lane] | None = None
-        if serve is not None:
-            if serve != "vllm":
-                raise CligymError(f"unknown --serve {serve!r}", "use --serve vllm, or omit it and pass --base-url")
-            if not model:
-                raise CligymError("--serve vllm needs --model (a path or hub id)")
-            out.mkdir(parents=True, exist_ok=True)
-        if serve is not None and executor.name == "ray":
-            from cligym.executor.ray_executor import RayExecutor
-            from cligym.executor.ray_servers import vllm_per_gpu_node
-
-            assert isinstance(executor, RayExecutor) and model
-            console.print(f"starting vllm serve {model} on every GPU node (logs: /tmp/cligym-vllm on the nodes)")
-            servers = stack.enter_context(
-                vllm_per_gpu_node(executor, model, tensor_parallel_size, vllm_args, concurrency, out.name)
-            )
-        elif node_urls:
-            from cligym.executor.ray_executor import RayExecutor
-            from cligym.executor.ray_servers import lanes_for_urls
-
-            assert isinstance(executor, RayExecutor)
-            servers = lanes_for_urls(executor, node_urls, concurrency)
-        if servers:
-            chosen = {"base_url": servers[0].value} | ({"model": model} if model else {})
-            settings = settings.model_copy(update={"model": settings.model.model_copy(update=chosen)})
-        elif serve is not None:
-            assert model
-            console.print(f"starting vllm serve {model} (log: {out / 'vllm.log'})")
-            server = stack.enter_context(
-                ModelServer(
-                    model,
-                    tensor_parallel_size=tensor_parallel_size,
-                    extra_args=vllm_args,
-                    log_path=out / "vllm.log",
-                )
-            )
-            settings = settings.model_copy(
-                update={"model": settings.model.model_copy(update={"base_url": server.base_url, "model": model})}
-            )
+        settings, servers = start_serving(stack, request, settings, executor, concurrency, out, console.print)
         client = ChatClient.from_settings(settings.model)
-        for url in [lane.value for lane in servers or []] or [client.base_url]:
-            ChatClient.from_settings(settings.model.model_copy(update={"base_url": url})).check_available()
         pending, recorded = pending_episodes(found, samples, out)
         where = ", ".join(lane.value for lane in servers) if servers else client.base_url
         console.print(
@@ -151,14 +110,16 @@ def rollout(
 
 
 def _settings(
-    settings: Settings, base_url: str | None, model: str | None, action_format: str | None, max_steps: int | None
+    settings: Settings,
+    base_url: str | None,
+    model: str | None,
+    action_format: ActionFormat | None,
+    max_steps: int | None,
 ) -> Settings:
     model_update = {key: value for key, value in (("base_url", base_url), ("model", model)) if value}
     rollout_update: dict[str, object] = {}
     if action_format is not None:
-        if action_format not in ("tool", "text"):
-            raise CligymError(f"unknown --action-format {action_format!r}", "use tool or text")
-        rollout_update["action_format"] = action_format
+        rollout_update["action_format"] = str(action_format)
     if max_steps is not None:
         rollout_update["max_steps"] = max_steps
     return settings.model_copy(

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from cligym.errors import CligymError
 from cligym.executor.local import LocalExecutor
 from cligym.executor.units import DOCKER_RESOURCE, Executor, Lane, UnitResources
 
-EXECUTORS = ("local", "ray")
+
+class ExecutorName(StrEnum):
+    LOCAL = "local"
+    RAY = "ray"
 
 
-def make_executor(name: str, workers: int, ray_address: str | None = None, unit_name: str = "cligym-unit") -> Executor:
+def make_executor(
+    name: ExecutorName | str, workers: int, ray_address: str | None = None, unit_name: str = "cligym-unit"
+) -> Executor:
     """``local``: ``workers`` threads here; ``ray``: the cluster at ``ray_address`` (``auto`` by default)."""
     if name == "local":
         if ray_address:
@@ -22,4 +29,4 @@ def make_executor(name: str, workers: int, ray_address: str | None = None, unit_
     raise CligymError(f"unknown executor {name!r}", "use --executor local or --executor ray")
 
 
-__all__ = ["DOCKER_RESOURCE", "EXECUTORS", "Executor", "Lane", "LocalExecutor", "UnitResources", "make_executor"]
+__all__ = ["DOCKER_RESOURCE", "Executor", "ExecutorName", "Lane", "LocalExecutor", "UnitResources", "make_executor"]

@@ -9,6 +9,7 @@ validated task. Every token spent is returned either way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from cligym.errors import CligymError
 from cligym.generation.gold.record import GoldRecord
@@ -18,6 +19,14 @@ from cligym.generation.task_record import Candidate, Validation
 from cligym.llm import ChatClient, TokenUsage
 
 TEMPLATE_AUTHOR = "template"
+
+
+class StatementSource(StrEnum):
+    """Who writes statements: a model when one is configured (auto), always the templates, always a model."""
+
+    AUTO = "auto"
+    TEMPLATE = "template"
+    MODEL = "model"
 
 
 @dataclass(frozen=True)
