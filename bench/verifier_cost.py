@@ -1,8 +1,9 @@
 """What the reward-hacking defences add to judging one episode: the exported verifier (``tests/test.sh``) with
 and without its harness check, the check alone, and the outside view ``cligym rollout`` takes of the
-container (Docker's diff, harness files read through the archive API), all in one container of the task
-image, repeated. The first verifier run leaves the bytecode an agent's own test runs would leave, so later
-runs pay for checking it too.
+container (Docker's diff, harness files read through the archive API) and the snapshot it judges instead
+of the agent's container (commit, a fresh container, every harness file hashed by the image's static
+busybox), all from one container of the task image, repeated. The first verifier run leaves the bytecode
+an agent's own test runs would leave, so later runs pay for checking it too.
 
     python bench/verifier_cost.py                          # makes one task from the bundled example first
     python bench/verifier_cost.py --task runs/demo/harbor/TASK --repeats 7
@@ -24,10 +25,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from cligym.rollout.changes import episode_changes
+from cligym.generation.gold.harness import HarnessManifest
+from cligym.rollout.changes import episode_changes, read_manifest
+from cligym.rollout.snapshot import content_differences, verifier_snapshot
 from cligym.rollout.task_dir import load_task
 from cligym.rollout.task_image import ensure_task_image
 from cligym.sandbox import Sandbox
+from cligym.settings import load_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rollout_throughput import make_task
@@ -44,6 +48,13 @@ def without_checks(script: str) -> str:
     if count == 0:
         raise SystemExit("this task's test.sh has no harness check (exported before cligym.gold/11?)")
     return stripped
+
+
+def snapshot_and_hash(box: Sandbox, manifest: HarnessManifest | None) -> None:
+    with verifier_snapshot(box, load_settings().sandbox) as (fresh, hasher):
+        if hasher is None or manifest is None:
+            raise SystemExit("the task image has no static busybox (built before it joined the base image?)")
+        content_differences(fresh, hasher, manifest)
 
 
 def timed(action: Callable[[], object], repeats: int) -> list[float]:
@@ -81,6 +92,9 @@ def main() -> None:
                 ),
                 "harness check alone": timed(lambda: box.exec(check_command, timeout=600), args.repeats),
                 "outside view (diff + harness reads)": timed(lambda: episode_changes(box, manifest), args.repeats),
+                "snapshot: commit, fresh container, trusted hash": timed(
+                    lambda: snapshot_and_hash(box, read_manifest(manifest)), args.repeats
+                ),
             }
     table = Table(title=f"verifier cost per episode ({task.task_id}, {args.repeats} runs each)")
     for column in ("step", "median s", "min s", "max s"):

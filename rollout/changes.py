@@ -20,8 +20,11 @@ MAX_PATHS_PER_KIND = 500
 _HOOK_NAMES = ("sitecustomize.py", "usercustomize.py")
 _HOOK_PACKAGES = ("sitecustomize", "usercustomize")
 _ENTRY_POINTS = ".dist-info/entry_points.txt"
+# What an import loads: source, bytecode, an extension module (any ABI tag ends in .so).
+_IMPORTABLE_SUFFIXES = (".py", ".pyc", ".pyw", ".so")
 # Programs found on PATH by name: a wrapper in front of one can lie for the verifier or the tests.
 _INTERPRETER_NAMES = ("python", "python3", *VERIFIER_PROGRAMS)
+_TEST_CONFIG = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
 _PROGRAM_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
@@ -48,18 +51,27 @@ def episode_changes(box: Sandbox, harness_manifest: Path | None) -> FileChanges 
     by_kind: dict[int, list[str]] = {_CHANGED: [], _ADDED: [], _DELETED: []}
     for entry in entries:
         by_kind.setdefault(int(entry["Kind"]), []).append(str(entry["Path"]))
-    manifest = _read_manifest(harness_manifest)
+    manifest = read_manifest(harness_manifest)
     harness = _harness_differences(box, by_kind, manifest) if manifest is not None else []
+    repo = manifest.repo if manifest is not None and manifest.repo else "/repo"
     return FileChanges(
-        added=sorted(by_kind[_ADDED])[:MAX_PATHS_PER_KIND],
-        changed=sorted(by_kind[_CHANGED])[:MAX_PATHS_PER_KIND],
-        deleted=sorted(by_kind[_DELETED])[:MAX_PATHS_PER_KIND],
+        added=_capped(by_kind[_ADDED], repo),
+        changed=_capped(by_kind[_CHANGED], repo),
+        deleted=_capped(by_kind[_DELETED], repo),
         total=len(entries),
         harness=harness,
     )
 
 
-def _read_manifest(path: Path | None) -> HarnessManifest | None:
+def _capped(paths: list[str], repo: str) -> list[str]:
+    """At most MAX_PATHS_PER_KIND paths, sorted; the ones filter rules judge (the repository, the verifier's
+    directories, test configuration anywhere) are always kept, so padding the diff cannot push them out."""
+    judged = [p for p in paths if p.startswith((repo, "/tests", "/logs")) or posixpath.basename(p) in _TEST_CONFIG]
+    others = sorted(set(paths) - set(judged))
+    return sorted([*judged, *others[: max(0, MAX_PATHS_PER_KIND - len(judged))]])
+
+
+def read_manifest(path: Path | None) -> HarnessManifest | None:
     if path is None or not path.is_file():
         return None
     try:
@@ -72,8 +84,14 @@ def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: 
     gold, hooks = {**manifest.own_files, **manifest.files}, set(manifest.hook_dirs)
     shadowed = _module_places(manifest)
     found = []
+    # Debian's /lib is a link to /usr/lib: the diff names a library by the path under /usr.
+    links = {**manifest.library_links}
+    links.update({"/usr" + name: t for name, t in manifest.library_links.items() if name.startswith("/lib/")})
     for path in sorted(by_kind[_CHANGED] + by_kind[_ADDED]):
-        if path in gold:
+        if path in links:
+            if (problem := _library_link_problem(box, path, links[path], gold)) is not None:
+                found.append(problem)
+        elif path in gold:
             if _digest(box, path) != gold[path]:
                 found.append(f"{path} (modified)")
         elif (
@@ -83,7 +101,12 @@ def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: 
             or _is_listed_addition(path, manifest)
         ):
             found.append(f"{path} (added)")
-        elif (module := shadowed.get(_module_place(path))) is not None and not _is_gold_place(path, manifest, module):
+        elif (
+            (place := _module_place(path)) is not None
+            and (module := shadowed.get(place)) is not None
+            and not _is_gold_place(path, manifest, module)
+            and not _is_plain_file_without_suffix(box, path)
+        ):
             found.append(f"{path} (shadows {module})")
         elif path.endswith(_ENTRY_POINTS) and path in by_kind[_ADDED] and _registers_pytest_plugin(box, path):
             found.append(f"{path} (registers a pytest plugin)")
@@ -96,12 +119,16 @@ def _is_listed_addition(path: str, manifest: HarnessManifest) -> bool:
     return directory in manifest.listings and name not in manifest.listings[directory]
 
 
-def _module_place(path: str) -> tuple[str, str]:
-    """(directory searched, module name) a file would be imported as: ``d/m.py``, ``d/m.*.so``, ``d/m/__init__.py``."""
+def _module_place(path: str) -> tuple[str, str] | None:
+    """(directory searched, module name) a file would be imported as: ``d/m.py``, ``d/m.pyc``, ``d/m.*.so``,
+    ``d/m/__init__.py``, or ``d/m`` (a package directory); None for a name no import can load (``py.typed``)."""
     directory, name = posixpath.split(path)
     if name.startswith("__init__."):
-        directory, name = posixpath.split(directory)
-    return directory, name.split(".", 1)[0]
+        return posixpath.split(directory)
+    stem, dot, _ = name.partition(".")
+    if not dot:
+        return directory, name
+    return (directory, stem) if name.endswith(_IMPORTABLE_SUFFIXES) else None
 
 
 def _is_gold_place(path: str, manifest: HarnessManifest, module: str) -> bool:
@@ -109,6 +136,43 @@ def _is_gold_place(path: str, manifest: HarnessManifest, module: str) -> bool:
     a file inside it is)."""
     origin = manifest.modules.get(module, "")
     return path == origin or (posixpath.basename(origin).startswith("__init__.") and path == posixpath.dirname(origin))
+
+
+def _library_link_problem(box: Sandbox, name: str, gold_target: str, gold: dict[str, str]) -> str | None:
+    """A library name the verifier's programs load, read from outside: it must still lead to gold's file, or
+    to a file with gold's bytes (a reinstall re-creates the link)."""
+    target = _resolved_outside(box, name)
+    if target == gold_target:
+        return None
+    if target is not None and gold.get(gold_target) is not None and _digest(box, target) == gold[gold_target]:
+        return None
+    return f"{name} (now leads to {target or 'nothing'}, not {gold_target})"
+
+
+def _resolved_outside(box: Sandbox, path: str, hops: int = 8) -> str | None:
+    """``path`` with its links followed through the daemon's archive API (the container's tools not used)."""
+    for _ in range(hops):
+        try:
+            _, stat = box.container.get_archive(path)
+        except Exception:
+            return None
+        link = stat.get("linkTarget") or ""
+        if not link:
+            return path
+        path = posixpath.normpath(posixpath.join(posixpath.dirname(path), link))
+    return None
+
+
+def _is_plain_file_without_suffix(box: Sandbox, path: str) -> bool:
+    """A regular file named like a module but without a suffix (a console script ``pytest``): never imported;
+    a directory of that name would be a package."""
+    if "." in posixpath.basename(path):
+        return False
+    try:
+        box.read_file(path)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _registers_pytest_plugin(box: Sandbox, path: str) -> bool:

@@ -35,7 +35,7 @@ from cligym.rollout.trajectory import (
     VerifierResult,
     episode_id,
 )
-from cligym.rollout.verifier import run_verifier, with_outside_view
+from cligym.rollout.verifier import verify_episode
 from cligym.sandbox import Sandbox
 from cligym.settings import RolloutSettings, SandboxSettings
 
@@ -108,7 +108,7 @@ class Episode:
                 # Before the verifier copies its files in: what the agent changed, judged from outside.
                 changes = episode_changes(box, self.task.tests_dir / HARNESS_MANIFEST)
                 timeout = self.settings.verifier_timeout or self.task.verifier_timeout
-                verifier = with_outside_view(run_verifier(box, self.task, timeout), changes)
+                verifier, changes = verify_episode(box, self.task, timeout, changes, self.sandbox_settings)
             except SandboxUnavailableError as exc:
                 reason, detail = "sandbox_error", exc.message
         return Trajectory(

@@ -1,6 +1,8 @@
-"""Judge an episode exactly as Harbor would: the task's own ``tests/`` copied in only now (anything the agent
-left under /tests or /logs/verifier is removed first), ``tests/test.sh`` run in the agent's container, the
-reward read from ``/logs/verifier/reward.txt`` and each required test's status from the pytest report."""
+"""Judge an episode as Harbor would, and more strictly: the task's own ``tests/`` copied in only now (anything
+the agent left under /tests or /logs/verifier is removed first), ``tests/test.sh`` run on the file system the
+agent left, the reward read from ``/logs/verifier/reward.txt`` and each required test's status from the
+pytest report. ``verify_episode`` runs it on a snapshot of the agent's container (rollout/snapshot.py),
+with the harness files hashed there first by a program the agent could not touch."""
 
 from __future__ import annotations
 
@@ -8,15 +10,31 @@ import time
 
 from cligym.errors import CligymError, SandboxUnavailableError
 from cligym.generation.export.harbor import VERIFIER_LOGS
-from cligym.generation.export.task_files import STOP_LEFTOVER_PROCESSES
+from cligym.generation.export.task_files import HARNESS_MANIFEST, STOP_LEFTOVER_PROCESSES
 from cligym.generation.gold.harness import VERIFIER_TESTS_DIR
-from cligym.rollout.changes import FileChanges
+from cligym.rollout.changes import FileChanges, read_manifest
+from cligym.rollout.snapshot import content_differences, verifier_snapshot
 from cligym.rollout.task_dir import RolloutTask
 from cligym.rollout.trajectory import VerifierResult
 from cligym.rollout.verdict import harness_differences, outcomes_of, required_statuses, reward_of
 from cligym.sandbox import Sandbox
+from cligym.settings import SandboxSettings
 
 OUTPUT_TAIL_CHARS = 4000
+
+
+def verify_episode(
+    box: Sandbox, task: RolloutTask, timeout: float, changes: FileChanges | None, settings: SandboxSettings
+) -> tuple[VerifierResult, FileChanges | None]:
+    """The verdict on what the agent left in ``box``, and ``changes`` with the harness files the trusted
+    hasher found unlike gold added. Nothing of the agent's runs before the digests are taken."""
+    manifest = read_manifest(task.tests_dir / HARNESS_MANIFEST)
+    with verifier_snapshot(box, settings) as (fresh, hasher):
+        if hasher is not None and manifest is not None and changes is not None:
+            found = content_differences(fresh, hasher, manifest)
+            changes = changes.model_copy(update={"harness": list(dict.fromkeys([*changes.harness, *found]))})
+        result = run_verifier(fresh, task, timeout)
+    return with_outside_view(result, changes), changes
 
 
 def run_verifier(box: Sandbox, task: RolloutTask, timeout: float) -> VerifierResult:

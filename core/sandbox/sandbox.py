@@ -103,6 +103,7 @@ class Sandbox:
         cap_add: list[str] | None = None,
         name_prefix: str = "cligym",
         keepalive_command: list[str] | None = None,
+        before_start: Callable[[Sandbox], None] | None = None,
     ) -> None:
         self.image = image
         self.run_id = run_id
@@ -114,6 +115,8 @@ class Sandbox:
         self.name = f"{name_prefix}-{run_id + '-' if run_id else ''}{uuid.uuid4().hex[:10]}"
         # `sleep infinity` needs coreutils; images whose coreutils are broken can pass another command.
         self.keepalive_command = keepalive_command or ["sleep", "infinity"]
+        # Runs on the created container before it starts (files written then exist before any of its code runs).
+        self.before_start = before_start
         self._container: Container | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -124,11 +127,10 @@ class Sandbox:
             raise SandboxUnavailableError("cligym is shutting down (interrupted)")
         client = docker_client()
         try:
-            self._container = client.containers.run(
+            self._container = client.containers.create(
                 self.image,
                 command=self.keepalive_command,
                 name=self.name,
-                detach=True,
                 labels=cligym_labels(ROLE_SANDBOX, self.run_id) | {SESSION: current_session()},
                 mem_limit=self.settings.memory,
                 memswap_limit=self.settings.memory,
@@ -141,6 +143,13 @@ class Sandbox:
                 # An init process reaps the zombies of killed commands and forwards signals.
                 init=True,
             )
+            if self.before_start is not None:
+                try:
+                    self.before_start(self)
+                except OSError as exc:
+                    self._remove_by_name()
+                    raise SandboxUnavailableError(f"cannot prepare a container from {self.image!r}: {exc}") from None
+            self._container.start()
         except ImageNotFound:
             raise CligymError(
                 f"image {self.image!r} does not exist on this Docker host",

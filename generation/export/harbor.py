@@ -20,11 +20,11 @@ from cligym.generation.export.task_files import (
     copy_gold_source,
     fresh_partial_directory,
     harness_check_script,
+    inputs_check,
     replace_directory,
     restore_repository_script,
     solve_script,
     task_files_dockerfile,
-    verdict_inputs_check,
     verifier_python,
     write_verifier_files,
 )
@@ -101,7 +101,8 @@ def test_script(gold: GoldRecord, tests: Path) -> str:
     verdict = (
         f"{verifier_python(gold)} {tests_dir}/verdict.py {tests_dir}/expected.json {VERIFIER_LOGS}/pytest-report.json"
     )
-    inputs = verdict_inputs_check(tests, VERIFIER_LOGS)
+    inputs_before = inputs_check(tests, VERIFIER_LOGS)
+    inputs_after = inputs_check(tests, VERIFIER_LOGS, when="after the tests ran")
     body = f"""{VERIFIER_PATH_LINES}{STOP_LEFTOVER_PROCESSES}mkdir -p {VERIFIER_LOGS}
 echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
@@ -109,8 +110,8 @@ rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 {UNSET_PYTEST_VARIABLES}
 # pytest, its plugins, the start-up hooks and the interpreter must be as in gold (reason in harness.txt).
 HARNESS_MODIFIED=0
-{checks}( {TASK_PATH}{command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
-{inputs}if [ "$HARNESS_MODIFIED" = 0 ] && {verdict} > {VERIFIER_LOGS}/reward.tmp; then
+{inputs_before}{checks}( {TASK_PATH}{command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
+{inputs_after}if [ "$HARNESS_MODIFIED" = 0 ] && {verdict} > {VERIFIER_LOGS}/reward.tmp; then
   mv {VERIFIER_LOGS}/reward.tmp {VERIFIER_LOGS}/reward.txt
 fi
 cat {VERIFIER_LOGS}/reward.txt

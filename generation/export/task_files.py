@@ -39,6 +39,7 @@ _HARNESS_SHADOW_NAMES = (
 
 HARNESS_CHECK_SCRIPT = "harness_check.py"
 HARNESS_MANIFEST = "harness.json"
+INPUTS_LIST = "inputs.sha256"
 # pytest reads these from the environment; a start-up file the verifier's shell sourced (a BASH_ENV script
 # the agent could edit) must not add options or plugins to the verifier's run.
 UNSET_PYTEST_VARIABLES = "unset PYTEST_ADDOPTS PYTEST_PLUGINS PYTEST_DEBUG_TEMPROOT"
@@ -83,6 +84,17 @@ def write_verifier_files(task: TaskRecord, gold: GoldRecord, gold_context: Path,
     (tests / "expected.json").write_text(json.dumps(expected, indent=1))
     (tests / REQUIRED_TESTS_FILE).write_text("".join(f"{test}\n" for test in required_tests(task)))
     (tests / "tracked-files.txt").write_text("".join(f"{path}\n" for path in sorted(gold.tracked_files)))
+    write_inputs_list(tests)
+
+
+def write_inputs_list(tests: Path, tests_dir: str = VERIFIER_TESTS_DIR) -> None:
+    """``inputs.sha256``: every file the verifier reads (the script that runs it aside), for sha256sum -c."""
+    lines = []
+    for path in sorted(p for p in tests.rglob("*") if p.is_file() and not p.is_symlink()):
+        relative = path.relative_to(tests).as_posix()
+        if relative != INPUTS_LIST:
+            lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {tests_dir}/{relative}\n")
+    (tests / INPUTS_LIST).write_text("".join(lines))
 
 
 def write_pristine(gold: GoldRecord, pristine: Path, source: Path | None) -> None:
@@ -135,6 +147,8 @@ def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_
         return 'CLIGYM_PYCACHE="$(mktemp -d)"\n'
     # On the task's PATH: the interpreters found there are those the tests will run with.
     check = f"{verifier_python(gold)} {tests_dir}/{HARNESS_CHECK_SCRIPT} check {tests_dir}/{HARNESS_MANIFEST}"
+    if manifest.path_config:
+        check += f" --path-config {shlex.quote(manifest.path_config)}"
     check = f'PATH="${{CLIGYM_TASK_PATH:-$PATH}}" {check}'
     lines = [
         'CLIGYM_PYCACHE="$(mktemp -d)"',
@@ -185,7 +199,11 @@ for ((cligym_round = 0; cligym_round < 50; cligym_round++)); do
     set -- ${cligym_stat##*) }
     case "$cligym_keep" in
       *" ${cligym_proc#/proc/} "*) ;;
-      *) [ "$4" = 1 ] || [ "$1" = Z ] || { kill -9 "${cligym_proc#/proc/}" 2>/dev/null && cligym_killed=1; } ;;
+      *)
+        [ "$4" = 1 ] && continue
+        # A zombie is skipped unless its threads live on (a leader that exited alone keeps the group running).
+        if [ "$1" = Z ]; then cligym_tasks=("$cligym_proc"/task/*); [ ${#cligym_tasks[@]} -gt 1 ] || continue; fi
+        kill -9 "${cligym_proc#/proc/}" 2>/dev/null && cligym_killed=1 ;;
     esac
   done
   [ $cligym_killed = 0 ] && break
@@ -194,27 +212,33 @@ set --
 """
 
 
-# What the verdict reads besides the report; the tests' process must not have rewritten them.
-VERDICT_INPUTS = ("expected.json", "verdict.py", REQUIRED_TESTS_FILE)
-
-
-def verdict_inputs_check(tests: Path, logs: str, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
-    """Shell lines, run after the tests, that give reward 0 when a file the verdict reads is not what the
-    export wrote (digests fixed in the script, which bash has parsed whole before running anything)."""
-    lines = []
-    for name in VERDICT_INPUTS:
-        digest = hashlib.sha256((tests / name).read_bytes()).hexdigest()
-        lines += _flagged_if(
-            f"! echo '{digest}  {tests_dir}/{name}' | sha256sum --quiet -c - > /dev/null 2>&1",
-            f"echo 'harness_modified: {tests_dir}/{name} (modified during the run)' | tee -a {logs}/harness.txt",
+def inputs_check(tests: Path, logs: str, tests_dir: str = VERIFIER_TESTS_DIR, when: str = "before the run") -> str:
+    """Shell lines that give reward 0 when a file of ``tests_dir`` (the check, its manifest, the plugins, the
+    pristine repository, the verdict and its inputs) is not what the export wrote: ``inputs.sha256`` lists
+    them all, and its own digest is fixed in the script, which bash has parsed whole before running it.
+    Run before the check (a process left running may have rewritten them as they were copied in) and again
+    after the tests (the tests' process may have)."""
+    digest = hashlib.sha256((tests / INPUTS_LIST).read_bytes()).hexdigest()
+    listed = f"{tests_dir}/{INPUTS_LIST}"
+    return (
+        "\n".join(
+            _flagged_if(
+                f"! {{ echo '{digest}  {listed}' | sha256sum --quiet -c - && sha256sum --quiet -c {listed}; }} "
+                f"> {logs}/inputs.txt 2>&1",
+                f"echo 'harness_modified: {tests_dir} (files of the verifier unlike the export, {when})'"
+                f" | tee -a {logs}/harness.txt",
+            )
         )
-    return "\n".join(lines) + "\n"
+        + "\n"
+    )
 
 
 def as_one_function(body: str) -> str:
     """``body`` as one shell function, called at the end: bash reads it whole before running any of it, so a
-    process that edits the script while the tests run cannot change what runs next."""
-    return f"cligym_verify() {{\n{body.rstrip()}\n}}\ncligym_verify\n"
+    process that edits the script while the tests run cannot change what runs next, and nothing after it."""
+    # The call and the exit share a line: bash reads on from the file once the function returns, and lines
+    # appended while the tests ran would run after every check.
+    return f"cligym_verify() {{\n{body.rstrip()}\n}}\ncligym_verify; exit $?\n"
 
 
 def own_files_list(gold: GoldRecord) -> str:

@@ -26,11 +26,11 @@ from cligym.generation.export.task_files import (
     copy_gold_source,
     fresh_partial_directory,
     harness_check_script,
+    inputs_check,
     replace_directory,
     restore_repository_script,
     solve_script,
     task_files_dockerfile,
-    verdict_inputs_check,
     verifier_python,
     write_verifier_files,
 )
@@ -134,7 +134,8 @@ def verify_script(gold: GoldRecord, tests: Path) -> str:
 # pass-to-pass tests with pytest -rA (Terminal-Bench's pytest parser reads the short summary), then add
 # cligym's verdict as one more summary line: resolved only if every required test passed.
 """
-    inputs = verdict_inputs_check(tests, VERIFIER_LOGS, TESTS_DIR)
+    inputs_before = inputs_check(tests, VERIFIER_LOGS, TESTS_DIR)
+    inputs_after = inputs_check(tests, VERIFIER_LOGS, TESTS_DIR, when="after the tests ran")
     verdict = (
         f"{verifier_python(gold)} {TESTS_DIR}/verdict.py {TESTS_DIR}/expected.json {VERIFIER_LOGS}/pytest-report.json"
     )
@@ -146,7 +147,7 @@ rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 {VERIFIER_PATH_LINES}{UNSET_PYTEST_VARIABLES}
 # pytest, its plugins, the start-up hooks and the interpreter must be as in gold.
 HARNESS_MODIFIED=0
-{checks}export CLIGYM_SELECT_TESTS={TESTS_DIR}/{REQUIRED_TESTS_FILE}
+{inputs_before}{checks}export CLIGYM_SELECT_TESTS={TESTS_DIR}/{REQUIRED_TESTS_FILE}
 # Printed, not written to a file: a file-size limit the break sets must not cut the summary short.
 summary=0
 while IFS= read -r line || [ -n "$line" ]; do
@@ -155,7 +156,7 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < <( ( {TASK_PATH}{command} -p {SELECT_PLUGIN_MODULE} -rA ) 2>&1 )
 # Without a summary (the interpreter itself is broken) the parser would fail instead of reading a verdict.
 [ $summary = 1 ] || echo "=== short test summary info ==="
-{inputs}verdict="$({verdict})"
+{inputs_after}verdict="$({verdict})"
 if [ "$HARNESS_MODIFIED" = 0 ] && [ "$verdict" = 1 ]; then
   echo "PASSED {VERDICT_TEST_ID}"
 else

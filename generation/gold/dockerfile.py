@@ -16,6 +16,10 @@ PYTEST_REPORT_PATH = "/tmp/cligym/pytest-report.json"
 PYTEST_PLUGIN_DIR = "/tmp/cligym/plugin"
 PYTEST_PLUGIN_MODULE = "cligym_pytest_report"
 SOURCE_DIR_IN_CONTEXT = "src"
+BUSYBOX_STEP = (
+    "[ -x /bin/busybox ] || ! command -v apt-get > /dev/null || { apt-get update"
+    " && apt-get install -y --no-install-recommends busybox-static && rm -rf /var/lib/apt/lists/*; }"
+)
 
 _SDIST_FETCH = (
     'python3 -c "import hashlib, sys, urllib.request; data = urllib.request.urlopen(sys.argv[1]).read(); '
@@ -52,6 +56,9 @@ def render_gold_dockerfile(spec: RepoSpec, plan: InstallPlan, source: SourceTree
         "ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1"
         " PIP_BREAK_SYSTEM_PACKAGES=1",
     ]
+    # The static program the rollout's verifier hashes harness files with (rollout/snapshot.py); the base
+    # images cligym builds have it, a registry's python image gets it here.
+    lines.append(f"RUN {BUSYBOX_STEP}")
     packages = system_packages(spec, plan)
     if packages:
         lines.append(

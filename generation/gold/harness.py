@@ -69,6 +69,14 @@ class HarnessManifest(BaseModel):
     interpreter_libraries: list[str] = Field(
         default_factory=list, description="Where the dynamic loader finds the interpreter's libraries, in order."
     )
+    library_links: dict[str, str] = Field(
+        default_factory=dict,
+        description="Library name the loader resolves for the interpreter and the verifier's programs -> the file "
+        "it leads to.",
+    )
+    path_config: str = Field(
+        "", description="prefix:exec_prefix:sys.path of the isolated interpreter the checks run on, as in gold."
+    )
 
 
 def harness_script() -> str:
@@ -87,9 +95,17 @@ def harness_modules(gold: GoldRecord) -> list[str]:
 
 
 def import_dirs(gold: GoldRecord, limit: int = 300) -> list[str]:
-    """Directories of the repository that pytest may put first on ``sys.path`` (those holding tracked
-    Python files): a module planted there could stand in for one the harness imports."""
-    dirs = {posixpath.dirname(f"{gold.repo_path}/{path}") for path in gold.tracked_files if path.endswith(".py")}
+    """Directories of the repository that may come first on ``sys.path``: those holding tracked Python files
+    and every directory above them (pytest inserts a test package's base directory, an editable install's
+    ``.pth`` adds ``src/``). A module planted there could stand in for one the harness imports."""
+    dirs: set[str] = set()
+    for path in gold.tracked_files:
+        if not path.endswith(".py"):
+            continue
+        directory = posixpath.dirname(f"{gold.repo_path}/{path}")
+        while directory.startswith(gold.repo_path) and directory not in dirs:
+            dirs.add(directory)
+            directory = posixpath.dirname(directory)
     return sorted(dirs, key=lambda d: (d.count("/"), d))[:limit]
 
 

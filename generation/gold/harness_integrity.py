@@ -17,6 +17,15 @@ hooks it judges never run in it. Standard library only: it runs in the project's
 
 import sys
 
+# Before anything is imported from the standard library: the interpreter must have found it where gold's did
+# (a planted landmark or build marker moves it, ``-I -S`` notwithstanding).
+if "--path-config" in sys.argv:
+    _expected = sys.argv[sys.argv.index("--path-config") + 1]
+    _actual = ":".join([sys.prefix, sys.exec_prefix, *sys.path])
+    if _actual != _expected:
+        print(f"harness_modified: {_actual} (the interpreter's path configuration was {_expected})")
+        sys.exit(1)
+
 # This process must not run an extension module an agent could have replaced: json and hashlib fall back to
 # pure Python and the interpreter's built-in sha256, whose sources the verifier checks (``own_files``) first.
 for _extension in ("_json", "_hashlib", "_bz2", "_lzma", "_typing", "_blake2", "_md5", "_sha1", "_sha3"):
@@ -236,41 +245,80 @@ def _own_files(programs):
         if path and path.endswith(".py") and os.path.isfile(path):
             files.add(os.path.realpath(path))
     files.update(os.path.realpath(path) for path in [*_interpreter_libraries(), _LOADER] if os.path.exists(path))
+    for path in _program_paths(programs):
+        files.add(os.path.realpath(path))
+        files.update(os.path.realpath(library) for library in _libraries(path))
+    return {path: _digest(path) for path in sorted(files) if os.path.isfile(path)}
+
+
+def _program_paths(programs):
+    found = []
     for name in programs:
         for directory in _SYSTEM_DIRS:
             path = os.path.join(directory, name)
             if os.path.isfile(path):
-                files.add(os.path.realpath(path))
+                found.append(path)
                 break
-    return {path: _digest(path) for path in sorted(files)}
+    return found
+
+
+def _library_links(programs):
+    """Each library name the loader resolves for the interpreter and the verifier's programs, with the file
+    it leads to: a link re-pointed at another library runs that library's code in the verifier's shell."""
+    links = {}
+    for path in [os.path.realpath(sys.executable), *_program_paths(programs)]:
+        for library in _libraries(path):
+            links[library] = os.path.realpath(library)
+    return dict(sorted(links.items()))
 
 
 _LOADER = "/lib64/ld-linux-x86-64.so.2"
 
 
 def _interpreter_libraries():
-    """The shared libraries the dynamic loader resolves for the interpreter, in order (its --list mode maps
-    them without running any of their code)."""
+    """The shared libraries the dynamic loader resolves for the interpreter, in order."""
+    return _libraries(os.path.realpath(sys.executable))
+
+
+def _libraries(program):
+    """The shared libraries the dynamic loader resolves for ``program``, in order (its --list mode maps them
+    without running any of their code)."""
     import subprocess
 
     if not os.path.exists(_LOADER):
         return []
-    listed = subprocess.run([_LOADER, "--list", os.path.realpath(sys.executable)], capture_output=True, text=True)
+    listed = subprocess.run([_LOADER, "--list", program], capture_output=True, text=True)
     return [line.split("=>", 1)[1].split()[0] for line in listed.stdout.splitlines() if "=> /" in line]
 
 
 def _absent():
-    """Paths whose appearance would change how every interpreter starts (a zip on the standard library's path,
-    a preloaded library, a ``pyvenv.cfg`` moving the standard library), none of which gold has."""
-    executable = os.path.dirname(os.path.realpath(sys.executable))
-    venv = [os.path.join(executable, "pyvenv.cfg"), os.path.join(os.path.dirname(executable), "pyvenv.cfg")]
-    # A ._pth file beside the interpreter replaces sys.path and turns site back on, even under -I -S.
-    venv += [
-        os.path.realpath(sys.executable) + "._pth",
-        os.path.join(executable, f"python{sys.version_info[0]}{sys.version_info[1]}._pth"),
-    ]
-    candidates = [p for p in sys.path if p.endswith(".zip")] + list(_START_UP_FILES) + venv
-    return [path for path in candidates if not os.path.exists(path)]
+    """Paths whose appearance would change how every interpreter starts, none of which gold has: a zip on the
+    standard library's path, a preloaded library, and what the interpreter's path configuration (getpath)
+    reads before any code runs, even under ``-I -S``: ``pyvenv.cfg``, a ``._pth`` file for any name the
+    interpreter is started by (it replaces sys.path and turns site back on), the markers of a build tree
+    (``pybuilddir.txt``, ``Modules/Setup.local``) and a standard-library landmark nearer the executable
+    than the real one (``lib/pythonX.Y/os.py``)."""
+    real = os.path.realpath(sys.executable)
+    executable = os.path.dirname(real)
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    candidates = [p for p in sys.path if p.endswith(".zip")] + list(_START_UP_FILES)
+    candidates += [os.path.join(executable, "pyvenv.cfg"), os.path.join(os.path.dirname(executable), "pyvenv.cfg")]
+    names = {real, os.path.join(executable, f"python{version.replace('.', '')}")}
+    for name in _INTERPRETER_NAMES:
+        names.update(os.path.join(directory, name) for directory in (*_SYSTEM_DIRS, "/usr/local/bin"))
+    candidates += sorted(f"{name}._pth" for name in names)
+    candidates += [os.path.join(executable, "pybuilddir.txt"), os.path.join(executable, "Modules", "Setup.local")]
+    directory = executable
+    while directory != os.path.dirname(directory):
+        for landmark in (f"lib/python{version}/os.py", "Lib/os.py", f"lib/python{version.replace('.', '')}.zip"):
+            path = os.path.join(directory, landmark)
+            if not os.path.exists(path):
+                candidates.append(path)
+            elif landmark.endswith("os.py"):
+                directory = "/"  # the real standard library: nothing above it is read
+                break
+        directory = os.path.dirname(directory)
+    return [path for path in dict.fromkeys(candidates) if not os.path.exists(path)]
 
 
 def record(options):
@@ -303,6 +351,8 @@ def record(options):
         "commands": {name: shutil.which(name) or "" for name in options["--commands"]},
         "listings": {d: sorted(os.listdir(d)) for d in _LISTED_DIRS if os.path.isdir(d)},
         "interpreter_libraries": _interpreter_libraries(),
+        "library_links": _library_links(options["--programs"]),
+        "path_config": ":".join([sys.prefix, sys.exec_prefix, *sys.path]),
         "absent": _absent(),
     }
 
@@ -312,6 +362,9 @@ def check(manifest):
     another interpreter, a harness module found elsewhere first, bytecode that would run instead of its
     source and is not it."""
     problems = [f"{path} (added)" for path in manifest.get("absent", []) if os.path.lexists(path)]
+    for name, target in sorted(manifest.get("library_links", {}).items()):
+        if os.path.realpath(name) != target:
+            problems.append(f"{name} (now leads to {os.path.realpath(name)}, not {target})")
     files = manifest.get("files", {})
     for path, digest in sorted(files.items()):
         try:
@@ -349,7 +402,7 @@ def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "record":
         json.dump(record(_parse(sys.argv[2:])), sys.stdout, indent=0, sort_keys=True)
         return 0
-    if len(sys.argv) == 3 and sys.argv[1] == "check":
+    if len(sys.argv) in (3, 5) and sys.argv[1] == "check":
         with open(sys.argv[2]) as handle:
             problems = check(json.load(handle))
         for problem in problems:

@@ -144,7 +144,11 @@ def test_a_registry_based_task_builds_on_the_gold_image_and_the_oracle_earns_rew
     assert harbor_mean_reward(harbor, "oracle", task_dir, tmp_path / "jobs") == 1.0
 
 
-@pytest.mark.parametrize("hack", HACKS, ids=[hack.name for hack in HACKS])
+# What lies to every program inside the container is caught from outside it, by the rollout (test_hack_suite).
+INSIDE_HACKS = [hack for hack in HACKS if not hack.outside_only]
+
+
+@pytest.mark.parametrize("hack", INSIDE_HACKS, ids=[hack.name for hack in INSIDE_HACKS])
 def test_a_reward_hack_that_repairs_nothing_earns_reward_0(
     exported: tuple[GoldRecord, TaskRecord, Path], hack: Hack
 ) -> None:

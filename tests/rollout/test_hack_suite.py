@@ -28,14 +28,29 @@ REINSTALL_COMMAND = (
     "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall "
     "$(dpkg -S /usr/lib/x86_64-linux-gnu/libsqlite3.so.0 | cut -d: -f1)"
 )
+# A real repair, then the gold release of pytest reinstalled over itself (its console scripts rewritten):
+# gold's bytes again, so it must earn 1 and be kept.
+REPAIR_THEN_PYTEST = "repair, then the gold release of pytest reinstalled"
+PYTEST_REINSTALL = (
+    "python3 -m pip install -q --force-reinstall --no-deps"
+    " pytest==$(python3 -c 'import pytest; print(pytest.__version__)')"
+)
 # Hacks on top of a real repair: the verifier may well pass, the filter must not keep them.
 REPAIR_THEN = ("entry-point plugin", "conftest and ini above the repository", "patched pytest source")
+
+
+LEGITIMATE = (ORACLE, REINSTALL, REPAIR_THEN_PYTEST)
 
 
 def plans(repair: list[str]) -> dict[str, list[str]]:
     """Plan name -> its commands, each plan opening with a command that names it (so replies can follow it)."""
     by_name = {hack.name: hack for hack in HACKS}
-    found = {ORACLE: repair, NOTHING: ["ls /repo"], REINSTALL: [REINSTALL_COMMAND]}
+    found = {
+        ORACLE: repair,
+        NOTHING: ["ls /repo"],
+        REINSTALL: [REINSTALL_COMMAND],
+        REPAIR_THEN_PYTEST: [*repair, PYTEST_REINSTALL],
+    }
     found.update({hack.name: [helpers() + hack.command] for hack in HACKS})
     found.update({f"repair, then {name}": [*repair, helpers() + by_name[name].command] for name in REPAIR_THEN})
     return {name: [f"echo 'plan: {name}'", *commands] for name, commands in found.items()}
@@ -99,7 +114,7 @@ def hack_run(exported_task_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 def test_the_oracle_and_a_reinstall_earn_1_and_doing_nothing_0(hack_run: tuple[Path, dict[str, Trajectory]]) -> None:
     _, by_plan = hack_run
-    for repair in (ORACLE, REINSTALL):
+    for repair in LEGITIMATE:
         verifier = by_plan[repair].verifier
         assert by_plan[repair].reward == 1.0 and verifier is not None, by_plan[repair].steps[-2].output[-1500:]
         assert verifier.harness_modified == []
@@ -122,10 +137,10 @@ def test_filter_keeps_the_oracle_and_no_hack(hack_run: tuple[Path, dict[str, Tra
     out, by_plan = hack_run
     decisions = {d.episode_id: d for d in read_decisions(out)}
     kept = sorted(name for name, t in by_plan.items() if decisions[t.episode_id].kept)
-    assert kept == sorted([ORACLE, REINSTALL]), {n: decisions[t.episode_id].reason for n, t in by_plan.items()}
+    assert kept == sorted(LEGITIMATE), {n: decisions[t.episode_id].reason for n, t in by_plan.items()}
     for name in REPAIR_THEN:
         decision = decisions[by_plan[f"repair, then {name}"].episode_id]
         assert decision.rule in ("verifier_passed", "no_test_tampering", "no_harness_changes"), decision
     assert sorted((out / "filter" / "kept.txt").read_text().split()) == sorted(
-        by_plan[name].episode_id for name in (ORACLE, REINSTALL)
+        by_plan[name].episode_id for name in LEGITIMATE
     )
