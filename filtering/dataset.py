@@ -17,7 +17,6 @@ import logging
 import os
 import random
 import re
-import tomllib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from cligym.errors import CligymError
 from cligym.filtering.chat import CHAT_COLUMNS, chat_record
+from cligym.generation.export.task_toml import TASK_TOML
 from cligym.generation.task_record import broken_environment_of
-from cligym.rollout.task_dir import TASK_TOML, RolloutTask, load_task
+from cligym.rollout.task_dir import RolloutTask, load_task
 from cligym.rollout.trajectory import Trajectory
 
 if TYPE_CHECKING:
@@ -186,13 +186,12 @@ def tasks_dataset(task_dirs: Iterable[Path], chat_split: Mapping[str, str] | Non
     for task_id in sorted(tasks):
         task = tasks[task_id]
         solution = task.path / "solution" / "solve.sh"
-        metadata = tomllib.loads((task.path / TASK_TOML).read_text()).get("metadata", {})
         rows.append(
             {
                 "task_id": task.task_id,
                 "repo": task.repo,
                 "category": task.category,
-                "difficulty": str(metadata.get("difficulty", "")),
+                "difficulty": task.difficulty,
                 "instruction": task.instruction,
                 "dockerfile": (task.environment_dir / "Dockerfile").read_text(),
                 "test_script": (task.tests_dir / "test.sh").read_text(),

@@ -9,10 +9,11 @@ most ``max_per_task`` are kept per task. "First" is by task, then sample: re-run
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from cligym.errors import CligymError
 from cligym.filtering.rules import EpisodeRule, episode_rules, exact_signature, normalised_commands
@@ -32,13 +33,27 @@ class FilterConfig:
     max_per_task: int | None = None
 
 
-@dataclass(frozen=True)
-class Decision:
+DECISION_SCHEMA_VERSION = "cligym.filter-decision/1"
+
+
+class Decision(BaseModel):
+    """Why one episode was kept or dropped (``rule`` and ``reason`` empty when kept)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: str = DECISION_SCHEMA_VERSION
     episode_id: str
     task_id: str
     kept: bool
     rule: str = ""
     reason: str = ""
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        if value != DECISION_SCHEMA_VERSION:
+            raise ValueError(f"written as {value!r}, this cligym reads {DECISION_SCHEMA_VERSION!r}")
+        return value
 
 
 def filter_trajectories(trajectories: list[Trajectory], config: FilterConfig) -> list[Decision]:
@@ -61,7 +76,9 @@ def _episode_decision(trajectory: Trajectory, rules: list[EpisodeRule]) -> Decis
     for rule in rules:
         reason = rule.check(trajectory)
         if reason is not None:
-            return Decision(trajectory.episode_id, trajectory.task_id, False, rule.name, reason)
+            return Decision(
+                episode_id=trajectory.episode_id, task_id=trajectory.task_id, kept=False, rule=rule.name, reason=reason
+            )
     return None
 
 
@@ -73,20 +90,20 @@ def _run_decision(
     kept_per_task: defaultdict[str, int],
 ) -> Decision:
     task = trajectory.task_id
-    drop = Decision(trajectory.episode_id, task, False)
+    drop = Decision(episode_id=trajectory.episode_id, task_id=task, kept=False)
     exact_key = (task, exact_signature(trajectory))
     if exact_key in exact:
-        return Decision(**(asdict(drop) | {"rule": "exact_duplicate", "reason": f"same as {exact[exact_key]}"}))
+        return drop.model_copy(update={"rule": "exact_duplicate", "reason": f"same as {exact[exact_key]}"})
     near_key = (task, normalised_commands(trajectory))
     if near_key in near:
         reason = f"same command sequence as {near[near_key]}"
-        return Decision(**(asdict(drop) | {"rule": "near_duplicate", "reason": reason}))
+        return drop.model_copy(update={"rule": "near_duplicate", "reason": reason})
     if config.max_per_task is not None and kept_per_task[task] >= config.max_per_task:
         reason = f"{config.max_per_task} episodes of this task already kept"
-        return Decision(**(asdict(drop) | {"rule": "max_per_task", "reason": reason}))
+        return drop.model_copy(update={"rule": "max_per_task", "reason": reason})
     exact[exact_key] = near[near_key] = trajectory.episode_id
     kept_per_task[task] += 1
-    return Decision(trajectory.episode_id, task, True)
+    return Decision(episode_id=trajectory.episode_id, task_id=task, kept=True)
 
 
 def filter_run(run_dir: Path, config: FilterConfig) -> list[Decision]:
@@ -98,7 +115,7 @@ def filter_run(run_dir: Path, config: FilterConfig) -> list[Decision]:
     out = run_dir / FILTER_DIR
     out.mkdir(parents=True, exist_ok=True)
     _write(out / KEPT_FILE, "".join(f"{d.episode_id}\n" for d in decisions if d.kept))
-    _write(out / DECISIONS_FILE, "".join(json.dumps(asdict(d)) + "\n" for d in decisions))
+    _write(out / DECISIONS_FILE, "".join(d.model_dump_json() + "\n" for d in decisions))
     return decisions
 
 
@@ -106,7 +123,17 @@ def read_decisions(run_dir: Path) -> list[Decision]:
     path = run_dir / FILTER_DIR / DECISIONS_FILE
     if not path.exists():
         raise CligymError(f"{run_dir} has not been filtered yet", "run `cligym filter RUN` first")
-    return [Decision(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    decisions = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            decisions.append(Decision.model_validate_json(line))
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"]
+            hint = "run `cligym filter RUN` again"
+            raise CligymError(f"{path}:{number}: not a filter decision ({problem})", hint) from None
+    return decisions
 
 
 def _write(path: Path, text: str) -> None:

@@ -6,14 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from cligym.errors import CligymError
-
-TASK_TOML = "task.toml"
-DEFAULT_VERIFIER_TIMEOUT = 600.0
+from cligym.generation.export.task_toml import TASK_TOML, TaskToml
 
 
 @dataclass(frozen=True)
@@ -28,6 +25,7 @@ class RolloutTask:
     verifier_timeout: float
     fail_to_pass: tuple[str, ...]
     pass_to_pass: tuple[str, ...]
+    difficulty: str = ""
 
     @property
     def environment_dir(self) -> Path:
@@ -51,15 +49,10 @@ def load_task(path: Path) -> RolloutTask:
         raise CligymError(
             f"{path} is not a Harbor task directory (no {TASK_TOML})", "pass RUN/harbor/TASK or RUN/harbor"
         )
-    try:
-        data = tomllib.loads(toml_path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise CligymError(f"{toml_path}: not valid TOML ({exc})") from None
+    config = TaskToml.read(toml_path)
     for required in ("instruction.md", "environment/Dockerfile", "tests/test.sh"):
         if not (path / required).is_file():
             raise CligymError(f"task {path.name}: {required} is missing", "re-export it with `cligym generate`")
-    metadata = data.get("metadata", {})
-    verifier = data.get("verifier", {})
     expected: dict[str, list[str]] = {}
     expected_path = path / "tests" / "expected.json"
     if expected_path.is_file():
@@ -71,9 +64,10 @@ def load_task(path: Path) -> RolloutTask:
         task_id=path.name,
         path=path,
         instruction=(path / "instruction.md").read_text(),
-        repo=str(metadata.get("repo", "")),
-        category=str(metadata.get("category", "")),
-        verifier_timeout=float(verifier.get("timeout_sec", DEFAULT_VERIFIER_TIMEOUT)),
+        repo=config.metadata.repo,
+        category=config.metadata.category,
+        difficulty=config.metadata.difficulty,
+        verifier_timeout=config.verifier.timeout_sec,
         fail_to_pass=tuple(expected.get("fail_to_pass", [])),
         pass_to_pass=tuple(expected.get("pass_to_pass", [])),
     )

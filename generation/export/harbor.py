@@ -8,7 +8,6 @@ shipped there stay out of the agent's reach.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from cligym.generation.export.task_files import (
@@ -28,6 +27,7 @@ from cligym.generation.export.task_files import (
     verifier_python,
     write_verifier_files,
 )
+from cligym.generation.export.task_toml import TaskInfo, TaskMetadata, TaskToml, VerifierConfig
 from cligym.generation.gold.dockerfile import pytest_run_command
 from cligym.generation.gold.harness import VERIFIER_TESTS_DIR
 from cligym.generation.gold.record import GoldRecord
@@ -36,55 +36,28 @@ from cligym.generation.task_record import TaskRecord, exported_task_name
 VERIFIER_LOGS = "/logs/verifier"
 
 
-def _toml_string(value: str) -> str:
-    return json.dumps(value)  # a JSON string is a valid TOML basic string
-
-
-def _toml_list(values: list[str]) -> str:
-    return "[" + ", ".join(_toml_string(v) for v in values) + "]"
-
-
 def task_toml(task: TaskRecord, gold: GoldRecord, hinted: bool) -> str:
     validation = task.validation
     suite_seconds = max((run.duration_s for run in gold.runs), default=60.0)
-    return "\n".join(
-        [
-            'schema_version = "1.4"',
-            "artifacts = []",
-            "",
-            "[task]",
-            f"name = {_toml_string('cligym/' + exported_task_name(task.task_id, hinted))}",
-            'version = "1.0.0"',
-            f"description = {_toml_string(f'Repair the environment of {gold.name} so its test suite passes again')}",
-            "authors = []",
-            f"keywords = {_toml_list(['cligym', 'repair', str(task.candidate.category), gold.name])}",
-            "",
-            "[metadata]",
-            f"repo = {_toml_string(gold.name)}",
-            f"category = {_toml_string(str(task.candidate.category))}",
-            f"inverter = {_toml_string(task.candidate.inverter)}",
-            f"difficulty = {_toml_string('hinted' if hinted else 'symptom-only')}",
-            f"fail_to_pass = {len(validation.fail_to_pass)}",
-            f"pass_to_pass = {len(validation.pass_to_pass)}",
+    config = TaskToml(
+        task=TaskInfo(
+            name="cligym/" + exported_task_name(task.task_id, hinted),
+            description=f"Repair the environment of {gold.name} so its test suite passes again",
+            keywords=["cligym", "repair", str(task.candidate.category), gold.name],
+        ),
+        metadata=TaskMetadata(
+            repo=gold.name,
+            category=str(task.candidate.category),
+            inverter=task.candidate.inverter,
+            difficulty="hinted" if hinted else "symptom-only",
+            fail_to_pass=len(validation.fail_to_pass),
+            pass_to_pass=len(validation.pass_to_pass),
             # Repaired by the diagnosis-free sweep (reinstalling what dpkg/RECORD flag): select deep = false.
-            *([f"shallow = {'true' if validation.shallow else 'false'}"] if validation.shallow is not None else []),
-            "",
-            "[verifier]",
-            f"timeout_sec = {max(600.0, round(4 * suite_seconds, 1))}",
-            "# The verifier judges the container the agent repaired, so it must share it.",
-            'environment_mode = "shared"',
-            "",
-            "[agent]",
-            "timeout_sec = 1800.0",
-            "",
-            "[environment]",
-            'network_mode = "public"',
-            "build_timeout_sec = 1800.0",
-            "cpus = 2",
-            "memory_mb = 4096",
-            "",
-        ]
+            shallow=validation.shallow,
+        ),
+        verifier=VerifierConfig(timeout_sec=max(600.0, round(4 * suite_seconds, 1))),
     )
+    return config.to_toml()
 
 
 def test_script(gold: GoldRecord, tests: Path) -> str:
