@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 from cligym.cli.context import console
-from cligym.generation.attempt_log import read_attempts
 from cligym.generation.report import ALL, STAGES, GenerationReport, generation_report
 
 EXAMPLES = """
@@ -42,14 +41,6 @@ def report(
 ) -> None:
     """Candidates, valid tasks, yield, categories, rejections, seconds/tokens/disk per valid task, stage times."""
     print_report(generation_report(run_dir), console, output_format)
-
-
-def render_generation_report(run_dir: Path, out: Console) -> None:
-    """The report's tables, for the end of `cligym generate`; one line when nothing was judged yet."""
-    if not read_attempts(run_dir):
-        out.print(f"[dim]no judged candidates in {run_dir} yet[/]")
-        return
-    print_report(generation_report(run_dir), out)
 
 
 def print_report(result: GenerationReport, out: Console, output_format: str = ReportFormat.table) -> None:

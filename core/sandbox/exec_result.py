@@ -25,10 +25,6 @@ class ExecResult(BaseModel):
         """True when the command ran to completion and exited 0."""
         return self.exit_code == 0 and not self.timed_out
 
-    @property
-    def truncated(self) -> bool:
-        return self.stdout_cut_bytes > 0 or self.stderr_cut_bytes > 0
-
     def summary(self) -> str:
         """One line for logs: exit code or timeout, and the duration."""
         status = f"killed after timeout ({self.duration_s:.1f}s)" if self.timed_out else f"exit {self.exit_code}"

@@ -63,14 +63,6 @@ def parse_strace_events(text):
     return events
 
 
-def parse_strace(text):
-    """(executables, opened files): paths of successful execve and open/openat calls."""
-    executed, opened = set(), set()
-    for call, path, _ in parse_strace_events(text):
-        (executed if call == "execve" else opened).add(path)
-    return executed, opened
-
-
 def context_at(windows, stamp):
     """The innermost context whose time window holds ``stamp`` ("" for the session)."""
     best, best_start = "", None

@@ -17,7 +17,7 @@ from cligym.generation.gold.probe_collect import (
     is_scratch_file,
     is_shared_library,
     module_origin,
-    parse_strace,
+    parse_strace_events,
     usrmerge_variants,
 )
 
@@ -37,7 +37,9 @@ STRACE_LOG = """\
 
 
 def test_strace_log_yields_successful_execs_and_opens_only_without_the_probes_own_shell() -> None:
-    executed, opened = parse_strace(STRACE_LOG)
+    events = parse_strace_events(STRACE_LOG)
+    executed = {path for call, path, _ in events if call == "execve"}
+    opened = {path for call, path, _ in events if call != "execve"}
     assert executed == {"/usr/bin/python", "/usr/bin/git"}
     assert opened == {"/etc/ld.so.cache", "/lib/x86_64-linux-gnu/libz.so.1", "/etc/hosts"}
 

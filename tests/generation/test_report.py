@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from cligym.cli.report_command import render_generation_report
+from cligym.cli.report_command import print_report
 from cligym.errors import CligymError
 from cligym.generation.attempt_log import append_attempt, attempts_path, read_attempts
 from cligym.generation.operators.base import Category, run
@@ -118,9 +118,6 @@ def test_a_line_cut_by_a_crash_is_ignored_and_the_next_append_starts_a_new_line(
 def test_a_run_without_attempts_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CligymError, match="no judged candidates"):
         generation_report(tmp_path)
-    out = io.StringIO()
-    render_generation_report(tmp_path, Console(file=out, width=200))
-    assert out.getvalue().strip() == f"no judged candidates in {tmp_path} yet"
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -193,7 +190,7 @@ def test_numbers_from_a_validation_in_real_containers(validated_task: ValidatedT
     assert categories.loc[(gold.name, str(task.candidate.category)), "valid"] == 1
 
     out = io.StringIO()
-    render_generation_report(run_dir, Console(file=out, width=250))
+    print_report(generation_report(run_dir), Console(file=out, width=250))
     assert f"{task.candidate.category} 1" in out.getvalue() and "near_duplicate 1" in out.getvalue()
     assert "diversity of the valid tasks" in out.getvalue()
     diversity = report.diversity.set_index("repo").loc[gold.name]
