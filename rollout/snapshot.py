@@ -13,6 +13,7 @@ harness files are hashed whole, not only those the diff names.
 from __future__ import annotations
 
 import io
+import posixpath
 import tarfile
 import threading
 import uuid
@@ -23,10 +24,15 @@ from docker.errors import DockerException
 
 from cligym.docker_connection import docker_client
 from cligym.generation.gold.harness import HarnessManifest
+from cligym.labels import ROLE_SANDBOX, SESSION, cligym_labels, current_session
 from cligym.sandbox import Sandbox
 from cligym.settings import SandboxSettings
 
 BUSYBOX_IN_IMAGE = "/bin/busybox"
+HASH_TIMEOUT = 60
+UNREADABLE = "(deleted or unreadable)"
+LOADER = "/lib64/ld-linux-x86-64.so.2"
+_PROGRAM_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
 _busybox_of_image: dict[str, bytes | None] = {}
 _busybox_lock = threading.Lock()
 
@@ -38,7 +44,9 @@ def trusted_busybox(image: str) -> bytes | None:
             return _busybox_of_image[image]
     found: bytes | None = None
     try:
-        container = docker_client().containers.create(image, command=["true"])
+        # Labelled like every container of ours, so `cligym gc` finds it if this process dies before removing it.
+        labels = cligym_labels(ROLE_SANDBOX) | {SESSION: current_session()}
+        container = docker_client().containers.create(image, command=["true"], labels=labels)
     except DockerException:
         return None
     try:
@@ -97,7 +105,9 @@ def content_differences(box: Sandbox, hasher: str, manifest: HarnessManifest) ->
     if not paths:
         return []
     digests = {}
-    for line in _run(box, [hasher, "sha256sum", *paths]).splitlines():
+    # Regular files only ([ -f ] follows links): a FIFO or a device at a harness path would block a read.
+    script = 'for p in "$@"; do [ -f "$p" ] && "$0" sha256sum "$p"; done'
+    for line in _run(box, [hasher, "sh", "-c", script, hasher, *paths], hasher).splitlines():
         digest, _, path = line.partition("  ")
         digests[path] = digest
     found = []
@@ -106,11 +116,35 @@ def content_differences(box: Sandbox, hasher: str, manifest: HarnessManifest) ->
             found.append(f"{path} (deleted or unreadable)")
         elif digests[path] != expected[path]:
             found.append(f"{path} (modified)" if path in gold else f"{path} (leads to other bytes than gold's)")
+    if not found:
+        found += _resolution_differences(box, hasher, manifest)
     return found
 
 
-def _run(box: Sandbox, argv: list[str]) -> str:
-    """``argv`` run directly (no shell), its standard output."""
+def _resolution_differences(box: Sandbox, hasher: str, manifest: HarnessManifest) -> list[str]:
+    """Libraries the dynamic loader (gold's bytes, checked above) now resolves for the interpreter or a
+    program of the verifier's shell to a file gold's did not: a private ``ldconfig`` cache changes no name."""
+    known = set(manifest.library_links)
+    if not known:
+        return []
+    programs = [manifest.interpreter] if manifest.interpreter else []
+    programs += [p for p in manifest.own_files if posixpath.dirname(p) in _PROGRAM_DIRS]
+    script = "".join(f"echo '== {p}'; {LOADER} --list '{p}'; " for p in sorted(set(programs)) if "'" not in p)
+    found, program = [], ""
+    for line in _run(box, [hasher, "sh", "-c", script], hasher).splitlines():
+        if line.startswith("== "):
+            program = line[3:]
+        elif "=>" in line:
+            path = line.split("=>", 1)[1].split()[0] if line.split("=>", 1)[1].split() else ""
+            if path not in known:
+                found.append(f"{path or line.strip()} (what the loader now loads for {program})")
+    return found
+
+
+def _run(box: Sandbox, argv: list[str], hasher: str) -> str:
+    """``argv`` run directly (no shell of the agent's), killed after ``HASH_TIMEOUT`` seconds by busybox's
+    timeout (a FIFO at a harness path would block a read for ever); its standard output."""
+    argv = [hasher, "timeout", str(HASH_TIMEOUT), *argv]
     result = box.container.exec_run(argv, stdout=True, stderr=False, demux=False)
     output = result.output or b""
     return output.decode(errors="replace") if isinstance(output, bytes) else str(output)

@@ -6,6 +6,7 @@ with the harness files hashed there first by a program the agent could not touch
 
 from __future__ import annotations
 
+import tarfile
 import time
 
 from cligym.errors import CligymError, SandboxUnavailableError
@@ -13,7 +14,7 @@ from cligym.generation.export.harbor import VERIFIER_LOGS
 from cligym.generation.export.task_files import HARNESS_MANIFEST, STOP_LEFTOVER_PROCESSES
 from cligym.generation.gold.harness import VERIFIER_TESTS_DIR
 from cligym.rollout.changes import FileChanges, read_manifest
-from cligym.rollout.snapshot import content_differences, verifier_snapshot
+from cligym.rollout.snapshot import UNREADABLE, content_differences, verifier_snapshot
 from cligym.rollout.task_dir import RolloutTask
 from cligym.rollout.trajectory import VerifierResult
 from cligym.rollout.verdict import harness_differences, outcomes_of, required_statuses, reward_of
@@ -21,6 +22,7 @@ from cligym.sandbox import Sandbox
 from cligym.settings import SandboxSettings
 
 OUTPUT_TAIL_CHARS = 4000
+UNREADABLE_TIMEOUT = 120.0
 
 
 def verify_episode(
@@ -33,6 +35,10 @@ def verify_episode(
         if hasher is not None and manifest is not None and changes is not None:
             found = content_differences(fresh, hasher, manifest)
             changes = changes.model_copy(update={"harness": list(dict.fromkeys([*changes.harness, *found]))})
+            if any(problem.endswith(UNREADABLE) for problem in found):
+                # Reward 0 is decided; a FIFO at a harness path would hold the in-container check until the
+                # verifier's own timeout, so it gets a short one (the tests' statuses stay for the record).
+                timeout = min(timeout, UNREADABLE_TIMEOUT)
         result = run_verifier(fresh, task, timeout)
     return with_outside_view(result, changes), changes
 
@@ -68,7 +74,7 @@ def run_verifier(box: Sandbox, task: RolloutTask, timeout: float) -> VerifierRes
 def _optional_text(box: Sandbox, path: str) -> str:
     try:
         return box.read_file(path).decode(errors="replace")
-    except (OSError, CligymError):
+    except (OSError, CligymError, tarfile.TarError):  # gone, unreadable, or rewritten while read
         return ""
 
 

@@ -425,6 +425,13 @@ HACKS = [
         "/usr/bin/lib/python3.11/os.py (added)",
     ),
     Hack(
+        # A shim there would run in cp before anything could check it; a copy shows the loader was redirected.
+        "a private ldconfig cache makes the loader take a library of the verifier's programs from elsewhere",
+        "mkdir -p /opt/libs && cp /usr/lib/x86_64-linux-gnu/libacl.so.1* /opt/libs/"
+        " && echo /opt/libs > /tmp/ld.conf && ldconfig -f /tmp/ld.conf -C /etc/ld.so.cache",
+        "/opt/libs/libacl.so.1 (loaded for /usr/bin/cp)",
+    ),
+    Hack(
         "json and sha256sum rewritten in place with their size and mtime kept",
         heredoc("/tmp/rewrite.py", SAME_SIZE_REWRITE)
         + "printf '#!/bin/sh\\nexit 0\\n' > /tmp/liar && python3 /tmp/rewrite.py /usr/bin/sha256sum /tmp/liar"

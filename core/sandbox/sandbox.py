@@ -143,13 +143,18 @@ class Sandbox:
                 # An init process reaps the zombies of killed commands and forwards signals.
                 init=True,
             )
+            with _live_lock:  # from now on an interrupt removes it, whatever stage it is in
+                _live_sandboxes.add(self)
             if self.before_start is not None:
                 try:
                     self.before_start(self)
                 except OSError as exc:
                     self._remove_by_name()
                     raise SandboxUnavailableError(f"cannot prepare a container from {self.image!r}: {exc}") from None
-            self._container.start()
+            container = self._container
+            if container is None:  # removed by an interrupt while it was being prepared
+                raise SandboxUnavailableError("cligym is shutting down (interrupted)")
+            container.start()
         except ImageNotFound:
             raise CligymError(
                 f"image {self.image!r} does not exist on this Docker host",
@@ -158,10 +163,8 @@ class Sandbox:
         except APIError as exc:
             self._remove_by_name()
             raise SandboxUnavailableError(f"cannot start a container from {self.image!r}: {exc.explanation}") from None
-        with _live_lock:
-            if not _cancelled.is_set():
-                _live_sandboxes.add(self)
-                return self
+        if not _cancelled.is_set():
+            return self
         self.remove()
         raise SandboxUnavailableError("cligym is shutting down (interrupted)")
 
@@ -360,13 +363,16 @@ class Sandbox:
             raise FileNotFoundError(f"{path} does not exist in {self.name}") from None
         except APIError as exc:
             raise OSError(f"cannot read {path} in {self.name}: {exc.explanation}") from None
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream)), mode="r") as archive:
-            member = archive.next()
-            if member is None or not member.isfile():
-                raise IsADirectoryError(f"{path} in {self.name} is not a regular file")
-            extracted = archive.extractfile(member)
-            assert extracted is not None
-            return extracted.read()
+        try:
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream)), mode="r") as archive:
+                member = archive.next()
+                if member is None or not member.isfile():
+                    raise IsADirectoryError(f"{path} in {self.name} is not a regular file")
+                extracted = archive.extractfile(member)
+                assert extracted is not None
+                return extracted.read()
+        except tarfile.TarError as exc:  # the file changed while the daemon archived it
+            raise OSError(f"cannot read {path} in {self.name}: {exc}") from None
 
     # -- images ----------------------------------------------------------------------------------------
 

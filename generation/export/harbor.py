@@ -17,9 +17,11 @@ from cligym.generation.export.task_files import (
     VERIFIER_PATH_LINES,
     as_one_function,
     copy_gold_source,
+    final_verdict,
     fresh_partial_directory,
     harness_check_script,
     inputs_check,
+    library_resolution_check,
     replace_directory,
     restore_repository_script,
     solve_script,
@@ -76,19 +78,15 @@ def test_script(gold: GoldRecord, tests: Path) -> str:
     )
     inputs_before = inputs_check(tests, VERIFIER_LOGS)
     inputs_after = inputs_check(tests, VERIFIER_LOGS, when="after the tests ran")
-    body = f"""{VERIFIER_PATH_LINES}{STOP_LEFTOVER_PROCESSES}mkdir -p {VERIFIER_LOGS}
+    # pytest, its plugins, the start-up hooks and the interpreter must be as in gold (reason in harness.txt).
+    body = f"""{VERIFIER_PATH_LINES}{STOP_LEFTOVER_PROCESSES}HARNESS_MODIFIED=0
+{library_resolution_check(gold)}mkdir -p {VERIFIER_LOGS}
 echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 {UNSET_PYTEST_VARIABLES}
-# pytest, its plugins, the start-up hooks and the interpreter must be as in gold (reason in harness.txt).
-HARNESS_MODIFIED=0
 {inputs_before}{checks}( {TASK_PATH}{command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
-{inputs_after}if [ "$HARNESS_MODIFIED" = 0 ] && {verdict} > {VERIFIER_LOGS}/reward.tmp; then
-  mv {VERIFIER_LOGS}/reward.tmp {VERIFIER_LOGS}/reward.txt
-fi
-cat {VERIFIER_LOGS}/reward.txt
-"""
+{inputs_after}{final_verdict(verdict, VERIFIER_LOGS)}"""
     header = (
         "#!/bin/bash\n# cligym verifier: restore the repository's tracked files, run the tests, reward 1 only if "
         "every\n# fail-to-pass and pass-to-pass test passes.\n"

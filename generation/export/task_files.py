@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import shlex
 import shutil
 from collections.abc import Sequence
@@ -177,6 +178,57 @@ def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_
             f"echo 'harness_modified: {path} (added)' | tee -a {logs}/harness.txt",
         )
     return "\n".join(lines) + "\n"
+
+
+_PROGRAM_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
+
+
+def verifier_programs(gold: GoldRecord) -> list[str]:
+    """The interpreter and the programs the verifier's shell runs, as gold's manifest holds them."""
+    manifest = gold.harness
+    if manifest is None:
+        return []
+    programs = [p for p in manifest.own_files if posixpath.dirname(p) in _PROGRAM_DIRS]
+    return sorted({*([manifest.interpreter] if manifest.interpreter else []), *programs})
+
+
+def library_resolution_check(gold: GoldRecord) -> str:
+    """Shell lines, bash built-ins and the dynamic loader only, that set HARNESS_MODIFIED=1 (the reason in
+    ``$cligym_library_problems``) when the loader resolves a library of the interpreter or of a program the
+    verifier runs to a file gold's did not (a private ``ldconfig`` cache pointing at a planted library). Run
+    before any of those programs, so no code of such a library has run yet."""
+    manifest = gold.harness
+    if manifest is None or not manifest.library_links:
+        return ""
+    known = " ".join(sorted(manifest.library_links))
+    programs = " ".join(shlex.quote(p) for p in verifier_programs(gold))
+    return f"""cligym_library_problems=""
+for cligym_program in {programs}; do
+  while read -r _ cligym_arrow cligym_path _; do
+    [ "$cligym_arrow" = "=>" ] || continue
+    case " {known} " in
+      *" $cligym_path "*) ;;
+      *) HARNESS_MODIFIED=1
+         cligym_library_problems+="harness_modified: $cligym_path (loaded for $cligym_program)"$'\\n' ;;
+    esac
+  done < <({LOADER} --list "$cligym_program" 2>/dev/null)
+done
+"""
+
+
+def final_verdict(verdict: str, logs: str) -> str:
+    """Shell lines that end the verifier: every process the run left (code a library or the tests detached)
+    stopped again, then the reward and the reasons written with bash built-ins, so nothing rewrites them."""
+    return f"""cligym_reward=0
+if [ "$HARNESS_MODIFIED" = 0 ] && cligym_verdict="$({verdict} 2> {logs}/verdict.txt)" && [ "$cligym_verdict" = 1 ]; then
+  cligym_reward=1
+fi
+{STOP_LEFTOVER_PROCESSES}if [ -n "${{cligym_library_problems:-}}" ]; then
+  printf '%s' "$cligym_library_problems" >> {logs}/harness.txt
+fi
+echo "$cligym_reward" > {logs}/reward.txt
+echo "$cligym_reward"
+"""
 
 
 # Processes the agent left running (a loop that edits the verifier's files while the tests run) are stopped

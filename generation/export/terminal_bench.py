@@ -27,6 +27,7 @@ from cligym.generation.export.task_files import (
     fresh_partial_directory,
     harness_check_script,
     inputs_check,
+    library_resolution_check,
     replace_directory,
     restore_repository_script,
     solve_script,
@@ -141,12 +142,12 @@ def verify_script(gold: GoldRecord, tests: Path) -> str:
     )
     # No process is stopped here: Terminal-Bench's own tmux server, its clients waiting on the test run and
     # the panes' shells share the container with whatever the agent left, and cannot be told apart from it.
-    body = f"""mkdir -p {VERIFIER_LOGS}
+    body = f"""HARNESS_MODIFIED=0
+{library_resolution_check(gold)}mkdir -p {VERIFIER_LOGS}
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 {VERIFIER_PATH_LINES}{UNSET_PYTEST_VARIABLES}
 # pytest, its plugins, the start-up hooks and the interpreter must be as in gold.
-HARNESS_MODIFIED=0
 {inputs_before}{checks}export CLIGYM_SELECT_TESTS={TESTS_DIR}/{REQUIRED_TESTS_FILE}
 # Printed, not written to a file: a file-size limit the break sets must not cut the summary short.
 summary=0
@@ -157,6 +158,7 @@ done < <( ( {TASK_PATH}{command} -p {SELECT_PLUGIN_MODULE} -rA ) 2>&1 )
 # Without a summary (the interpreter itself is broken) the parser would fail instead of reading a verdict.
 [ $summary = 1 ] || echo "=== short test summary info ==="
 {inputs_after}verdict="$({verdict})"
+[ -n "${{cligym_library_problems:-}}" ] && printf '%s' "$cligym_library_problems"
 if [ "$HARNESS_MODIFIED" = 0 ] && [ "$verdict" = 1 ]; then
   echo "PASSED {VERDICT_TEST_ID}"
 else
