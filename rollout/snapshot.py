@@ -23,9 +23,10 @@ from contextlib import contextmanager, suppress
 from docker.errors import DockerException
 
 from cligym.docker_connection import docker_client
+from cligym.errors import SandboxUnavailableError
 from cligym.generation.gold.harness import HarnessManifest
 from cligym.labels import ROLE_SANDBOX, SESSION, cligym_labels, current_session
-from cligym.sandbox import Sandbox
+from cligym.sandbox import Sandbox, shutting_down
 from cligym.settings import SandboxSettings
 
 BUSYBOX_IN_IMAGE = "/bin/busybox"
@@ -69,6 +70,8 @@ def verifier_snapshot(box: Sandbox, settings: SandboxSettings) -> Iterator[tuple
     """A fresh container of ``box``'s file system, nothing of the agent's running in it, and the path of the
     trusted busybox inside it (None when the task image has none: the container then keeps itself alive with
     its own ``sleep``). The container and its image are removed afterwards."""
+    if shutting_down():  # a cancelled unit judges nothing more
+        raise SandboxUnavailableError("cligym is shutting down (interrupted)")
     busybox = trusted_busybox(box.image)
     image_id = box.commit("cligym/verifier-snapshot", uuid.uuid4().hex[:12])
     hasher = f"/.cligym-{uuid.uuid4().hex}/busybox" if busybox is not None else None

@@ -163,6 +163,10 @@ class Sandbox:
         except APIError as exc:
             self._remove_by_name()
             raise SandboxUnavailableError(f"cannot start a container from {self.image!r}: {exc.explanation}") from None
+        except BaseException:  # a cancelled unit (Ctrl-C, Ray's cancellation) must not leave it created
+            self.remove()
+            self._remove_by_name()
+            raise
         if not _cancelled.is_set():
             return self
         self.remove()
