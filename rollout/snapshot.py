@@ -13,7 +13,6 @@ harness files are hashed whole, not only those the diff names.
 from __future__ import annotations
 
 import io
-import posixpath
 import tarfile
 import threading
 import uuid
@@ -24,6 +23,7 @@ from docker.errors import DockerException
 
 from cligym.docker_connection import docker_client
 from cligym.errors import SandboxUnavailableError
+from cligym.generation.export.task_files import LOADER
 from cligym.generation.gold.harness import HarnessManifest
 from cligym.labels import ROLE_SANDBOX, SESSION, cligym_labels, current_session
 from cligym.sandbox import Sandbox, shutting_down
@@ -32,8 +32,6 @@ from cligym.settings import SandboxSettings
 BUSYBOX_IN_IMAGE = "/bin/busybox"
 HASH_TIMEOUT = 60
 UNREADABLE = "(deleted or unreadable)"
-LOADER = "/lib64/ld-linux-x86-64.so.2"
-_PROGRAM_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
 _busybox_of_image: dict[str, bytes | None] = {}
 _busybox_lock = threading.Lock()
 
@@ -130,9 +128,7 @@ def _resolution_differences(box: Sandbox, hasher: str, manifest: HarnessManifest
     known = set(manifest.library_links)
     if not known:
         return []
-    programs = [manifest.interpreter] if manifest.interpreter else []
-    programs += [p for p in manifest.own_files if posixpath.dirname(p) in _PROGRAM_DIRS]
-    script = "".join(f"echo '== {p}'; {LOADER} --list '{p}'; " for p in sorted(set(programs)) if "'" not in p)
+    script = "".join(f"echo '== {p}'; {LOADER} --list '{p}'; " for p in manifest.programs() if "'" not in p)
     found, program = [], ""
     for line in _run(box, [hasher, "sh", "-c", script], hasher).splitlines():
         if line.startswith("== "):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import posixpath
 import shlex
 import shutil
 from collections.abc import Sequence
@@ -180,18 +179,6 @@ def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_
     return "\n".join(lines) + "\n"
 
 
-_PROGRAM_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
-
-
-def verifier_programs(gold: GoldRecord) -> list[str]:
-    """The interpreter and the programs the verifier's shell runs, as gold's manifest holds them."""
-    manifest = gold.harness
-    if manifest is None:
-        return []
-    programs = [p for p in manifest.own_files if posixpath.dirname(p) in _PROGRAM_DIRS]
-    return sorted({*([manifest.interpreter] if manifest.interpreter else []), *programs})
-
-
 def library_resolution_check(gold: GoldRecord) -> str:
     """Shell lines, bash built-ins and the dynamic loader only, that set HARNESS_MODIFIED=1 (the reason in
     ``$cligym_library_problems``) when the loader resolves a library of the interpreter or of a program the
@@ -201,7 +188,7 @@ def library_resolution_check(gold: GoldRecord) -> str:
     if manifest is None or not manifest.library_links:
         return ""
     known = " ".join(sorted(manifest.library_links))
-    programs = " ".join(shlex.quote(p) for p in verifier_programs(gold))
+    programs = " ".join(shlex.quote(p) for p in manifest.programs())
     return f"""cligym_library_problems=""
 for cligym_program in {programs}; do
   while read -r _ cligym_arrow cligym_path _; do

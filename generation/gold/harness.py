@@ -23,6 +23,8 @@ HARNESS_MANIFEST_IN_CONTAINER = "/tmp/cligym-harness.json"
 HARNESS_PREFIX = "harness_modified: "
 # Where every exported verifier (Harbor, Terminal-Bench, our rollouts) puts its files and plugins.
 VERIFIER_TESTS_DIR = "/tests"
+# Where the verifier's programs are found by absolute path (harness_integrity.py's _SYSTEM_DIRS).
+SYSTEM_PROGRAM_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
 # Read by every process the tests start, to find libraries and users: part of what the tests load.
 # (Not ld.so.cache: installing any package with a library rewrites it; a directory added to the linker's path
 # shows as a new file under /etc/ld.so.conf.d, which the check lists.)
@@ -77,6 +79,11 @@ class HarnessManifest(BaseModel):
     path_config: str = Field(
         "", description="prefix:exec_prefix:sys.path of the isolated interpreter the checks run on, as in gold."
     )
+
+    def programs(self) -> list[str]:
+        """The interpreter and the programs the verifier's shell runs, as gold had them."""
+        found = [path for path in self.own_files if posixpath.dirname(path) in SYSTEM_PROGRAM_DIRS]
+        return sorted({*([self.interpreter] if self.interpreter else []), *found})
 
 
 def harness_script() -> str:
