@@ -39,6 +39,7 @@ from functools import cache
 from typing import Any, Literal
 
 from cligym.configs import CONFIG_DIR
+from cligym.llm.messages import ChatMessage, ToolCall
 from cligym.rollout.trajectory import Trajectory
 
 CHAT_COLUMNS = (
@@ -75,10 +76,9 @@ class _Turn:
 
 def chat_record(trajectory: Trajectory) -> dict[str, Any]:
     """The dataset row of one trajectory (see the module docstring for the columns)."""
-    messages = normalise_messages(trajectory.messages)
-    turns = plain_turns(messages)
+    turns = plain_turns(trajectory.messages)
     return {
-        "messages": messages,
+        "messages": normalise_messages(trajectory.messages),
         "tools": json.dumps(trajectory.tools) if trajectory.tools else "null",
         "messages_text": text_messages(turns),
         "text": render_text(turns),
@@ -96,53 +96,28 @@ def chat_record(trajectory: Trajectory) -> dict[str, Any]:
     }
 
 
-def normalise_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def normalise_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
     """Every message with every key and one type per key; tool results get the name of the call they answer
     (some templates label tool output by name)."""
     call_names: dict[str, str] = {}
     normalised = []
     for message in messages:
-        calls = [_tool_call(call) for call in message.get("tool_calls") or []]
-        call_names.update((call["id"], call["function"]["name"]) for call in calls)
-        call_id = _string(message.get("tool_call_id"))
+        call_names.update((call.id, call.name) for call in message.tool_calls)
+        call_id = message.tool_call_id or ""
         normalised.append(
             {
-                "role": _string(message.get("role")),
-                "content": _content(message.get("content")),
-                "reasoning_content": _string(message.get("reasoning_content")),
-                "tool_calls": calls,
+                "role": message.role,
+                "content": message.text,
+                "reasoning_content": message.reasoning_content or "",
+                "tool_calls": [call.model_dump() for call in message.tool_calls],
                 "tool_call_id": call_id,
-                "name": _string(message.get("name")) or call_names.get(call_id, ""),
+                "name": message.name or call_names.get(call_id, ""),
             }
         )
     return normalised
 
 
-def _tool_call(call: dict[str, Any]) -> dict[str, Any]:
-    function = call.get("function") or {}
-    arguments = function.get("arguments")
-    return {
-        "id": _string(call.get("id")),
-        "type": _string(call.get("type")) or "function",
-        "function": {
-            "name": _string(function.get("name")),
-            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments or {}),
-        },
-    }
-
-
-def _string(value: Any) -> str:
-    return value if isinstance(value, str) else "" if value is None else str(value)
-
-
-def _content(value: Any) -> str:
-    """Content parts (``[{"type": "text", "text": ...}]``) joined; trajectories carry no images."""
-    if isinstance(value, list):
-        return "\n".join(_string(part.get("text")) for part in value if isinstance(part, dict))
-    return _string(value)
-
-
-def plain_turns(messages: list[dict[str, Any]]) -> list[_Turn]:
+def plain_turns(messages: list[ChatMessage]) -> list[_Turn]:
     """The conversation without tools: calls as text in the assistant's turn, results as outputs.
 
     After the task statement nobody but the environment speaks to the agent, so later user messages (the
@@ -152,7 +127,7 @@ def plain_turns(messages: list[dict[str, Any]]) -> list[_Turn]:
     submit_ids: set[str] = set()
     seen_user = False
     for message in messages:
-        role, content = message["role"], message["content"]
+        role, content = message.role, message.text
         if role == "system":
             turns.append(_Turn("system", _text_format_system_prompt(content)))
         elif role == "user":
@@ -160,32 +135,28 @@ def plain_turns(messages: list[dict[str, Any]]) -> list[_Turn]:
             seen_user = True
         elif role == "assistant":
             parts = [content.strip()] if content.strip() else []
-            for call in message["tool_calls"]:
-                if call["function"]["name"] == SUBMIT_TOOL:
-                    submit_ids.add(call["id"])
+            for call in message.tool_calls:
+                if call.name == SUBMIT_TOOL:
+                    submit_ids.add(call.id)
                 parts.append(_call_as_text(call))
             turns.append(_Turn("assistant", "\n\n".join(parts)))
-        elif role == "tool":
-            # The text format has no reply to DONE: the episode ends there.
-            if message["tool_call_id"] not in submit_ids:
-                turns.append(_Turn("output", content))
-        else:
+        elif message.tool_call_id not in submit_ids:
+            # A tool result; the text format has no reply to DONE: the episode ends there.
             turns.append(_Turn("output", content))
     return turns
 
 
-def _call_as_text(call: dict[str, Any]) -> str:
-    name, arguments = call["function"]["name"], call["function"]["arguments"]
-    if name == SUBMIT_TOOL:
+def _call_as_text(call: ToolCall) -> str:
+    if call.name == SUBMIT_TOOL:
         return DONE
     try:
-        parsed = json.loads(arguments or "{}")
-    except json.JSONDecodeError:
-        parsed = None
-    if name == BASH_TOOL and isinstance(parsed, dict) and isinstance(parsed.get("command"), str):
+        parsed = call.parsed_arguments()
+    except ValueError:
+        parsed = {}
+    if call.name == BASH_TOOL and isinstance(parsed.get("command"), str):
         return fenced(parsed["command"], "bash")
     # Other agents' tools (Harbor imports): the call as its name and raw arguments, nothing invented.
-    return fenced(arguments, name)
+    return fenced(call.arguments, call.name)
 
 
 def fenced(body: str, language: str = "") -> str:

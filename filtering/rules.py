@@ -116,9 +116,7 @@ def no_fabricated_success(trajectory: Trajectory) -> str | None:
     """Claiming success after a failing test run is only acceptable when the verifier proves it true."""
     if trajectory.verifier is not None and trajectory.verifier.passed:
         return None
-    final = next(
-        (str(m.get("content") or "") for m in reversed(trajectory.messages) if m.get("role") == "assistant"), ""
-    )
+    final = next((message.text for message in reversed(trajectory.messages) if message.role == "assistant"), "")
     if not _SUCCESS_CLAIM.search(final):
         return None
     test_runs = [step for step in trajectory.steps if step.command and _TEST_RUN.search(step.command)]
@@ -174,12 +172,8 @@ def normalised_commands(trajectory: Trajectory) -> tuple[str, ...]:
 def exact_signature(trajectory: Trajectory) -> str:
     """The conversation's content without ids that differ between otherwise identical episodes."""
     stripped = [
-        {key: value for key, value in message.items() if key not in ("tool_call_id",)}
-        | (
-            {"tool_calls": [call.get("function") for call in message.get("tool_calls") or []]}
-            if message.get("tool_calls")
-            else {}
-        )
+        [message.role, message.content, message.reasoning_content, message.name]
+        + [[call.name, call.arguments] for call in message.tool_calls]
         for message in trajectory.messages
     ]
     return hashlib.sha256(json.dumps(stripped, sort_keys=True).encode()).hexdigest()

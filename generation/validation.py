@@ -33,6 +33,7 @@ from cligym.generation.gold.harness import harness_problems
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE, install_select_plugin, read_outcomes, run_suite
 from cligym.generation.gold.tracked_files import repo_file_hashes
+from cligym.generation.gold.verdict import changed_files, failing_tests, failure_messages
 from cligym.generation.task_dockerfile import from_image, task_dockerfile
 from cligym.generation.task_record import Candidate, CheckName, Validation
 from cligym.image_build import build_image
@@ -204,28 +205,19 @@ def _failing_gold_tests(
         )
     result = run_suite(box, command, gold.repo_path, timeout)
     read = read_outcomes(box)
-    gold_tests = set(gold.gold_tests) if only is None else set(only)
-    if read is None:
-        if messages is not None:
-            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-            messages.update(dict.fromkeys(sorted(gold_tests), tail))
-        return gold_tests
-    passed = {outcome.test_id for outcome in read[0] if outcome.status == "passed"}
-    failing = gold_tests - passed
+    failing = failing_tests(read[0] if read else None, gold.gold_tests if only is None else only)
     if messages is not None:
-        # A test that never ran because its module failed to import gets the module's collection error.
-        by_id = {outcome.test_id: outcome.message for outcome in read[0]}
-        for test in failing:
-            message = by_id.get(test) or by_id.get(test.split("::", 1)[0], "")
-            if message:
-                messages[test] = message
+        if read is None:
+            tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+            messages.update(dict.fromkeys(sorted(failing), tail))
+        else:
+            messages.update(failure_messages(read[0], failing))
     return failing
 
 
 def _changed_tracked_files(box: Sandbox, gold: GoldRecord) -> list[str]:
     """Tracked files whose content differs from gold (or that are gone), read through Docker's archive API."""
-    current = repo_file_hashes(box, gold.repo_path, set(gold.tracked_files))
-    return sorted(path for path, digest in gold.tracked_files.items() if current.get(path) != digest)
+    return changed_files(gold.tracked_files, repo_file_hashes(box, gold.repo_path, set(gold.tracked_files)))
 
 
 def _remove_image(tag: str) -> None:

@@ -22,7 +22,16 @@ from cligym.agent import ActionResult, AgentLoop, Limits
 from cligym.configs import CONFIG_DIR
 from cligym.errors import SandboxUnavailableError
 from cligym.generation.export.task_files import HARNESS_MANIFEST
-from cligym.llm import BASH_TOOL, ChatClient, ChatReply, Message, ModelUnavailableError, ToolSpec
+from cligym.llm import (
+    BASH_TOOL,
+    ChatClient,
+    ChatMessage,
+    ChatReply,
+    ModelUnavailableError,
+    ToolSpec,
+    system_message,
+    user_message,
+)
 from cligym.llm.observation import command_observation
 from cligym.rollout.changes import FileChanges, episode_changes
 from cligym.rollout.task_dir import RolloutTask
@@ -86,9 +95,9 @@ class Episode:
         self.run_id = run_id
         self.seed = seed
         self.tool_mode = settings.action_format == "tool"
-        self.messages: list[Message] = [
-            {"role": "system", "content": system_prompt(settings.action_format, prompts_dir)},
-            {"role": "user", "content": task.instruction.strip()},
+        self.messages: list[ChatMessage] = [
+            system_message(system_prompt(settings.action_format, prompts_dir)),
+            user_message(task.instruction.strip()),
         ]
         self.log: list[Step] = []
         self.failures = _Failures()
@@ -128,7 +137,7 @@ class Episode:
                 seed=self.seed,
             ),
             tools=[tool.to_wire() for tool in TOOLS] if self.tool_mode else [],
-            messages=[dict(message) for message in self.messages],
+            messages=list(self.messages),
             steps=self.log,
             verifier=verifier,
             changes=changes,

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cligym.generation.gold.verdict import RequiredStatus
+from cligym.llm.messages import ChatMessage
 from cligym.rollout.changes import FileChanges
 
 TRAJECTORY_SCHEMA_VERSION = "cligym.trajectory/1"
@@ -31,7 +33,6 @@ TerminationReason = Literal[
     "sandbox_error",  # the container died under the agent
     "imported",  # Harbor records: Harbor does not say why its agent stopped
 ]
-TestStatus = Literal["passed", "failed", "missing"]
 
 
 class SamplingConfig(BaseModel):
@@ -71,7 +72,7 @@ class VerifierResult(BaseModel):
     """The exported verifier's verdict, run in the episode's own container after the agent stopped."""
 
     reward: float
-    tests: dict[str, TestStatus] = Field(default_factory=dict, description="Each required test's status.")
+    tests: dict[str, RequiredStatus] = Field(default_factory=dict, description="Each required test's status.")
     fail_to_pass: list[str] = Field(default_factory=list)
     pass_to_pass: list[str] = Field(default_factory=list)
     exit_code: int | None = None
@@ -119,7 +120,7 @@ class Trajectory(BaseModel):
     action_format: ActionFormat = "tool"
     sampling: SamplingConfig
     tools: list[dict[str, Any]] = Field(default_factory=list, description="Tool schemas as sent to the model.")
-    messages: list[dict[str, Any]] = Field(default_factory=list)
+    messages: list[ChatMessage] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
     verifier: VerifierResult | None = None
     changes: FileChanges | None = Field(

@@ -13,11 +13,11 @@ from cligym.errors import CligymError, SandboxUnavailableError
 from cligym.generation.export.harbor import VERIFIER_LOGS
 from cligym.generation.export.task_files import HARNESS_MANIFEST, STOP_LEFTOVER_PROCESSES
 from cligym.generation.gold.harness import VERIFIER_TESTS_DIR
+from cligym.generation.gold.verdict import harness_differences, outcomes_of, required_statuses, reward_of
 from cligym.rollout.changes import FileChanges, read_manifest
 from cligym.rollout.snapshot import UNREADABLE, content_differences, verifier_snapshot
 from cligym.rollout.task_dir import RolloutTask
 from cligym.rollout.trajectory import VerifierResult
-from cligym.rollout.verdict import harness_differences, outcomes_of, required_statuses, reward_of
 from cligym.sandbox import Sandbox
 from cligym.settings import SandboxSettings
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cligym.agent.text_format import TextAction, parse_text_reply
-from cligym.llm.client import ChatClient, ChatReply, Message, ModelRequestRejected, TokenUsage, ToolSpec, tool_message
+from cligym.llm.client import ChatClient, ChatReply, ModelRequestRejected, TokenUsage, ToolSpec
+from cligym.llm.messages import ChatMessage, tool_message, user_message
 
 EndReason = Literal["submitted", "step_limit", "token_limit", "time_limit", "model_error", "stopped"]
 
@@ -73,7 +74,7 @@ class AgentLoop:
     (``submit``), for models served without tool-call parsing."""
 
     client: ChatClient
-    messages: list[Message]
+    messages: list[ChatMessage]
     tools: Sequence[ToolSpec]
     handlers: Mapping[str, Handler]
     limits: Limits
@@ -121,11 +122,11 @@ class AgentLoop:
         return None
 
     def _tool_turn(self, reply: ChatReply) -> bool:
-        self.messages.append(reply.message.to_wire(safe_arguments=True))
+        self.messages.append(reply.message.with_safe_arguments())
         calls = reply.message.tool_calls
         if not calls:
             self._record(reply, None, ActionResult(self.no_action_nudge, error="no tool call"))
-            self.messages.append({"role": "user", "content": self.no_action_nudge})
+            self.messages.append(user_message(self.no_action_nudge))
             return False
         for position, call in enumerate(calls):
             turn_reply = reply if position == 0 else None  # a turn's tokens are counted once
@@ -138,11 +139,13 @@ class AgentLoop:
 
     def _text_turn(self, reply: ChatReply) -> bool:
         content = reply.message.content or ""
-        self.messages.append({"role": "assistant", "content": content})
+        self.messages.append(
+            ChatMessage(role="assistant", content=content, reasoning_content=reply.message.reasoning_content)
+        )
         action = parse_text_reply(content)
         if action is None:
             self._record(reply, None, ActionResult(self.no_command_nudge, error="no command block"))
-            self.messages.append({"role": "user", "content": self.no_command_nudge})
+            self.messages.append(user_message(self.no_command_nudge))
             return False
         result = self._dispatch(action.tool, lambda: action.arguments, None)
         if result.finished:
@@ -150,7 +153,7 @@ class AgentLoop:
             return True
         result.observation += _extra_blocks_note(action)
         self._record(reply, None, result)
-        self.messages.append({"role": "user", "content": result.observation})
+        self.messages.append(user_message(result.observation))
         return False
 
     def _dispatch(self, name: str, arguments: Callable[[], dict[str, Any]], call_id: str | None) -> ActionResult:

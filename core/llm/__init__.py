@@ -1,29 +1,28 @@
-"""The model client every stage shares (any OpenAI-compatible endpoint), and a scripted server to test it."""
+"""The model client every stage shares (any OpenAI-compatible endpoint), the messages it exchanges, and a
+scripted server to test it."""
 
 from cligym.llm.client import (
     BASH_TOOL,
-    AssistantMessage,
     ChatClient,
     ChatReply,
-    Message,
     ModelRequestRejected,
     ModelUnavailableError,
     TokenUsage,
-    ToolCall,
     ToolSpec,
-    tool_message,
 )
+from cligym.llm.messages import ChatMessage, ToolCall, system_message, tool_message, user_message
 
 __all__ = [
     "BASH_TOOL",
-    "AssistantMessage",
     "ChatClient",
+    "ChatMessage",
     "ChatReply",
-    "Message",
     "ModelRequestRejected",
     "ModelUnavailableError",
     "TokenUsage",
     "ToolCall",
     "ToolSpec",
+    "system_message",
     "tool_message",
+    "user_message",
 ]

@@ -9,17 +9,17 @@ Every token the server reports is added to ``ChatClient.usage``, so a caller can
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import openai
 from pydantic import BaseModel, ConfigDict, Field
 
 from cligym.errors import CligymError
+from cligym.llm.messages import ChatMessage, ToolCall
 
 if TYPE_CHECKING:
     from cligym.settings import ModelSettings
@@ -29,8 +29,6 @@ DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 PLACEHOLDER_API_KEY = "EMPTY"
 MAX_BACKOFF_SECONDS = 60.0
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
-
-Message = dict[str, Any]
 
 
 class ModelUnavailableError(CligymError):
@@ -98,81 +96,17 @@ BASH_TOOL = ToolSpec(
 )
 
 
-class ToolCall(BaseModel):
-    """One tool call as the model sent it; ``arguments`` is the raw string, which may not even be JSON."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    name: str
-    arguments: str
-
-    def is_json_object(self) -> bool:
-        try:
-            self.parsed_arguments()
-        except ValueError:
-            return False
-        return True
-
-    def parsed_arguments(self) -> dict[str, Any]:
-        """The arguments as a JSON object; ``ValueError`` with a message meant for the model otherwise."""
-        try:
-            value = json.loads(self.arguments or "{}")
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"the arguments of {self.name} are not valid JSON ({exc.msg} at {exc.pos})") from None
-        if not isinstance(value, dict):
-            raise ValueError(f"the arguments of {self.name} must be a JSON object, not {type(value).__name__}")
-        return value
-
-
-class AssistantMessage(BaseModel):
-    """What the model said: text, tool calls, and the reasoning some servers return apart (vLLM, SGLang)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    content: str | None = None
-    tool_calls: list[ToolCall] = Field(default_factory=list)
-    reasoning: str | None = None
-
-    def to_wire(self, safe_arguments: bool = False) -> Message:
-        """The message to append to the conversation (reasoning is not sent back, as servers expect).
-
-        With ``safe_arguments``, tool-call arguments that are not a JSON object are sent back as ``{}``: vLLM
-        parses the arguments of earlier turns, and versions before it learnt to coerce them fail every later
-        request of the conversation on a malformed one.
-        """
-        message: Message = {"role": "assistant", "content": self.content}
-        if self.tool_calls:
-            message["tool_calls"] = [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {
-                        "name": call.name,
-                        "arguments": "{}" if safe_arguments and not call.is_json_object() else call.arguments,
-                    },
-                }
-                for call in self.tool_calls
-            ]
-        return message
-
-
 class ChatReply(BaseModel):
     """One completion: the message, why it stopped, what it cost and how long it took (retries included)."""
 
     model_config = ConfigDict(frozen=True)
 
-    message: AssistantMessage
+    message: ChatMessage = Field(description="The assistant's message, its reasoning included.")
     finish_reason: str | None
     usage: TokenUsage
     model: str
     seconds: float
     attempts: int = Field(1, description="HTTP requests made, retries included.")
-
-
-def tool_message(call_id: str, content: str) -> Message:
-    """The answer to one tool call, in the wire format."""
-    return {"role": "tool", "tool_call_id": call_id, "content": content}
 
 
 class ChatClient:
@@ -249,7 +183,7 @@ class ChatClient:
 
     def complete(
         self,
-        messages: Sequence[Mapping[str, Any]],
+        messages: Sequence[ChatMessage],
         tools: Sequence[ToolSpec] = (),
         *,
         temperature: float | None = None,
@@ -258,7 +192,7 @@ class ChatClient:
         seed: int | None = None,
     ) -> ChatReply:
         """One chat completion (not streamed). Per-call sampling values override the client's."""
-        params: dict[str, Any] = {"model": self.model, "messages": list(messages)}
+        params: dict[str, Any] = {"model": self.model, "messages": [message.to_wire() for message in messages]}
         for name, value in (
             ("temperature", temperature if temperature is not None else self.temperature),
             ("top_p", top_p if top_p is not None else self.top_p),
@@ -357,8 +291,11 @@ def _reply(completion: Any, attempts: int, seconds: float) -> ChatReply:
     reasoning = extra.get("reasoning_content") or extra.get("reasoning")
     usage = completion.usage
     return ChatReply(
-        message=AssistantMessage(
-            content=message.content, tool_calls=calls, reasoning=reasoning if isinstance(reasoning, str) else None
+        message=ChatMessage(
+            role="assistant",
+            content=message.content,
+            tool_calls=calls,
+            reasoning_content=reasoning if isinstance(reasoning, str) else None,
         ),
         finish_reason=choice.finish_reason,
         usage=TokenUsage(

@@ -1,6 +1,19 @@
-"""Bounded capture of a command's output: the first and last bytes are kept, the middle is counted."""
+"""Bounded capture of a command's output: the first and last bytes are kept, the middle is counted; read off
+Docker's multiplexed exec stream by a thread."""
 
 from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+from docker.utils.socket import frames_iter
+
+STDERR = 2
+# How long a command may keep its output pipe open after its main process exited (a background child
+# inheriting stdout), and how long a closed stream's reader may take to notice.
+PIPE_GRACE_S = 1.0
 
 
 class HeadTailBuffer:
@@ -86,3 +99,33 @@ class PidMarkerFilter:
         if self._pending:
             self._sink.write(bytes(self._pending))
             self._pending.clear()
+
+
+class FramePump(threading.Thread):
+    """Reads Docker's multiplexed exec stream into the capture buffers until it ends or is closed."""
+
+    def __init__(self, sock: Any, stdout: HeadTailBuffer, stderr: PidMarkerFilter) -> None:
+        super().__init__(name="cligym-exec-output", daemon=True)
+        self._sock = sock
+        self._stdout = stdout
+        self._stderr = stderr
+        self.last_data_at = time.monotonic()
+
+    def run(self) -> None:
+        try:
+            for stream, data in frames_iter(self._sock, tty=False):
+                (self._stderr if stream == STDERR else self._stdout).write(data)
+                self.last_data_at = time.monotonic()
+        except (OSError, ValueError):  # the socket was closed under us
+            pass
+
+    def close(self) -> None:
+        """Unblock the reader (a killed or escaped process may still hold the pipe) and wait for it."""
+        raw = getattr(self._sock, "_sock", None)
+        try:
+            if raw is not None:
+                raw.shutdown(socket.SHUT_RDWR)
+            self._sock.close()
+        except OSError:
+            pass
+        self.join(PIPE_GRACE_S)

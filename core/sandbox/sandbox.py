@@ -7,7 +7,6 @@ import contextlib
 import io
 import json
 import logging
-import socket
 import tarfile
 import threading
 import time
@@ -19,22 +18,18 @@ from typing import Any
 
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
-from docker.utils.socket import frames_iter
 
 from cligym.docker_connection import docker_client
 from cligym.errors import CligymError, SandboxUnavailableError
 from cligym.labels import ROLE_COMMIT, ROLE_SANDBOX, SESSION, cligym_labels, current_session
 from cligym.sandbox.exec_result import ExecResult
-from cligym.sandbox.output_capture import HeadTailBuffer, PidMarkerFilter
+from cligym.sandbox.output_capture import PIPE_GRACE_S, FramePump, HeadTailBuffer, PidMarkerFilter
 from cligym.sandbox.process_tree import EXEC_WRAPPER, KILL_TREE
 from cligym.settings import SandboxSettings
 
 log = logging.getLogger(__name__)
 
-STDOUT, STDERR = 1, 2
-# How long a command may keep its output pipe open after its main process exited (a background child
-# inheriting stdout), and how long we wait for a killed tree to release it.
-_PIPE_GRACE_S = 1.0
+# How long we wait for a killed tree to release its output pipe.
 _KILL_GRACE_S = 5.0
 _POLL_S = 0.25
 
@@ -253,7 +248,7 @@ class Sandbox:
         stdout = HeadTailBuffer(cap)
         stderr = HeadTailBuffer(cap)
         stderr_filter = PidMarkerFilter(stderr)
-        pump = _FramePump(sock, stdout, stderr_filter)
+        pump = FramePump(sock, stdout, stderr_filter)
         pump.start()
         timed_out = self._wait_for_exec(api, exec_id, pump, started + timeout)
         if timed_out:
@@ -274,7 +269,7 @@ class Sandbox:
             stderr_cut_bytes=stderr.cut_bytes,
         )
 
-    def _wait_for_exec(self, api: Any, exec_id: str, pump: _FramePump, deadline: float) -> bool:
+    def _wait_for_exec(self, api: Any, exec_id: str, pump: FramePump, deadline: float) -> bool:
         """Wait until the output stream ends or the exec process exits; True when the deadline passed."""
         exited = False
         while pump.is_alive():
@@ -285,7 +280,7 @@ class Sandbox:
             # The main process may have exited while a background child still holds the pipe open: keep
             # reading while output still flows, then stop waiting for the pipe.
             exited = exited or not self._exec_running(api, exec_id)
-            if exited and time.monotonic() - pump.last_data_at > _PIPE_GRACE_S:
+            if exited and time.monotonic() - pump.last_data_at > PIPE_GRACE_S:
                 return False
         return False
 
@@ -393,33 +388,3 @@ class Sandbox:
         except APIError as exc:
             raise SandboxUnavailableError(f"cannot commit {self.name}: {exc.explanation}") from None
         return str(image.id)
-
-
-class _FramePump(threading.Thread):
-    """Reads Docker's multiplexed exec stream into the capture buffers until it ends or is closed."""
-
-    def __init__(self, sock: Any, stdout: HeadTailBuffer, stderr: PidMarkerFilter) -> None:
-        super().__init__(name="cligym-exec-output", daemon=True)
-        self._sock = sock
-        self._stdout = stdout
-        self._stderr = stderr
-        self.last_data_at = time.monotonic()
-
-    def run(self) -> None:
-        try:
-            for stream, data in frames_iter(self._sock, tty=False):
-                (self._stderr if stream == STDERR else self._stdout).write(data)
-                self.last_data_at = time.monotonic()
-        except (OSError, ValueError):  # the socket was closed under us
-            pass
-
-    def close(self) -> None:
-        """Unblock the reader (a killed or escaped process may still hold the pipe) and wait for it."""
-        raw = getattr(self._sock, "_sock", None)
-        try:
-            if raw is not None:
-                raw.shutdown(socket.SHUT_RDWR)
-            self._sock.close()
-        except OSError:
-            pass
-        self.join(_PIPE_GRACE_S)

@@ -23,7 +23,7 @@ from cligym.generation.inverters.agent_prompts import PROMPTS_DIR, system_prompt
 from cligym.generation.inverters.agent_session import InversionSession, SessionOutcome
 from cligym.generation.operators.base import Category, env, run
 from cligym.generation.task_record import Attempt, Candidate, Provenance
-from cligym.llm import ChatClient, Message
+from cligym.llm import ChatClient, system_message, user_message
 from cligym.settings import AgentInverterSettings, SandboxSettings, Settings
 
 INVERTER_PREFIX = "agent:"
@@ -61,9 +61,9 @@ class AgentInverter:
             return None
         category = self.next_category(gold, history)
         seed = self.settings.seed + len(own)
-        messages: list[Message] = [
-            {"role": "system", "content": system_prompt(gold, self.settings, self.prompts_dir)},
-            {"role": "user", "content": task_prompt(gold, category, history, self.prompts_dir)},
+        messages = [
+            system_message(system_prompt(gold, self.settings, self.prompts_dir)),
+            user_message(task_prompt(gold, category, history, self.prompts_dir)),
         ]
         session = InversionSession(
             self.client, gold, self.settings, self.sandbox_settings, messages, run_id=self.run_id, seed=seed

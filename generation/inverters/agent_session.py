@@ -26,7 +26,7 @@ from cligym.generation.inverters.agent_tools import (
     run_gold_tests,
     suite_observation,
 )
-from cligym.llm import ChatClient, Message, TokenUsage
+from cligym.llm import ChatClient, ChatMessage, TokenUsage
 from cligym.llm.observation import command_observation
 from cligym.sandbox import Sandbox
 from cligym.settings import AgentInverterSettings, SandboxSettings
@@ -56,7 +56,7 @@ class InversionSession:
         gold: GoldRecord,
         settings: AgentInverterSettings,
         sandbox_settings: SandboxSettings,
-        messages: list[Message],
+        messages: list[ChatMessage],
         run_id: str | None = None,
         seed: int | None = None,
     ) -> None:

@@ -22,6 +22,7 @@ from cligym.generation.gold.dockerfile import JUNIT_PATH, PYTEST_REPORT_PATH
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import install_report_plugin, read_outcomes, run_suite
 from cligym.generation.gold.tracked_files import repo_file_hashes
+from cligym.generation.gold.verdict import changed_files, failing_tests, failure_messages
 from cligym.llm import BASH_TOOL, ToolSpec
 from cligym.llm.observation import clip
 from cligym.sandbox import Sandbox
@@ -227,13 +228,10 @@ def run_gold_tests(
         run.reported = False
         run.first_error = "\n".join((result.stdout + result.stderr).strip().splitlines()[-MAX_ERROR_LINES:])
         return run
-    outcomes = {outcome.test_id: outcome for outcome in read[0]}
-    run.failing = sorted(t for t in gold_tests if t not in outcomes or outcomes[t].status != "passed")
-    for test in run.failing:
-        outcome = outcomes.get(test) or outcomes.get(test.split("::", 1)[0])
-        if outcome is not None and outcome.message:
-            run.first_error = "\n".join(outcome.message.strip().splitlines()[-MAX_ERROR_LINES:])
-            break
+    run.failing = sorted(failing_tests(read[0], gold_tests))
+    messages = failure_messages(read[0], run.failing)
+    first = next((messages[test] for test in run.failing if test in messages), "")
+    run.first_error = "\n".join(first.strip().splitlines()[-MAX_ERROR_LINES:])
     return run
 
 
@@ -243,7 +241,7 @@ def changed_tracked_files(box: Sandbox, gold: GoldRecord) -> list[str]:
         current = repo_file_hashes(box, gold.repo_path, set(gold.tracked_files))
     except (DockerException, OSError, SandboxUnavailableError):
         return sorted(gold.tracked_files)
-    return sorted(path for path, digest in gold.tracked_files.items() if current.get(path) != digest)
+    return changed_files(gold.tracked_files, current)
 
 
 def suite_observation(run: GoldTestRun, budget: int) -> str:

@@ -27,7 +27,7 @@ from cligym.generation.statements.templates import (
     leak_terms,
 )
 from cligym.generation.task_record import Candidate, Validation
-from cligym.llm import ChatClient, Message, TokenUsage
+from cligym.llm import ChatClient, TokenUsage, user_message
 from cligym.yaml_config import read_yaml_mapping
 
 PROMPTS_DIR = CONFIG_DIR / "prompts"
@@ -75,7 +75,7 @@ def write_statement_with_model(
     """
     if style not in STYLES:
         raise ValueError(f"unknown statement style {style!r}; choose one of {', '.join(STYLES)}")
-    messages: list[Message] = [{"role": "user", "content": statement_prompt(gold, candidate, validation, style, hint)}]
+    messages = [user_message(statement_prompt(gold, candidate, validation, style, hint))]
     used = TokenUsage()
     leaks: list[str] = []
     for attempt in range(1, attempts + 1):
@@ -88,13 +88,12 @@ def write_statement_with_model(
         if not leaks:
             return ModelStatement(text=text, usage=used, attempts=attempt)
         messages += [
-            reply.message.to_wire(),
-            {
-                "role": "user",
-                "content": "Your statement gives away the cause or the fix: it names "
+            reply.message,
+            user_message(
+                "Your statement gives away the cause or the fix: it names "
                 + ", ".join(leaks)
-                + ". Rewrite it without naming those, reporting only the symptoms.",
-            },
+                + ". Rewrite it without naming those, reporting only the symptoms."
+            ),
         ]
     raise ModelStatementLeak(f"the statement names {', '.join(leaks)}", used)
 

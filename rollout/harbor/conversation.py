@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from cligym.llm.messages import ChatMessage, ToolCall, tool_message, user_message
 from cligym.rollout.harbor.files import AtifContent, AtifMetrics, AtifResult, AtifStep, AtifToolCall, AtifTrajectory
 from cligym.rollout.trajectory import Step
 
@@ -14,7 +15,7 @@ COMMAND_ARGUMENTS = ("command", "cmd", "keystrokes")
 
 @dataclass
 class Conversation:
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[ChatMessage] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     turns: int = 0
     prompt_tokens: int = 0
@@ -27,7 +28,7 @@ def conversation_of(atif: AtifTrajectory) -> Conversation:
         if step.source == "agent":
             _agent_turn(conversation, step)
         else:
-            conversation.messages.append({"role": step.source, "content": _text(step.message)})
+            conversation.messages.append(ChatMessage(role=step.source, content=_text(step.message)))
     return conversation
 
 
@@ -38,24 +39,22 @@ def _agent_turn(conversation: Conversation, step: AtifStep) -> None:
     conversation.prompt_tokens += prompt_tokens
     conversation.completion_tokens += completion_tokens
     calls = step.tool_calls or []
-    message: dict[str, Any] = {"role": "assistant", "content": _text(step.message)}
-    if step.reasoning_content:
-        message["reasoning_content"] = step.reasoning_content
-    if calls:
-        message["tool_calls"] = [
-            {
-                "id": call.tool_call_id,
-                "type": "function",
-                "function": {"name": call.function_name, "arguments": json.dumps(call.arguments)},
-            }
-            for call in calls
-        ]
-    conversation.messages.append(message)
+    conversation.messages.append(
+        ChatMessage(
+            role="assistant",
+            content=_text(step.message),
+            reasoning_content=step.reasoning_content or None,
+            tool_calls=[
+                ToolCall(id=call.tool_call_id, name=call.function_name, arguments=json.dumps(call.arguments))
+                for call in calls
+            ],
+        )
+    )
     results = step.observation.results if step.observation else []
     if not calls:
         feedback = "\n".join(text for text in (_text(r.content) for r in results) if text)
         if feedback:
-            conversation.messages.append({"role": "user", "content": feedback})
+            conversation.messages.append(user_message(feedback))
         conversation.steps.append(
             Step(
                 index=conversation.turns,
@@ -68,7 +67,7 @@ def _agent_turn(conversation: Conversation, step: AtifStep) -> None:
     answers = _answers(calls, results)
     for position, call in enumerate(calls):
         output = answers[call.tool_call_id]
-        conversation.messages.append({"role": "tool", "tool_call_id": call.tool_call_id, "content": output})
+        conversation.messages.append(tool_message(call.tool_call_id, output))
         conversation.steps.append(
             Step(
                 index=conversation.turns,

@@ -100,7 +100,7 @@ def _trajectory(trial_dir: Path, result: TrialResult) -> tuple[Trajectory, str]:
         category=task.category if task else "",
         source="harbor",
         agent=agent,
-        action_format="tool" if any(m.get("tool_calls") for m in conversation.messages) else "text",
+        action_format="tool" if any(m.tool_calls for m in conversation.messages) else "text",
         sampling=_sampling(result, atif),
         tools=tool_definitions(atif),
         messages=conversation.messages,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cligym.generation.gold.verdict import harness_differences, outcomes_of, required_statuses, reward_of
 from cligym.rollout.harbor.files import RESULT_FILE, VERIFIER_DIR, TrialResult, Unreadable
 from cligym.rollout.task_dir import RolloutTask
 from cligym.rollout.trajectory import VerifierResult
-from cligym.rollout.verdict import harness_differences, outcomes_of, required_statuses, reward_of
 
 OUTPUT_TAIL_CHARS = 4000
 

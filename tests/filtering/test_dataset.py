@@ -33,6 +33,7 @@ from cligym.filtering.dataset import (
     split_tasks,
     tasks_dataset,
 )
+from cligym.llm import ChatMessage
 from cligym.rollout.trajectory import Trajectory, read_trajectories
 from tests.filtering.conftest import TASK
 
@@ -187,8 +188,8 @@ def test_rows_have_one_type_per_key_and_the_trajectorys_metadata(out: Path, traj
             for message, original in zip(row["messages"], trajectory.messages, strict=True):
                 assert set(message) == MESSAGE_KEYS
                 assert all(isinstance(message[key], str) for key in MESSAGE_KEYS - {"tool_calls"})
-                assert message["content"] == (original.get("content") or "")
-                assert message["tool_calls"] == (original.get("tool_calls") or [])
+                assert message["content"] == original.text
+                assert message["tool_calls"] == [call.model_dump() for call in original.tool_calls]
                 if message["role"] == "tool":
                     assert message["name"] in ("bash", "submit") and message["tool_call_id"]
             assert (row["task_id"], row["repo"], row["category"], row["model"]) == (
@@ -278,7 +279,8 @@ def test_the_plain_variants_render_without_tool_support(out: Path, trajectories:
 def test_a_text_format_trajectory_is_already_plain(trajectories: dict) -> None:
     tool = next(t for t in trajectories.values() if t.resolved)
     as_text = chat_record(tool)["messages_text"]
-    text_format = tool.model_copy(update={"action_format": "text", "tools": [], "messages": as_text})
+    messages = [ChatMessage.model_validate(message) for message in as_text]
+    text_format = tool.model_copy(update={"action_format": "text", "tools": [], "messages": messages})
     record = chat_record(text_format)
     assert record["tools"] == "null"
     assert all(message["tool_calls"] == [] for message in record["messages"])

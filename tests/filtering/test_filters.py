@@ -85,7 +85,7 @@ def test_duplicates_collapse_and_the_cap_per_task_holds(episodes: dict) -> None:
     assert decisions[f"{TASK}#2"][0]
     # Same commands, other words: a near-duplicate.
     reworded = episodes[TASK, 1].model_copy(update={"sample": 7, "episode_id": f"{TASK}#7"})
-    reworded.messages[-2] = {**reworded.messages[-2], "content": "Repaired, I believe."}
+    reworded.messages[-2] = reworded.messages[-2].model_copy(update={"content": "Repaired, I believe."})
     assert decided([episodes[TASK, 0], reworded])[f"{TASK}#7"] == (
         False,
         "near_duplicate",

@@ -72,11 +72,11 @@ def test_replaying_the_oracle_through_tool_calls_earns_reward_1(
     totals = trajectory.totals
     assert totals.steps == len(script) and totals.commands == len(repair_commands) + 1
     assert totals.prompt_tokens == 900 + 1000 * len(repair_commands) + 1100
-    assert [message["role"] for message in trajectory.messages[:4]] == ["system", "user", "assistant", "tool"]
-    assert trajectory.messages[1]["content"] == task.instruction.strip()
-    assert trajectory.messages[-1]["role"] == "tool" and trajectory.tools[0]["function"]["name"] == "bash"
+    assert [message.role for message in trajectory.messages[:4]] == ["system", "user", "assistant", "tool"]
+    assert trajectory.messages[1].content == task.instruction.strip()
+    assert trajectory.messages[-1].role == "tool" and trajectory.tools[0]["function"]["name"] == "bash"
     # What the model was sent is what the record holds.
-    assert server.requests[-1]["messages"] == trajectory.messages[:-2]
+    assert server.requests[-1]["messages"] == [message.to_wire() for message in trajectory.messages[:-2]]
     assert trajectory.sampling.model == "Qwen/Qwen3-8B"
     assert containers_of(run_id) == []
     # What the repair changed, read from outside the container: nothing of the harness, tests or verifier.
@@ -150,7 +150,7 @@ def test_malformed_calls_server_errors_and_a_hanging_reply_are_recorded_and_surv
     assert malformed.command is None and "not valid JSON" in (malformed.error or "")
     assert unknown.command is None and "no tool 'launch_missiles'" in unknown.output
     assert no_call.error == "no tool call"
-    sent_back = trajectory.messages[2]["tool_calls"][0]["function"]["arguments"]
+    sent_back = trajectory.messages[2].tool_calls[0].arguments
     assert sent_back == "{}"  # a malformed call is sent back as an empty object, which every server parses
     assert len(server.requests) == len(script)
 
@@ -162,15 +162,22 @@ def test_the_plain_text_format_runs_fenced_commands_and_stops_on_done(
         Reply(content=f"<think>the library is broken</think>I will repair it.\n```bash\n{command}\n```")
         for command in repair_commands
     ]
-    script += [Reply(content="No command here."), Reply(content="The tests pass now.\nDONE")]
+    script += [
+        Reply(content="No command here.", reasoning_content="the tests must pass first"),
+        Reply(content="The tests pass now.\nDONE"),
+    ]
     with ScriptedModelServer(script) as server:
         trajectory = run_episode(server, task, image, run_id, action_format="text")
     assert trajectory.action_format == "text" and trajectory.tools == []
     assert "tools" not in server.requests[0]
     assert [step.command for step in trajectory.steps[: len(repair_commands)]] == repair_commands
     assert trajectory.termination_reason == "submitted" and trajectory.reward == 1.0
-    assert trajectory.messages[3]["role"] == "user" and trajectory.messages[3]["content"].startswith("exit code 0")
-    assert "DONE" in trajectory.messages[-1]["content"]
+    assert trajectory.messages[3].role == "user" and trajectory.messages[3].text.startswith("exit code 0")
+    assert "DONE" in trajectory.messages[-1].text
+    # The reasoning a server returns apart is recorded with the turn, never sent back.
+    thought = [m for m in trajectory.messages if m.reasoning_content == "the tests must pass first"]
+    assert len(thought) == 1 and thought[0].content == "No command here."
+    assert all("reasoning_content" not in message for message in server.requests[-1]["messages"])
 
 
 def test_the_same_failing_command_over_and_over_ends_the_episode(task: RolloutTask, image: str, run_id: str) -> None:

@@ -137,7 +137,7 @@ def test_every_trial_of_the_job_becomes_one_harbor_record(
 def test_terminus_steps_become_openai_messages_with_tool_calls_and_tool_results(
     records: dict[str, Trajectory], exported_task_dir: Path
 ) -> None:
-    messages = records["terminus-2"].messages
+    messages = [message.model_dump() for message in records["terminus-2"].messages]  # the wire shape
     roles = " ".join(m["role"] for m in messages)
     assert roles == "user assistant tool assistant tool tool tool assistant tool"
     instruction = (exported_task_dir / "instruction.md").read_text().strip()
@@ -160,7 +160,7 @@ def test_terminus_steps_become_openai_messages_with_tool_calls_and_tool_results(
 def test_the_observations_are_what_the_model_was_sent(records: dict[str, Trajectory], harbor_job: HarborJob) -> None:
     assert len(harbor_job.requests) == 3
     sent = [message["content"] for message in harbor_job.requests[1]["messages"] if message["role"] == "user"]
-    first_observation = records["terminus-2"].messages[2]["content"]
+    first_observation = records["terminus-2"].messages[2].text
     assert any(first_observation.strip() in text for text in sent), sent
 
 
@@ -177,7 +177,7 @@ def test_each_tool_call_is_a_step_with_its_command_and_each_turn_its_tokens(reco
     tokens = [(s.prompt_tokens, s.completion_tokens) for s in steps]
     assert tokens == [(1000, 50), (1000, 50), (0, 0), (0, 0), (1000, 50)]
     assert "libsqlite3.so.0 ->" in steps[0].output
-    assert [s.tool_call_id for s in steps] == [m["tool_call_id"] for m in terminus.messages if m["role"] == "tool"]
+    assert [s.tool_call_id for s in steps] == [m.tool_call_id for m in terminus.messages if m.role == "tool"]
     totals = terminus.totals
     assert (totals.steps, totals.commands, totals.prompt_tokens, totals.completion_tokens) == (3, 3, 3000, 150)
 
@@ -378,15 +378,15 @@ def test_native_tool_calls_text_turns_and_media_convert_too(
     trial = copy_trial(harbor_job, "terminus-2", tmp_path)
     validated_by_harbor(harbor_python, other_agent_atif(), trial / "agent" / "trajectory.json")
     (record,) = import_harbor_jobs([trial], tmp_path / "run").imported
-    roles = " ".join(m["role"] for m in record.messages)
+    roles = " ".join(m.role for m in record.messages)
     assert roles == "system user assistant tool tool assistant user assistant"
-    assert record.messages[1]["content"] == "Fix it.\n[image: screen.png]"
-    assert record.messages[2]["reasoning_content"] == "The link is wrong."
-    assert [(m["tool_call_id"], m["content"]) for m in record.messages[3:5]] == [
+    assert record.messages[1].content == "Fix it.\n[image: screen.png]"
+    assert record.messages[2].reasoning_content == "The link is wrong."
+    assert [(m.tool_call_id, m.content) for m in record.messages[3:5]] == [
         ("a", "libsqlite3.so.0 (libc6,x86-64)"),
         ("b", "(no output)"),
     ]
-    assert record.messages[6] == {"role": "user", "content": "Please call a tool."}
+    assert record.messages[6].model_dump() == {"role": "user", "content": "Please call a tool."}
     assert record.tools == [{"type": "function", "function": other_agent_atif()["agent"]["tool_definitions"][0]}]
     assert [(s.index, s.command, s.output) for s in record.steps] == [
         (1, "ldconfig -p", "libsqlite3.so.0 (libc6,x86-64)"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from cligym.agent import ActionResult, AgentLoop, Limits
-from cligym.llm import BASH_TOOL, ChatClient, ChatReply, ToolSpec
+from cligym.llm import BASH_TOOL, ChatClient, ChatReply, ToolSpec, user_message
 from cligym.llm.scripted_server import HttpError, Reply, ScriptedModelServer, malformed_tool_call, tool_reply
 
 SUBMIT = ToolSpec(name="submit", description="Finish.")
@@ -36,7 +36,7 @@ def loop_for(server: ScriptedModelServer, shell: Shell, limits: Limits = ROOMY, 
     client = ChatClient(server.base_url, server.model, retry_backoff=0.01, request_timeout=5, max_retries=1)
     return AgentLoop(
         client=client,
-        messages=[{"role": "user", "content": "repair it"}],
+        messages=[user_message("repair it")],
         tools=[BASH_TOOL, SUBMIT],
         handlers={"bash": shell.bash, "submit": shell.submit},
         limits=limits,
@@ -66,9 +66,9 @@ def test_tool_calls_run_in_order_and_submit_ends_the_conversation() -> None:
     errors = [result.error for _, _, result in shell.recorded]
     assert errors[1] == "no tool call" and "send the arguments as a JSON object" in (errors[2] or "")
     assert errors[3] == "error: there is no tool 'rm_rf'; the tools are bash, submit"
-    roles = [message["role"] for message in loop.messages]
+    roles = [message.role for message in loop.messages]
     assert roles == ["user", "assistant", "tool", "assistant", "user", "assistant", "tool"] + ["assistant", "tool"] * 2
-    assert loop.messages[4]["content"] == "call a tool"
+    assert loop.messages[4] == user_message("call a tool")
 
 
 def test_each_budget_ends_the_conversation_with_its_own_reason() -> None:
@@ -121,9 +121,8 @@ def test_the_text_format_runs_the_first_fenced_block_and_finishes_on_done() -> N
         end = loop.run()
         assert "tools" not in server.requests[0]
     assert end.reason == "submitted" and shell.commands == ["ls /repo"]
-    assert loop.messages[2] == {
-        "role": "user",
-        "content": "ran ls /repo\n(only the first code block was run; send one command per reply)",
-    }
-    assert loop.messages[4] == {"role": "user", "content": "send a block"}
+    assert loop.messages[2] == user_message(
+        "ran ls /repo\n(only the first code block was run; send one command per reply)"
+    )
+    assert loop.messages[4] == user_message("send a block")
     assert [result.error for _, _, result in shell.recorded] == [None, "no command block", None]

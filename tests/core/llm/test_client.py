@@ -8,7 +8,7 @@ import time
 import pytest
 
 from cligym.errors import CligymError
-from cligym.llm import ChatClient, ModelRequestRejected, ModelUnavailableError, ToolSpec, tool_message
+from cligym.llm import ChatClient, ModelRequestRejected, ModelUnavailableError, ToolSpec, tool_message, user_message
 from cligym.llm.scripted_server import (
     Hang,
     HttpError,
@@ -19,7 +19,7 @@ from cligym.llm.scripted_server import (
     tool_reply,
 )
 
-HELLO = [{"role": "user", "content": "hello"}]
+HELLO = [user_message("hello")]
 BASH = ToolSpec(
     name="bash",
     description="Run a shell command.",
@@ -46,7 +46,7 @@ def test_the_request_carries_messages_tools_and_sampling_parameters() -> None:
     with ScriptedModelServer([Reply(content="ok")]) as server:
         client(server, temperature=0.2, top_p=0.9, max_tokens=64, seed=7).complete(HELLO, [BASH], seed=11)
     body = server.requests[0]
-    assert body["model"] == server.model and body["messages"] == HELLO
+    assert body["model"] == server.model and body["messages"] == [{"role": "user", "content": "hello"}]
     assert (body["temperature"], body["top_p"], body["max_tokens"], body["seed"]) == (0.2, 0.9, 64, 11)
     assert body["tools"] == [BASH.to_wire()]
 
@@ -68,7 +68,7 @@ def test_the_assistant_message_and_tool_results_round_trip_in_the_next_request()
         messages = list(HELLO)
         reply = chat.complete(messages, [BASH])
         call = reply.message.tool_calls[0]
-        messages += [reply.message.to_wire(), tool_message(call.id, "Linux")]
+        messages += [reply.message, tool_message(call.id, "Linux")]
         chat.complete(messages, [BASH])
     sent = server.requests[1]["messages"]
     assert sent[1]["tool_calls"][0]["function"] == {"name": "bash", "arguments": '{"command": "uname"}'}
@@ -182,7 +182,7 @@ def test_malformed_tool_arguments_are_surfaced_as_the_raw_string() -> None:
     with pytest.raises(ValueError, match="not valid JSON"):
         call.parsed_arguments()
     assert reply.message.to_wire()["tool_calls"][0]["function"]["arguments"] == '{"command": "ls -l'
-    assert reply.message.to_wire(safe_arguments=True)["tool_calls"][0]["function"]["arguments"] == "{}"
+    assert reply.message.with_safe_arguments().to_wire()["tool_calls"][0]["function"]["arguments"] == "{}"
 
 
 def test_a_callable_step_sees_the_request_and_reasoning_is_kept_apart() -> None:
@@ -191,5 +191,6 @@ def test_a_callable_step_sees_the_request_and_reasoning_is_kept_apart() -> None:
 
     with ScriptedModelServer([echo]) as server:
         reply = client(server).complete(HELLO)
-    assert reply.message.content == "HELLO" and reply.message.reasoning == "thinking..."
+    assert reply.message.content == "HELLO" and reply.message.reasoning_content == "thinking..."
     assert "reasoning" not in str(reply.message.to_wire())
+    assert reply.message.model_dump()["reasoning_content"] == "thinking..."  # a trajectory keeps it

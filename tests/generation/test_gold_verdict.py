@@ -1,6 +1,6 @@
 """The verdict read from a verifier's real files (saved under tests/fixtures/verifier from runs of the
 inventory task's exported test.sh: after the oracle's repair, with the break left, and after a hack that
-patched pytest): the same reading serves episodes and Harbor imports."""
+patched pytest): the same reading serves validation, the inverter's test tool, episodes and Harbor imports."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from cligym.rollout.verdict import harness_differences, outcomes_of, required_statuses, reward_of
+from cligym.generation.gold.junit import parse_pytest_report
+from cligym.generation.gold.verdict import (
+    changed_files,
+    failing_tests,
+    failure_messages,
+    harness_differences,
+    outcomes_of,
+    required_statuses,
+    reward_of,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "verifier"
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())
@@ -57,3 +66,25 @@ def test_a_missing_or_unreadable_report_has_no_outcomes() -> None:
     assert outcomes_of(b"") == {} and outcomes_of("{not json") == {}
     statuses = required_statuses({"a": "passed", "b": "skipped"}, ["a", "b", "c"])
     assert statuses == {"a": "passed", "b": "failed", "c": "missing"}
+
+
+def test_the_failing_set_and_each_failures_message_come_from_the_report() -> None:
+    report = parse_pytest_report((FIXTURES / "broken" / "pytest-report.json").read_bytes())
+    failing = failing_tests(report, REQUIRED)
+    assert failing == set(EXPECTED["fail_to_pass"])
+    # The tests never ran: each gets its module's collection error, which names the import that failed.
+    messages = failure_messages(report, failing)
+    assert set(messages) == failing
+    assert all("importtestmodule" in message for message in messages.values())
+    repaired = parse_pytest_report((FIXTURES / "repaired" / "pytest-report.json").read_bytes())
+    assert failing_tests(repaired, REQUIRED) == set() and failure_messages(repaired, REQUIRED) == {}
+
+
+def test_without_a_report_every_test_fails() -> None:
+    assert failing_tests(None, ["a", "b"]) == {"a", "b"}
+
+
+def test_tracked_files_changed_or_gone_are_named() -> None:
+    gold = {"src/a.py": "1", "src/b.py": "2", "tests/c.py": "3"}
+    assert changed_files(gold, {"src/a.py": "1", "src/b.py": "9", "extra.py": "4"}) == ["src/b.py", "tests/c.py"]
+    assert changed_files(gold, dict(gold)) == []
