@@ -1,6 +1,7 @@
 """A model server started for the duration of a job: ``vllm serve`` as a child process on a GPU node.
 
-The server is ready when ``GET /v1/models`` answers; it is stopped (its whole process group, TERM then KILL)
+The server is ready when ``GET /health`` answers 200 (it needs no API key, where ``/v1/models`` answers 401 to
+a request without the server's ``--api-key``); it is stopped (its whole process group, TERM then KILL)
 when the job ends, fails or is interrupted. Without a launcher, jobs use any OpenAI-compatible URL instead.
 """
 
@@ -102,17 +103,39 @@ class ModelServer:
                     f"the model server exited with code {code} before it was ready:\n{self.log_tail()}",
                     f"full log: {self.log_path}",
                 )
-            with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
-                with urllib.request.urlopen(f"{self.base_url}/models", timeout=5) as response:
-                    listing = json.load(response)
-                self.served_models = [str(entry.get("id")) for entry in listing.get("data", [])]
+            if self._healthy():
+                self.served_models = self._listed_models()
                 return
             time.sleep(READY_POLL_SECONDS)
         raise CligymError(
-            f"the model server did not answer {self.base_url}/models within {self.startup_timeout:.0f} s:\n"
+            f"the model server did not answer {self.health_url} within {self.startup_timeout:.0f} s:\n"
             f"{self.log_tail()}",
             "large models load slowly: raise the start-up timeout, or check the log for an error",
         )
+
+    @property
+    def health_url(self) -> str:
+        return f"http://{self.advertise}:{self.port}/health"
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=5) as response:
+                return bool(response.status == 200)
+        except (OSError, urllib.error.URLError, ValueError):
+            return False
+
+    def _listed_models(self) -> list[str]:
+        """The names the server serves, asked with its API key; empty when it will not say."""
+        request = urllib.request.Request(f"{self.base_url}/models")
+        key = _flag_value(self.argv, "--api-key") or os.environ.get("VLLM_API_KEY")
+        if key:
+            request.add_header("Authorization", f"Bearer {key}")
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                listing = json.load(response)
+            return [str(entry.get("id")) for entry in listing.get("data", [])]
+        except (OSError, urllib.error.URLError, ValueError, AttributeError):
+            return []
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -143,3 +166,12 @@ class ModelServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _flag_value(argv: Sequence[str], flag: str) -> str | None:
+    for index, arg in enumerate(argv):
+        if arg == flag and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith(f"{flag}="):
+            return arg.split("=", 1)[1]
+    return None

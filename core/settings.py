@@ -136,6 +136,9 @@ class RolloutSettings(_Strict):
     action_format: Literal["tool", "text"] = Field(
         "tool", description="tool: bash/submit tool calls; text: one fenced command per reply (no tool parser)."
     )
+    tool_call_parser: str | None = Field(
+        None, description="vLLM's tool-call parser when cligym starts vLLM; unset: the model family's."
+    )
     max_steps: int = Field(50, gt=0, description="Model turns per episode, malformed ones included.")
     max_total_tokens: int = Field(1_000_000, gt=0, description="Prompt + completion tokens per episode.")
     max_seconds: float = Field(1800, gt=0, description="Wall-clock seconds per episode, verifier excluded.")

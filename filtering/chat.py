@@ -6,12 +6,14 @@ Columns (``CHAT_COLUMNS``):
 
 - ``messages``: the conversation as the model was sent it, OpenAI-style. Every message carries every key
   (``role``, ``content``, ``reasoning_content``, ``tool_calls``, ``tool_call_id``, ``name``) with one type:
-  strings are ``""`` rather than absent or None, ``tool_calls`` is ``[]`` rather than absent, and tool-call
-  ``arguments`` stay the JSON string the model sent. Arrow stores a list of messages as a list of structs with
-  one schema for the whole column; given a mix of None and strings, of missing and present keys, or argument
-  objects whose keys differ per tool, it either fails to build the table or fills in nulls and merged keys
-  that change what a template renders. Consumers that want keys absent when empty drop them (as
-  training/train.py does).
+  strings are ``""`` rather than absent or None, and ``tool_calls`` is ``[]`` rather than absent. Arrow
+  stores a list of messages as a list of structs with one schema for the whole column; given a mix of None
+  and strings or of missing and present keys, it either fails to build the table or fills in nulls that
+  change what a template renders. Tool-call ``arguments`` are objects, as templates that iterate over them or
+  encode them (``| tojson``, Llama 3.1 style) expect; the column is the ``datasets`` ``Json`` type, so
+  objects whose keys differ per tool keep their own keys through Arrow, parquet and JSON lines (a struct
+  would merge them). Arguments that are not a JSON object stay the string the model sent. Consumers that want
+  keys absent when empty drop them (as training/train.py does).
 - ``tools``: the tool schemas as a JSON string, ``"null"`` when the episode had none (the text action format).
   TRL's trainers read a ``tools`` column and ``json.loads`` it when it is a string. A structured column would
   not round-trip: Arrow merges the schemas' ``properties`` across tools (``submit`` would gain a null
@@ -109,12 +111,17 @@ def normalise_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
                 "role": message.role,
                 "content": message.text,
                 "reasoning_content": message.reasoning_content or "",
-                "tool_calls": [call.model_dump() for call in message.tool_calls],
+                "tool_calls": [_tool_call(call) for call in message.tool_calls],
                 "tool_call_id": call_id,
                 "name": message.name or call_names.get(call_id, ""),
             }
         )
     return normalised
+
+
+def _tool_call(call: ToolCall) -> dict[str, Any]:
+    arguments: Any = call.parsed_arguments() if call.is_json_object() else call.arguments
+    return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": arguments}}
 
 
 def plain_turns(messages: list[ChatMessage]) -> list[_Turn]:

@@ -63,7 +63,7 @@ def chat_features() -> datasets.Features:
     """The chat dataset's schema, fixed so every build (and an empty split) has the same one."""
     ds = _datasets()
     string = ds.Value("string")
-    call = {"id": string, "type": string, "function": {"name": string, "arguments": string}}
+    call = {"id": string, "type": string, "function": {"name": string, "arguments": ds.Json()}}
     message = {
         "role": string,
         "content": string,
@@ -273,8 +273,9 @@ def chat_card(dataset_dict: datasets.DatasetDict, made_from: str = "") -> str:
             "",
             "## Columns",
             "",
-            "- `messages`: the conversation as the model saw it (OpenAI-style, assistant `tool_calls` with JSON-string "
-            '`arguments`, `tool` results); every message has every key, empty ones as `""` or `[]`.',
+            "- `messages`: the conversation as the model saw it (OpenAI-style, assistant `tool_calls` whose "
+            "`arguments` are JSON objects (the `Json` type), `tool` results); every message has every key, empty "
+            'ones as `""` or `[]`.',
             "- `tools`: the tool schemas as a JSON string (`null` without tools); TRL's SFT trainer decodes it.",
             "- `messages_text`: the same conversation without tool calls (commands as fenced bash blocks, results as "
             "user messages, `DONE` to finish) for chat templates without tool support.",

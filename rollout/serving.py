@@ -14,6 +14,7 @@ from cligym.executor import Executor, ExecutorName, Lane
 from cligym.llm import ChatClient
 from cligym.model_server import ModelServer
 from cligym.settings import Settings
+from cligym.vllm_flags import vllm_serve_args
 
 
 class ServeWith(StrEnum):
@@ -29,6 +30,7 @@ class ServingRequest:
     tensor_parallel_size: int = 1
     vllm_args: tuple[str, ...] = ()
     node_urls: tuple[str, ...] = ()
+    tool_call_parser: str | None = None
 
     def check(self, executor_name: ExecutorName | str) -> None:
         """Refuse combinations that cannot work, before anything starts."""
@@ -53,8 +55,17 @@ def start_serving(
     lanes are the per-node servers episodes are spread over (None: one endpoint for all). Every endpoint is
     checked reachable before returning."""
     servers: list[Lane] | None = None
+    vllm_args: list[str] = []
     if request.serve is not None:
+        assert request.model
         out.mkdir(parents=True, exist_ok=True)
+        tool_calls = settings.rollout.action_format == "tool"
+        vllm_args = vllm_serve_args(
+            request.model,
+            request.vllm_args,
+            tool_calls=tool_calls,
+            tool_call_parser=request.tool_call_parser or settings.rollout.tool_call_parser,
+        )
     if request.serve is not None and executor.name == ExecutorName.RAY:
         from cligym.executor.ray_executor import RayExecutor
         from cligym.executor.ray_servers import vllm_per_gpu_node
@@ -62,9 +73,7 @@ def start_serving(
         assert isinstance(executor, RayExecutor) and request.model
         say(f"starting vllm serve {request.model} on every GPU node (logs: /tmp/cligym-vllm on the nodes)")
         servers = stack.enter_context(
-            vllm_per_gpu_node(
-                executor, request.model, request.tensor_parallel_size, list(request.vllm_args), concurrency, out.name
-            )
+            vllm_per_gpu_node(executor, request.model, request.tensor_parallel_size, vllm_args, concurrency, out.name)
         )
     elif request.node_urls:
         from cligym.executor.ray_executor import RayExecutor
@@ -82,7 +91,7 @@ def start_serving(
             ModelServer(
                 request.model,
                 tensor_parallel_size=request.tensor_parallel_size,
-                extra_args=list(request.vllm_args),
+                extra_args=vllm_args,
                 log_path=out / "vllm.log",
             )
         )

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from cligym import __version__
 from cligym.cli.base_command import base_app
+from cligym.cli.context import make_console
 from cligym.cli.dataset_command import EXAMPLES as DATASET_EXAMPLES
 from cligym.cli.dataset_command import dataset
 from cligym.cli.doctor_command import EXAMPLES as DOCTOR_EXAMPLES
@@ -99,7 +100,7 @@ def _interrupted(err: Console) -> int:
 
 
 def _run_app() -> int:
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     try:
         # Outside standalone mode click returns the code of a typer.Exit instead of exiting.
         exit_code = app(standalone_mode=False)

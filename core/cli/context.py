@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +21,22 @@ OverrideOption = Annotated[
     typer.Option("--set", "-o", help="Override one setting, e.g. -o sandbox.memory=2g (repeatable)."),
 ]
 
-console = Console()
+# Wide enough for every report's table: a job log (a cluster job, CI, `| tee`) is read in a pager or browser.
+LOG_WIDTH = 200
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A terminal's console as rich sizes it; for a file or pipe, ``$COLUMNS`` or ``LOG_WIDTH`` columns, where
+    rich would assume 80 and wrap every table cell to a word per line."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else LOG_WIDTH
+    return Console(stderr=stderr, width=width)
+
+
+console = make_console()
 
 
 def settings_from_options(config: Path | None, overrides: list[str] | None) -> Settings:

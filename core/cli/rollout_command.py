@@ -35,7 +35,7 @@ Examples:
   cligym rollout runs/demo/harbor --out runs/demo-rollout --base-url http://127.0.0.1:8000/v1 --model Qwen/Qwen3-8B
 
   cligym rollout runs/demo/harbor --serve vllm --model /models/Qwen3-32B --tensor-parallel-size 4 \\
-      --vllm-arg=--enable-auto-tool-choice --vllm-arg=--tool-call-parser=hermes --samples 4 --concurrency 8
+      --samples 4 --concurrency 8
 
   cligym rollout runs/demo/harbor/inventory-0a1b2c --action-format text --samples 2
 
@@ -67,6 +67,11 @@ def rollout(
     serve: ServeWith | None = typer.Option(None, "--serve", help="Start a model server for the run: vllm."),
     tensor_parallel_size: int = typer.Option(1, "--tensor-parallel-size", min=1, help="GPUs for --serve vllm."),
     vllm_args: list[str] = typer.Option([], "--vllm-arg", help="Extra `vllm serve` argument (repeatable)."),
+    tool_call_parser: str | None = typer.Option(
+        None,
+        "--tool-call-parser",
+        help="vLLM's tool-call parser for --serve vllm (default: the model family's, e.g. hermes for Qwen3).",
+    ),
     executor_name: ExecutorName = typer.Option(
         ExecutorName.LOCAL, "--executor", help="local (threads, this Docker daemon) or ray (units on a Ray cluster)."
     ),
@@ -82,7 +87,7 @@ def rollout(
     """Let a model repair each task (its own container, the task's verifier at the end), record every step."""
     settings = _settings(settings_from_options(config, override), base_url, model, action_format, max_steps)
     found = find_tasks(tasks)
-    request = ServingRequest(serve, model, tensor_parallel_size, tuple(vllm_args), tuple(node_urls))
+    request = ServingRequest(serve, model, tensor_parallel_size, tuple(vllm_args), tuple(node_urls), tool_call_parser)
     request.check(executor_name)
     executor = make_executor(executor_name, concurrency, ray_address, unit_name="cligym-episode")
     with ExitStack() as stack:

@@ -1,18 +1,25 @@
 """A chat client for any OpenAI-compatible endpoint (vLLM, SGLang, OpenAI, OpenRouter), on the ``openai`` SDK.
 
-Retries are ours, not the SDK's: bounded, exponential, on 429, 5xx, timeouts and connection errors, so a run
-behaves the same against every server and a test can count them. Everything else the server refuses is
-either a ``ModelUnavailableError`` (bad URL, key or model: the user must fix the configuration) or a
-``ModelRequestRejected`` (this one request was refused, e.g. its context is too long: the caller may go on).
-Every token the server reports is added to ``ChatClient.usage``, so a caller can account for all it spent.
+Retries are ours, not the SDK's: bounded, exponential with jitter (episodes sharing a server must not retry
+in lockstep), on 429, 5xx, timeouts and connection errors, waiting at least what ``retry-after-ms`` or
+``retry-after`` asks, so a run behaves the same against every server and a test can count them. Everything
+else the server refuses is either a ``ModelUnavailableError`` (bad URL, key or model, or a server that takes
+no tool calls: the user must fix the configuration) or a ``ModelRequestRejected`` (this one request was
+refused, e.g. its context is too long: the caller may go on). Every token the server reports is added to
+``ChatClient.usage``, so a caller can account for all it spent.
 """
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import os
+import random
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import openai
@@ -29,6 +36,8 @@ DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 PLACEHOLDER_API_KEY = "EMPTY"
 MAX_BACKOFF_SECONDS = 60.0
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
+# vLLM's answer to tools sent to a server started without a tool-call parser (every such request fails).
+_TOOL_CHOICE_REFUSED = re.compile(r"enable-auto-tool-choice|tool[ _-]call[ _-]parser|tool_choice.*not supported", re.I)
 
 
 class ModelUnavailableError(CligymError):
@@ -127,6 +136,7 @@ class ChatClient:
         max_retries: int = 4,
         retry_backoff: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ModelUnavailableError(
@@ -141,6 +151,7 @@ class ChatClient:
         self.max_retries = max_retries
         self.retry_backoff = retry_backoff
         self._sleep = sleep
+        self._jitter = jitter
         key = api_key or os.environ.get(api_key_env) or PLACEHOLDER_API_KEY
         self._sdk = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=request_timeout, max_retries=0)
         self._lock = threading.Lock()
@@ -226,7 +237,8 @@ class ChatClient:
                     "check that the server is up and not overloaded; raise model.max_retries or "
                     "model.request_timeout for slow servers",
                 )
-            backoff = min(self.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS)
+            # Half the exponential step fixed, half random: spread out, never shorter than half of it.
+            backoff = min(self.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS) * (0.5 + self._jitter() / 2)
             self._sleep(max(backoff, min(wait or 0.0, MAX_BACKOFF_SECONDS)))
         reply = _reply(completion, attempt, time.monotonic() - started)
         with self._lock:
@@ -258,6 +270,13 @@ class ChatClient:
             raise ModelUnavailableError(
                 f"{self.base_url} refused the API key (HTTP {status}: {detail})",
                 f"export the key in ${self.api_key_env}, or name another variable with model.api_key_env",
+            ) from None
+        if status == 400 and _TOOL_CHOICE_REFUSED.search(detail):
+            raise ModelUnavailableError(
+                f"{self.base_url} does not accept tool calls (HTTP 400: {detail})",
+                "start vLLM with --enable-auto-tool-choice --tool-call-parser NAME (cligym rollout --serve vllm "
+                "adds them for the model family; --tool-call-parser names another), or roll out with "
+                "-o rollout.action_format=text",
             ) from None
         if status == 404:
             raise ModelUnavailableError(
@@ -319,11 +338,18 @@ def _error_text(exc: openai.APIStatusError) -> str:
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:
-    value = exc.response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+    """Seconds the server asks us to wait: ``retry-after-ms``, else ``retry-after`` (seconds or an HTTP date)."""
+    headers = exc.response.headers
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        return float(headers["retry-after-ms"]) / 1000
+    value = headers.get("retry-after")
+    if value is None:
         return None
+    with contextlib.suppress(ValueError):
+        return float(value)
+    with contextlib.suppress(TypeError, ValueError, IndexError):
+        return max(0.0, (email.utils.parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    return None
 
 
 def _cause(exc: BaseException) -> str:

@@ -59,7 +59,8 @@ class HttpError:
 
     status: int
     message: str = "scripted failure"
-    retry_after: float | None = None
+    retry_after: float | str | None = None  # seconds, or an HTTP date
+    retry_after_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,12 @@ def _handler_class(server: ScriptedModelServer) -> type[BaseHTTPRequestHandler]:
                     return
                 step = step.then
             if isinstance(step, HttpError):
-                headers = {"Retry-After": f"{step.retry_after:g}"} if step.retry_after is not None else {}
+                headers = {}
+                if step.retry_after is not None:
+                    retry_after = step.retry_after
+                    headers["Retry-After"] = retry_after if isinstance(retry_after, str) else f"{retry_after:g}"
+                if step.retry_after_ms is not None:
+                    headers["retry-after-ms"] = f"{step.retry_after_ms:g}"
                 self._error(step.status, step.message, "ScriptedError", headers)
                 return
             self._json(200, server.completion(body, step))

@@ -63,6 +63,15 @@ class TestContext(BaseModel):
     )
 
 
+class TestResources(BaseModel):
+    """The most one context held at once: file descriptors, and address space in kB."""
+
+    __test__ = False
+
+    fds: int = 0
+    vm_kb: int = 0
+
+
 class PerTestProbe(BaseModel):
     """The raw per-context record of one probe run (the source of every ``Footprint`` answer)."""
 
@@ -87,6 +96,9 @@ class PerTestProbe(BaseModel):
     fixture_providers: dict[str, str] = Field(default_factory=dict, description="fixture -> its defining module.")
     pytest_plugins: list[str] = Field(default_factory=list, description="Plugin modules the gold run loaded.")
     tests_seen: list[str] = Field(default_factory=list)
+    resources: dict[str, TestResources] = Field(
+        default_factory=dict, description='Test ("": the session before the first test) -> what it held at once.'
+    )
 
 
 def contains(collector: str, test: str) -> bool:
@@ -241,6 +253,15 @@ class Footprint:
     def tests_using_any(self, kind: UseKind, things: Iterable[str], raising: Raising | None = None) -> frozenset[str]:
         """The tests that use at least one of ``things``."""
         return frozenset().union(*(self.tests_using(kind, thing, raising) for thing in things))
+
+    def tests_launching(self, program: str = "") -> frozenset[str]:
+        """The tests that started a program themselves (a subprocess, during the test), whose path contains
+        ``program``; the interpreter running pytest, started before any test, does not count."""
+        return frozenset(
+            test
+            for test in self.tests
+            if (own := self.probe.contexts.get(test)) is not None and any(program in path for path in own.executables)
+        )
 
     def things(self, kind: UseKind) -> set[str]:
         """Everything of ``kind`` some test uses."""

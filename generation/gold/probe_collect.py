@@ -374,7 +374,9 @@ def collect(probe_dir, repo):
     fixtures = {}
     providers = {}
     plugins = set()
+    resources = {}
     for session in sessions:
+        resources.update(session.get("resources", {}))
         fixtures.update(session.get("fixtures", {}))
         providers.update({k: v for k, v in session.get("providers", {}).items() if v})
         plugins.update(session.get("plugins", []))
@@ -409,6 +411,7 @@ def collect(probe_dir, repo):
             "fixture_providers": providers,
             "pytest_plugins": sorted(plugins - set(PROBE_MODULES)),
             "tests_seen": sorted({w[0] for w in windows if "::" in w[0]}),
+            "resources": resources,
         }
         if sessions
         else None,

@@ -6,6 +6,11 @@ Contexts are node ids: "" for the session (pytest starting, conftest files at th
 while that file or directory is collected (its module-level imports), a test's id from its setup to its
 teardown. A child process inherits the context through ``CLIGYM_PROBE_CONTEXT``.
 
+Each test's resources are measured too: the most file descriptors open at once (counted at every ``open``)
+and the largest address space it reached (its size when the test started plus the growth of the peak resident
+set, reset at the start), and the same for the session before the first test: the limits that would stop
+some tests and not pytest itself.
+
 While collectors and tests run, a profile function records the functions called (``module:qualname``): the
 project's own (defined in the repository outside its tests, and not called from their own module's body),
 the library and standard-library functions the repository's code calls directly, the clock functions of the C
@@ -38,6 +43,9 @@ _HARNESS = sorted(sys.modules)
 _windows: list = []
 _fixtures: dict = {}
 _providers: dict = {}
+# context -> {"fds": most descriptors open at once, "vm_kb": largest address space}; "" is the session's.
+_resources: dict = {"": {"fds": 0, "vm_kb": 0}}
+_fd_peak = [0]
 
 
 _REPO = os.environ.get("CLIGYM_PROBE_REPO", "").rstrip("/") + "/"
@@ -102,8 +110,9 @@ def _locale_setting(name, frame):
 
 
 def _profile(frame, event, arg):
-    # The session's own context is pytest at work (a report's time stamp), not something a test relies on.
-    if not _hook.context:
+    # The session's own context is pytest at work (a report's time stamp), not something a test relies on;
+    # at interpreter exit this module's globals are already cleared.
+    if _hook is None or not _hook.context:
         return
     try:
         if event == "call":
@@ -128,6 +137,43 @@ def _profile(frame, event, arg):
                 _hook._add("functions", name)
     except Exception:  # a probe must never break the tests it observes
         pass
+
+
+def _open_fds():
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 0
+
+
+def _count_fds(event, args):
+    if event == "open":
+        count = _open_fds() + 1  # the descriptor this open is about to take
+        if count > _fd_peak[0]:
+            _fd_peak[0] = count
+
+
+def _memory_kb():
+    """VmSize, VmRSS and VmHWM of this process, in kB (zeros where /proc cannot say)."""
+    found = {"VmSize": 0, "VmRSS": 0, "VmHWM": 0}
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                key, _, value = line.partition(":")
+                if key in found:
+                    found[key] = int(value.split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return found
+
+
+def _reset_peak_memory():
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def _switch(name):
@@ -166,11 +212,21 @@ def pytest_runtest_protocol(item, nextitem):
         return
     previous = _switch(item.nodeid)
     before = _hook.mapped_libraries()
+    session = _resources[""]
+    session["fds"] = max(session["fds"], _fd_peak[0], _open_fds())
+    start = _memory_kb()
+    session["vm_kb"] = max(session["vm_kb"], start["VmSize"])
+    reset = _reset_peak_memory()
+    _fd_peak[0] = _open_fds()
     started = time.time()
     try:
         yield
     finally:
         _windows.append([item.nodeid, started, time.time(), os.getpid()])
+        end = _memory_kb()
+        grown = max(0, end["VmHWM"] - start["VmRSS"]) if reset else 0
+        _resources[item.nodeid] = {"fds": _fd_peak[0], "vm_kb": max(end["VmSize"], start["VmSize"] + grown)}
+        _fd_peak[0] = 0
         _note_loaded(item.nodeid, before)
         _switch(previous)
         _record_fixtures(item)
@@ -216,6 +272,13 @@ def pytest_sessionfinish(session, exitstatus):
                 "providers": _providers,
                 "plugins": plugins,
                 "harness": _HARNESS,
+                "resources": _resources,
             },
             out,
         )
+
+
+def pytest_configure(config):
+    # Audit hooks cannot be removed: installed once, by the outermost session only.
+    if _hook is not None:
+        sys.addaudithook(_count_fds)

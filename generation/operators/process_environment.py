@@ -47,14 +47,23 @@ USER_SITE = "$(python -c 'import site; print(site.getusersitepackages())')"
 ENV_HOOK = f"{USER_SITE}/usercustomize.py"
 
 
+def _launching(gold: GoldRecord, program: str = "") -> frozenset[str] | None:
+    return gold.footprint.tests_launching(program) if gold.footprint is not None else None
+
+
 @register
-class LdPreloadMissingLibrary(EveryProcessFault):
+class LdPreloadMissingLibrary(FaultOperator):
     name = "ld-preload-missing-library"
     category = Category.PROCESS_ENVIRONMENT
     description = "List a library that does not exist in /etc/ld.so.preload, so every program starts with an error"
 
+    # The loader only warns and goes on: only a test that starts a program and reads its error output notices.
     def targets(self, gold: GoldRecord) -> list[Target]:
-        return [Target(kind="file", path="/etc/ld.so.preload")] if gold.probe.executables else []
+        launching = _launching(gold)
+        return [Target(kind="file", path="/etc/ld.so.preload")] if launching is None or launching else []
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        return _launching(gold)
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         library = rng.choice(["/usr/lib/libmonitor.so.1", "/opt/agent/lib/libhook.so", "/usr/local/lib/libtrace.so"])

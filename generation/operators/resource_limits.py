@@ -6,12 +6,12 @@ from __future__ import annotations
 import random
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import BreakStep, Category, EveryProcessFault, Target, env, register, run
+from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, env, register, run
+from cligym.generation.operators.measured_limits import MeasuredLimit, address_space_limit, open_files_limit
 from cligym.generation.operators.process_environment import BASH_ENV_FILES
 from cligym.generation.operators.python_packages import pth_hook, remove_pth_files
 
 LIMIT_PTH_NAMES = ["00-resource-policy.pth", "zz_limits.pth", "_sandbox_limits.pth"]
-EVERY_PROCESS = Target(kind="env_var", name="BASH_ENV")
 
 
 def _limit_hook(rng: random.Random, limit: str, soft: int) -> BreakStep:
@@ -24,51 +24,75 @@ def _remove_limit_hooks() -> list[str]:
     return [remove_pth_files(LIMIT_PTH_NAMES)]
 
 
+def _limit_target(path: str, resource: str, limit: MeasuredLimit | None) -> list[Target]:
+    # The measured value travels in the target, so the candidate's identity and its steps carry it.
+    return [Target(kind="file", path=path, name=f"{resource}={limit.value}")] if limit is not None else []
+
+
+def _limit_of(target: Target) -> int:
+    return int((target.name or "").rsplit("=", 1)[-1])
+
+
 @register
-class OpenFilesLimitInStartupHook(EveryProcessFault):
+class OpenFilesLimitInStartupHook(FaultOperator):
     name = "open-files-limit-in-startup-hook"
     category = Category.RESOURCE_LIMIT
     description = "A .pth start-up hook lowers the open-files limit of every Python process"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
-        return [Target(kind="file", path="site-packages/*.pth")]
+        return _limit_target("site-packages/*.pth", "RLIMIT_NOFILE", open_files_limit(gold))
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        limit = open_files_limit(gold)
+        return limit.failing if limit is not None else None
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        return [_limit_hook(rng, "RLIMIT_NOFILE", rng.choice([32, 40, 48]))]
+        return [_limit_hook(rng, "RLIMIT_NOFILE", _limit_of(target))]
 
     def repair_commands(self, target: Target) -> list[str]:
         return _remove_limit_hooks()
 
 
 @register
-class AddressSpaceLimitInStartupHook(EveryProcessFault):
+class AddressSpaceLimitInStartupHook(FaultOperator):
     name = "address-space-limit-in-startup-hook"
     category = Category.RESOURCE_LIMIT
     description = "A .pth start-up hook caps the address space of every Python process"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
-        return [Target(kind="file", path="site-packages/*.pth")]
+        return _limit_target("site-packages/*.pth", "RLIMIT_AS", address_space_limit(gold))
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        limit = address_space_limit(gold)
+        return limit.failing if limit is not None else None
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        return [_limit_hook(rng, "RLIMIT_AS", rng.choice([384, 512, 640]) * 1024 * 1024)]
+        return [_limit_hook(rng, "RLIMIT_AS", _limit_of(target) * 1024)]
 
     def repair_commands(self, target: Target) -> list[str]:
         return _remove_limit_hooks()
 
 
 @register
-class AddressSpaceLimitInBashEnv(EveryProcessFault):
+class AddressSpaceLimitInBashEnv(FaultOperator):
     name = "address-space-limit-in-bash-env"
     category = Category.RESOURCE_LIMIT
     description = "BASH_ENV makes every non-interactive bash cap the address space of what it starts"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
-        return [EVERY_PROCESS]
+        limit = address_space_limit(gold)
+        return [Target(kind="env_var", name=f"BASH_ENV:RLIMIT_AS={limit.value}")] if limit is not None else []
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        limit = address_space_limit(gold)
+        return limit.failing if limit is not None else None
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         path = rng.choice(BASH_ENV_FILES)
-        kilobytes = rng.choice([384, 512, 640]) * 1024
-        return [run(f"mkdir -p $(dirname {path}) && echo 'ulimit -v {kilobytes}' > {path}"), env("BASH_ENV", path)]
+        return [
+            run(f"mkdir -p $(dirname {path}) && echo 'ulimit -v {_limit_of(target)}' > {path}"),
+            env("BASH_ENV", path),
+        ]
 
     def repair_commands(self, target: Target) -> list[str]:
         return [f"for f in {' '.join(BASH_ENV_FILES)}; do [ -f $f ] && : > $f; done; true"]

@@ -97,11 +97,14 @@ class SitecustomizeErrors(FaultOperator):
     category = Category.RUNTIME_CONFIG
     description = "A sitecustomize that fails, so every Python process prints a traceback before it starts"
 
+    # Python reports the error and goes on: only a test that starts a Python program and reads its error
+    # output notices (the interpreter running pytest prints it before any test).
     def targets(self, gold: GoldRecord) -> list[Target]:
-        return [Target(kind="executable", path=e.path) for e in gold.probe.executables if "python" in e.path][:1]
+        pythons = [Target(kind="executable", path=e.path) for e in gold.probe.executables if "python" in e.path][:1]
+        return pythons if gold.footprint is None or gold.footprint.tests_launching("python") else []
 
     def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
-        return None
+        return gold.footprint.tests_launching("python") if gold.footprint is not None else None
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         return [run(f'echo "import {rng.choice(MISSING_AGENTS)}" >> {SITECUSTOMIZE}')]

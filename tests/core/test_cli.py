@@ -16,6 +16,7 @@ from cligym.base_images import BaseImage
 from cligym.base_images.ca_layer import ca_layer_tag
 from cligym.docker_connection import docker_client
 from cligym.sandbox import Sandbox
+from tests.interrupts import interruptible
 
 CLIGYM = [sys.executable, "-m", "cligym"]
 
@@ -136,6 +137,7 @@ def test_ctrl_c_during_gold_removes_its_containers_and_writes_no_record(base_ima
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
     deadline = time.monotonic() + 300
     while not {c.id for c in client.containers.list(filters={"name": "cligym-gold"})} - before:

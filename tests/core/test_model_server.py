@@ -1,11 +1,13 @@
 """The model-server launcher with a stand-in for ``vllm serve`` (no GPU here): it passes vLLM's arguments,
-waits for /v1/models, reports a server that dies or never answers, and stops the whole process group."""
+waits for /health (which needs no key, where /v1/models answers 401 without the server's --api-key), reports a
+server that dies or never answers, and stops the whole process group."""
 
 from __future__ import annotations
 
 import os
 import sys
 import textwrap
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -14,8 +16,9 @@ import pytest
 from cligym.errors import CligymError
 from cligym.model_server import ModelServer
 
-# Speaks the part of vLLM's interface the launcher relies on: `serve MODEL --host H --port P ...`, then an
-# OpenAI-compatible /v1/models; it also starts a worker child, as tensor-parallel vLLM does.
+# Speaks the part of vLLM's interface the launcher relies on: `serve MODEL --host H --port P ...`, then /health
+# and an OpenAI-compatible /v1/models behind --api-key; it also starts a worker child, as tensor-parallel vLLM
+# does.
 STAND_IN = textwrap.dedent(
     """
     import argparse, json, subprocess, sys, time
@@ -28,6 +31,7 @@ STAND_IN = textwrap.dedent(
     parser.add_argument("--port", type=int)
     parser.add_argument("--tensor-parallel-size", type=int)
     parser.add_argument("--mode", default="ok")
+    parser.add_argument("--api-key")
     args, unknown = parser.parse_known_args()
     print("args", json.dumps(vars(args)), unknown, flush=True)
     if args.mode == "crash":
@@ -38,8 +42,13 @@ STAND_IN = textwrap.dedent(
 
     class Models(BaseHTTPRequestHandler):
         def do_GET(self):
+            status = 200 if args.mode == "ok" else 503
             body = json.dumps({"object": "list", "data": [{"id": args.model, "object": "model"}]}).encode()
-            self.send_response(200 if args.mode == "ok" else 503)
+            if self.path == "/health":
+                body = b""
+            elif args.api_key and self.headers.get("Authorization") != f"Bearer {args.api_key}":
+                status, body = 401, b'{"error": "Unauthorized"}'
+            self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -100,3 +109,14 @@ def test_missing_vllm_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CligymError, match="not installed") as error:
         ModelServer("m", command=["no-such-vllm-binary", "serve"], log_path=tmp_path / "l.log").start()
     assert "cligym[vllm]" in (error.value.hint or "")
+
+
+def test_a_server_behind_an_api_key_is_ready_on_health_and_lists_its_models_with_the_key(
+    stand_in: list[str], tmp_path: Path
+) -> None:
+    server = ModelServer("Qwen/Qwen3-8B", extra_args=["--api-key", "sk-local"], command=stand_in,
+                         log_path=tmp_path / "l.log", startup_timeout=60)  # fmt: skip
+    with server:
+        assert server.served_models == ["Qwen/Qwen3-8B"]
+        with pytest.raises(urllib.error.HTTPError, match="401"):
+            urllib.request.urlopen(f"{server.base_url}/models", timeout=5)

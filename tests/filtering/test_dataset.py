@@ -35,6 +35,7 @@ from cligym.filtering.dataset import (
 )
 from cligym.llm import ChatMessage
 from cligym.rollout.trajectory import Trajectory, read_trajectories
+from cligym.training.train import clean_messages
 from tests.filtering.conftest import TASK
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -73,6 +74,25 @@ Functions you may call:
 </tool_call>
 {%- endfor %}<|im_end|>
 {% endif %}
+{%- endfor %}
+""".strip()
+# Llama 3.1 style: one call per assistant message, its arguments encoded with `tojson` (a JSON string there
+# would be encoded a second time), results as `ipython` turns; any message holding a tool_calls key counts as
+# a call, so empty keys must be dropped first (training/train.py's clean_messages).
+LLAMA_TEMPLATE = """
+{%- for message in messages %}
+{%- if message.role == 'tool' %}<|start_header_id|>ipython<|end_header_id|>
+
+{{ message.content | tojson }}<|eot_id|>
+{%- elif 'tool_calls' in message %}
+{%- if message.tool_calls | length != 1 %}{{ raise_exception('only single tool calls') }}{% endif %}
+{%- set call = message.tool_calls[0].function %}<|start_header_id|>assistant<|end_header_id|>
+
+{{ '{"name": "' + call.name + '", "parameters": ' }}{{ call.arguments | tojson }}}<|eot_id|>
+{%- else %}<|start_header_id|>{{ message.role }}<|end_header_id|>
+
+{{ message.content | trim }}<|eot_id|>
+{%- endif %}
 {%- endfor %}
 """.strip()
 # No tools, and strict the way older templates are: only system/user/assistant, user and assistant alternating.
@@ -189,7 +209,10 @@ def test_rows_have_one_type_per_key_and_the_trajectorys_metadata(out: Path, traj
                 assert set(message) == MESSAGE_KEYS
                 assert all(isinstance(message[key], str) for key in MESSAGE_KEYS - {"tool_calls"})
                 assert message["content"] == original.text
-                assert message["tool_calls"] == [call.model_dump() for call in original.tool_calls]
+                assert message["tool_calls"] == [
+                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.parsed_arguments()}}
+                    for c in original.tool_calls
+                ]
                 if message["role"] == "tool":
                     assert message["name"] in ("bash", "submit") and message["tool_call_id"]
             assert (row["task_id"], row["repo"], row["category"], row["model"]) == (
@@ -239,9 +262,10 @@ def test_a_tool_calling_template_renders_every_call_and_every_output(out: Path, 
         calls = [call for message in row["messages"] for call in message["tool_calls"]]
         commands = []
         for call in calls:
-            assert call["function"]["arguments"] in rendered
+            arguments = call["function"]["arguments"]
+            assert isinstance(arguments, dict)
+            assert json.dumps(arguments, ensure_ascii=False) in rendered
             assert f'{{"name": "{call["function"]["name"]}", "arguments": ' in rendered
-            arguments = json.loads(call["function"]["arguments"])
             if call["function"]["name"] == "bash":
                 commands.append(arguments["command"])
         steps = [step for step in trajectories[row["episode_id"]].steps if step.command is not None]
@@ -254,6 +278,18 @@ def test_a_tool_calling_template_renders_every_call_and_every_output(out: Path, 
         ids = tokenizer.apply_chat_template(row["messages"], tools=json.loads(row["tools"]), tokenize=True)
         ids = ids["input_ids"] if hasattr(ids, "keys") else ids
         assert tokenizer.decode(ids) == rendered  # byte-level: nothing lost on the way to tokens
+
+
+def test_a_template_that_encodes_the_arguments_itself_gets_objects(out: Path) -> None:
+    rows = all_rows(out)
+    tokenizer = chat_tokenizer([row["text"] for row in rows], LLAMA_TEMPLATE)
+    for row in rows:
+        rendered = tokenizer.apply_chat_template(clean_messages(row["messages"]), tokenize=False)
+        calls = [call["function"] for message in row["messages"] for call in message["tool_calls"]]
+        for call in calls:
+            encoded = json.dumps(call["arguments"], ensure_ascii=False)
+            assert f'{{"name": "{call["name"]}", "parameters": {encoded}}}' in rendered
+        assert '"parameters": "' not in rendered  # no argument encoded twice
 
 
 def test_the_plain_variants_render_without_tool_support(out: Path, trajectories: dict) -> None:
@@ -432,5 +468,6 @@ def test_push_uploads_the_chat_and_tasks_datasets_as_private_repos(
         }
         assert {path.split("/")[1].split("-")[0] for path in shards} == set(local)
         for path, oid in shards.items():
-            uploaded = pq.read_table(BytesIO(recorded.uploads[oid])).to_pylist()
+            # Read as the Hub's loader does: the features in the parquet metadata decode the Json arguments.
+            uploaded = datasets.Dataset(pq.read_table(BytesIO(recorded.uploads[oid]))).to_list()
             assert uploaded == local[path.split("/")[1].split("-")[0]].to_list()

@@ -102,6 +102,16 @@ def candidate(inverter: str, description: str, steps: list[str]) -> Candidate:
     )
 
 
+def test_only_programs_a_test_starts_itself_count_as_launched() -> None:
+    # The session context ran the interpreter under pytest; neither that nor a collector's counts.
+    with_session = probe()
+    with_session.contexts[""].executables.append("/usr/bin/python3.11")
+    launched = Footprint(with_session, [STORE, STORE_2, REPORT, CLI], first_party=["app"])
+    assert launched.tests_launching() == {REPORT, CLI}
+    assert launched.tests_launching("/usr/local/bin/") == {CLI}
+    assert launched.tests_launching("python") == frozenset()
+
+
 def test_the_same_cause_is_a_duplicate_whatever_its_parameters_or_symptom() -> None:
     judge = DuplicateJudge(max_per_failing_set=3)
     first = candidate("catalog:pth-blocks-import", "A .pth file blocks: json", ["echo a > x.pth"])

@@ -78,6 +78,14 @@ def test_probe_sees_the_libraries_modules_programs_and_files_the_tests_use(inven
     }
     assert not any(f.startswith("test_") for f in footprint.things("functions"))
 
+    # What each test held at once, and pytest before the first test: the base the measured limits start from.
+    assert probe.per_test is not None
+    resources = probe.per_test.resources
+    assert set(inventory_record.gold_tests) <= set(resources)
+    session = resources[""]
+    assert 3 < session.fds < 64 and session.vm_kb > 10 * 1024
+    assert all(used.fds >= 3 and used.vm_kb > 0 for used in resources.values())
+
 
 def test_a_second_build_reuses_the_image_and_the_record(inventory_record: GoldRecord, tmp_path: Path) -> None:
     run_dir = tmp_path / "again"

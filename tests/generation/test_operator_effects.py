@@ -193,11 +193,17 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
     "console-script-removed": (TABULATE_SCRIPT, "echo 'a b' | tabulate"),
     "python3-shadowed-on-path": (Target(kind="executable", path="/usr/bin/python3"), USES_TABULATE),
     "open-files-limit-in-startup-hook": (
-        Target(kind="file", path="site-packages/*.pth"),
+        Target(kind="file", path="site-packages/*.pth", name="RLIMIT_NOFILE=48"),
         "python3 -c \"files = [open('/dev/null') for _ in range(60)]\"",
     ),
-    "address-space-limit-in-startup-hook": (Target(kind="file", path="site-packages/*.pth"), ALLOCATES_800_MB),
-    "address-space-limit-in-bash-env": (Target(kind="env_var", name="BASH_ENV"), ALLOCATES_800_MB),
+    "address-space-limit-in-startup-hook": (
+        Target(kind="file", path="site-packages/*.pth", name=f"RLIMIT_AS={512 * 1024}"),
+        ALLOCATES_800_MB,
+    ),
+    "address-space-limit-in-bash-env": (
+        Target(kind="env_var", name=f"BASH_ENV:RLIMIT_AS={512 * 1024}"),
+        ALLOCATES_800_MB,
+    ),
     "locale-not-generated": (
         Target(kind="env_var", name="LC_ALL"),
         "python3 -c \"import locale; locale.setlocale(locale.LC_ALL, '')\"",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cligym.generation.gold.footprint import PerTestProbe, TestContext
+from cligym.generation.gold.footprint import PerTestProbe, TestContext, TestResources
 from cligym.generation.gold.record import GoldRecord, Probe, ProbedFile, ProbedModule
 from cligym.generation.operators import OPERATORS, Category, Target
 from cligym.generation.operators.function_stubs import startup_stub_line
@@ -145,6 +145,13 @@ PROBE = Probe(
         harness_modules=["pytest", "_pytest"],
         fixtures={TESTS[0]: ["tmp_path"], TESTS[1]: ["mocker", "caplog"], TESTS[2]: []},
         fixture_providers={"tmp_path": "_pytest.tmpdir", "mocker": "pytest_mock.plugin", "caplog": "_pytest.logging"},
+        # test_one held many files open at once and grew the address space by most of a GB.
+        resources={
+            "": TestResources(fds=11, vm_kb=100 * 1024),
+            TESTS[0]: TestResources(fds=60, vm_kb=900 * 1024),
+            TESTS[1]: TestResources(fds=12, vm_kb=110 * 1024),
+            TESTS[2]: TestResources(fds=13, vm_kb=120 * 1024),
+        },
     ),
 )
 

@@ -144,6 +144,26 @@ def test_cli_prints_tables_csv_and_json(run_dir: Path) -> None:
     assert document["by_repo"][1]["seconds_per_valid"] is None
 
 
+def test_a_report_written_to_a_job_log_keeps_its_rows_whole(run_dir: Path) -> None:
+    # No terminal and no $COLUMNS (a cluster job, CI, `| tee`): rich alone would wrap cells at 80 columns.
+    log = subprocess.run(
+        [sys.executable, "-m", "cligym", "report", str(run_dir)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert log.returncode == 0, log.stderr
+    all_row = next(line for line in log.stdout.splitlines() if line.startswith("│ all "))
+    assert "breaks 2, near_duplicate 1" in all_row
+    narrow = subprocess.run(
+        [sys.executable, "-m", "cligym", "report", str(run_dir)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "60"},
+    )
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 60  # $COLUMNS still rules when set
+
+
 def test_cli_on_a_run_without_attempts_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     missing = cli(str(tmp_path / "nope"))
     assert missing.returncode == 2 and missing.stdout == ""

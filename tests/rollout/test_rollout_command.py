@@ -21,6 +21,7 @@ from cligym.llm.scripted_server import HttpError, Reply, ScriptedModelServer, to
 from cligym.rollout.runner import EPISODE_STAGE, RUN_ID_FILE
 from cligym.rollout.trajectory import TRAJECTORIES_FILE, read_trajectories
 from cligym.run_state import RunState
+from tests.interrupts import interruptible
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -133,7 +134,9 @@ def test_ctrl_c_mid_run_exits_130_and_leaves_no_container(exported_task_dir: Pat
     slow = tool_reply("bash", {"command": "sleep 30"})
     with ScriptedModelServer([], then=slow, model="scripted") as server:
         argv = rollout_argv(exported_task_dir, out, server.base_url, "--samples", "2", "--concurrency", "2")
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
+        )
         deadline = time.monotonic() + 300
         while len(server.requests) < 2:  # both episodes are in their containers, running `sleep 30`
             assert process.poll() is None and time.monotonic() < deadline
@@ -173,7 +176,17 @@ class Handler(BaseHTTPRequestHandler):
         self._json({{"object": "list", "data": [{{"id": model, "object": "model"}}]}})
 
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        flags = {{arg.split("=", 1)[0] for arg in args}}
+        if body.get("tools") and not {{"--enable-auto-tool-choice", "--tool-call-parser"}} <= flags:
+            message = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+            payload = json.dumps({{"error": {{"message": message, "type": "BadRequestError", "code": 400}}}}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
         call = {{"id": "call_1", "type": "function", "function": {{"name": "submit", "arguments": "{{}}"}}}}
         message = {{"role": "assistant", "content": None, "tool_calls": [call]}}
         self._json({{
@@ -201,7 +214,7 @@ def test_serve_vllm_starts_the_server_for_the_run_and_stops_it(exported_task_dir
     argv = [
         sys.executable, "-m", "cligym", "rollout", str(exported_task_dir), "--out", str(out),
         "--serve", "vllm", "--model", "/models/Qwen3-8B", "--tensor-parallel-size", "2",
-        "--vllm-arg=--tool-call-parser=hermes", "--vllm-arg=--enable-auto-tool-choice",
+        "--vllm-arg=--max-model-len=32768",
     ]  # fmt: skip
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STAND_IN_LOG": str(log)}
     result = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env)
@@ -209,7 +222,11 @@ def test_serve_vllm_starts_the_server_for_the_run_and_stops_it(exported_task_dir
     (started,) = [json.loads(line) for line in log.read_text().splitlines()]
     assert started["argv"][:2] == ["serve", "/models/Qwen3-8B"]
     assert "--tensor-parallel-size" in started["argv"] and "2" in started["argv"]
-    assert "--tool-call-parser=hermes" in started["argv"] and "--enable-auto-tool-choice" in started["argv"]
+    # Tool calls need the family's parser (the stand-in refuses tools without it, as vLLM does).
+    assert started["argv"][-6:] == [
+        "--max-model-len=32768", "--tool-call-parser", "hermes", "--enable-auto-tool-choice",
+        "--reasoning-parser", "qwen3",
+    ]  # fmt: skip
     with pytest.raises(ProcessLookupError):
         os.kill(started["pid"], 0)  # stopped with the run
     (trajectory,) = read_trajectories(out)

@@ -21,6 +21,7 @@ from cligym.rollout.runner import EPISODE_STAGE
 from cligym.rollout.trajectory import TRAJECTORIES_FILE, Trajectory, read_trajectories
 from cligym.run_state import RunState
 from tests.core.executor.conftest import RayCluster
+from tests.interrupts import interruptible
 from tests.rollout.test_rollout_command import look_then_submit, rollout_argv, run_containers
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.ray]
@@ -142,7 +143,9 @@ def test_ctrl_c_on_the_coordinator_cancels_the_units_and_removes_their_container
             exported_task_dir, out, server.base_url, "--samples", "8",
             "--executor", "ray", "--ray-address", ray_cluster.address,
         )  # fmt: skip
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+        process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV, preexec_fn=interruptible
+        )
         _wait_for_two_episodes(process, out, workers=False)
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=300)

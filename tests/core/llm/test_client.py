@@ -4,6 +4,9 @@ usage, retries and the errors a user can fix."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
 
 import pytest
 
@@ -98,6 +101,58 @@ def test_rate_limiting_waits_at_least_as_long_as_retry_after() -> None:
         reply = client(server).complete(HELLO)
     assert reply.message.content == "ok" and reply.attempts == 2
     assert time.monotonic() - started >= 0.3
+
+
+def waits(server: ScriptedModelServer, jitter: float | None = None, **options: Any) -> list[float]:
+    slept: list[float] = []
+    extra = {"jitter": lambda: jitter} if jitter is not None else {}
+    chat = ChatClient(server.base_url, server.model, retry_backoff=1.0, sleep=slept.append, **extra, **options)
+    chat.complete(HELLO)
+    return slept
+
+
+def test_backoff_is_exponential_with_jitter_between_half_and_all_of_each_step() -> None:
+    failures = [HttpError(500, "busy"), HttpError(503, "busy"), HttpError(502, "busy")]
+    with ScriptedModelServer([*failures, Reply(content="ok")]) as server:
+        assert waits(server, jitter=0.0) == [0.5, 1.0, 2.0]
+    with ScriptedModelServer([*failures, Reply(content="ok")]) as server:
+        assert waits(server, jitter=1.0) == [1.0, 2.0, 4.0]
+    spread = set()
+    for _ in range(5):
+        with ScriptedModelServer([HttpError(500, "busy"), Reply(content="ok")]) as server:
+            (wait,) = waits(server)
+        assert 0.5 <= wait <= 1.0
+        spread.add(wait)
+    assert len(spread) > 1  # clients sharing a server do not retry in lockstep
+
+
+@pytest.mark.parametrize(
+    ("error", "at_least"),
+    [
+        (HttpError(429, "slow down", retry_after_ms=7500), 7.5),
+        (HttpError(429, "slow down", retry_after=12), 12.0),
+        (None, 25),  # an HTTP date 30 s ahead, made when the test runs
+    ],
+)
+def test_the_wait_the_server_asks_for_is_honoured(error: HttpError | None, at_least: float) -> None:
+    if error is None:
+        error = HttpError(
+            429, "slow down", retry_after=format_datetime(datetime.now(UTC) + timedelta(seconds=30), True)
+        )
+    with ScriptedModelServer([error, Reply(content="ok")]) as server:
+        (wait,) = waits(server, jitter=0.0)
+    assert at_least <= wait <= 60
+
+
+def test_a_server_without_tool_calls_is_a_configuration_error_with_the_fix() -> None:
+    refusal = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+    with (
+        ScriptedModelServer([HttpError(400, refusal)]) as server,
+        pytest.raises(ModelUnavailableError, match="does not accept tool calls") as info,
+    ):
+        client(server).complete(HELLO, [BASH])
+    assert "--tool-call-parser" in (info.value.hint or "") and "action_format=text" in (info.value.hint or "")
+    assert len(server.requests) == 1  # not retried: every request would fail the same way
 
 
 def test_retries_are_bounded_and_the_error_names_the_model_and_url() -> None:
