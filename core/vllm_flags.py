@@ -76,28 +76,21 @@ def vllm_serve_args(
     calls are needed and no parser is known."""
     args = list(user_args)
     given = _flag_names(args)
-    if tool_calls and TOOL_CALL_PARSER not in given:
-        parser = tool_call_parser or _known_parser(model)
+    parsers = family_parsers(model)
+    if TOOL_CALL_PARSER not in given and (tool_calls or tool_call_parser):
+        parser = tool_call_parser or (parsers.tool_call_parser if parsers else None)
+        if parser is None:
+            raise CligymError(
+                f"no tool-call parser is known for the model {model!r}: vLLM refuses tool calls without one",
+                "name it with --tool-call-parser NAME (vLLM's tool-calling docs list one per model family: hermes, "
+                "llama3_json, mistral, ...), or roll out with -o rollout.action_format=text",
+            )
         args += [TOOL_CALL_PARSER, parser]
-    elif tool_call_parser and TOOL_CALL_PARSER not in given:
-        args += [TOOL_CALL_PARSER, tool_call_parser]
     if (tool_calls or TOOL_CALL_PARSER in _flag_names(args)) and AUTO_TOOL_CHOICE not in given:
         args.append(AUTO_TOOL_CHOICE)
-    parsers = family_parsers(model)
     if parsers and parsers.reasoning_parser and REASONING_PARSER not in given:
         args += [REASONING_PARSER, parsers.reasoning_parser]
     return args
-
-
-def _known_parser(model: str) -> str:
-    parsers = family_parsers(model)
-    if parsers is None:
-        raise CligymError(
-            f"no tool-call parser is known for the model {model!r}: vLLM refuses tool calls without one",
-            "name it with --tool-call-parser NAME (vLLM's tool-calling docs list one per model family: hermes, "
-            "llama3_json, mistral, ...), or roll out with -o rollout.action_format=text",
-        )
-    return parsers.tool_call_parser
 
 
 def _flag_names(args: Sequence[str]) -> set[str]:

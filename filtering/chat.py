@@ -120,7 +120,11 @@ def normalise_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
 
 
 def _tool_call(call: ToolCall) -> dict[str, Any]:
-    arguments: Any = call.parsed_arguments() if call.is_json_object() else call.arguments
+    arguments: Any
+    try:
+        arguments = call.parsed_arguments()
+    except ValueError:
+        arguments = call.arguments
     return {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": arguments}}
 
 

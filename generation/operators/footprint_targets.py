@@ -178,6 +178,12 @@ def tests_requesting_fixtures_of(gold: GoldRecord, distribution: str) -> frozens
     return frozenset(found)
 
 
+def tests_launching(gold: GoldRecord, program: str = "") -> frozenset[str] | None:
+    """The tests that start a program (whose path contains ``program``) themselves; None without a per-test
+    probe."""
+    return gold.footprint.tests_launching(program) if gold.footprint is not None else None
+
+
 def tmp_fixture_users(gold: GoldRecord) -> frozenset[str] | None:
     footprint = gold.footprint
     if footprint is None:

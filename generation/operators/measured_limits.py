@@ -31,7 +31,8 @@ def _measured(gold: GoldRecord) -> tuple[TestResources, dict[str, TestResources]
     per_test = gold.probe.per_test
     if per_test is None or "" not in per_test.resources:
         return None
-    tests = {test: used for test, used in per_test.resources.items() if test in set(gold.gold_tests)}
+    gold_tests = set(gold.gold_tests)
+    tests = {test: used for test, used in per_test.resources.items() if test in gold_tests}
     return per_test.resources[""], tests
 
 

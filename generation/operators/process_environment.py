@@ -15,9 +15,12 @@ from cligym.generation.operators.base import (
     register,
     run,
 )
+from cligym.generation.operators.footprint_targets import tests_launching
 from cligym.generation.operators.probe_targets import breakable_libraries, project_env_vars, soname_link
 
 BASH_ENV_FILES = ["/etc/profile.d/00-limits.sh", "/etc/bash.env", "/usr/local/etc/shell-defaults.sh"]
+# The repair of every BASH_ENV break: whichever start-up file it wrote is emptied (BASH_ENV itself stays set).
+CLEAR_BASH_ENV_FILES = f"for f in {' '.join(BASH_ENV_FILES)}; do [ -f $f ] && : > $f; done; true"
 
 
 @register
@@ -38,17 +41,13 @@ class BashEnvFileLimit(EveryProcessFault):
         ]
 
     def repair_commands(self, target: Target) -> list[str]:
-        return [f"for f in {' '.join(BASH_ENV_FILES)}; do [ -f $f ] && : > $f; done; true"]
+        return [CLEAR_BASH_ENV_FILES]
 
 
 DECOY_DIRS = ["/opt/vendor/lib", "/usr/local/lib/compat"]
 # The per-user site-packages directory, which comes before the system's on sys.path.
 USER_SITE = "$(python -c 'import site; print(site.getusersitepackages())')"
 ENV_HOOK = f"{USER_SITE}/usercustomize.py"
-
-
-def _launching(gold: GoldRecord, program: str = "") -> frozenset[str] | None:
-    return gold.footprint.tests_launching(program) if gold.footprint is not None else None
 
 
 @register
@@ -59,11 +58,11 @@ class LdPreloadMissingLibrary(FaultOperator):
 
     # The loader only warns and goes on: only a test that starts a program and reads its error output notices.
     def targets(self, gold: GoldRecord) -> list[Target]:
-        launching = _launching(gold)
+        launching = tests_launching(gold)
         return [Target(kind="file", path="/etc/ld.so.preload")] if launching is None or launching else []
 
     def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
-        return _launching(gold)
+        return tests_launching(gold)
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         library = rng.choice(["/usr/lib/libmonitor.so.1", "/opt/agent/lib/libhook.so", "/usr/local/lib/libtrace.so"])
@@ -97,7 +96,7 @@ class BashEnvLibraryPath(FaultOperator):
         ]
 
     def repair_commands(self, target: Target) -> list[str]:
-        return [f"for f in {' '.join(BASH_ENV_FILES)}; do [ -f $f ] && : > $f; done; true"]
+        return [CLEAR_BASH_ENV_FILES]
 
 
 @register
@@ -118,7 +117,7 @@ class BashEnvFileSizeLimit(EveryProcessFault):
         ]
 
     def repair_commands(self, target: Target) -> list[str]:
-        return [f"for f in {' '.join(BASH_ENV_FILES)}; do [ -f $f ] && : > $f; done; true"]
+        return [CLEAR_BASH_ENV_FILES]
 
 
 @register

@@ -8,7 +8,7 @@ import random
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, env, register, run
 from cligym.generation.operators.measured_limits import MeasuredLimit, address_space_limit, open_files_limit
-from cligym.generation.operators.process_environment import BASH_ENV_FILES
+from cligym.generation.operators.process_environment import BASH_ENV_FILES, CLEAR_BASH_ENV_FILES
 from cligym.generation.operators.python_packages import pth_hook, remove_pth_files
 
 LIMIT_PTH_NAMES = ["00-resource-policy.pth", "zz_limits.pth", "_sandbox_limits.pth"]
@@ -95,4 +95,4 @@ class AddressSpaceLimitInBashEnv(FaultOperator):
         ]
 
     def repair_commands(self, target: Target) -> list[str]:
-        return [f"for f in {' '.join(BASH_ENV_FILES)}; do [ -f $f ] && : > $f; done; true"]
+        return [CLEAR_BASH_ENV_FILES]

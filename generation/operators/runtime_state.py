@@ -8,7 +8,7 @@ import random
 
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
-from cligym.generation.operators.footprint_targets import modules_used
+from cligym.generation.operators.footprint_targets import modules_used, tests_launching
 from cligym.generation.operators.process_environment import ENV_HOOK as USER_HOOK
 from cligym.generation.operators.python_packages import pth_hook, remove_pth_files
 
@@ -101,10 +101,11 @@ class SitecustomizeErrors(FaultOperator):
     # output notices (the interpreter running pytest prints it before any test).
     def targets(self, gold: GoldRecord) -> list[Target]:
         pythons = [Target(kind="executable", path=e.path) for e in gold.probe.executables if "python" in e.path][:1]
-        return pythons if gold.footprint is None or gold.footprint.tests_launching("python") else []
+        launching = tests_launching(gold, "python")
+        return pythons if launching is None or launching else []
 
     def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
-        return gold.footprint.tests_launching("python") if gold.footprint is not None else None
+        return tests_launching(gold, "python")
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         return [run(f'echo "import {rng.choice(MISSING_AGENTS)}" >> {SITECUSTOMIZE}')]
