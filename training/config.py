@@ -45,8 +45,19 @@ class TrainConfig(_Strict):
     bf16: bool = True
     gradient_checkpointing: bool = True
     lora: LoraSettings = Field(default_factory=LoraSettings)
-    rope_scaling: dict[str, Any] | None = Field(None, description="e.g. YaRN for long contexts; set on the config.")
-    attn_implementation: str | None = Field(None, description="e.g. flash_attention_2, sdpa; null: default.")
+    rope_scaling: dict[str, Any] | None = Field(
+        None,
+        description="Merged into the model's RoPE parameters, e.g. {rope_type: yarn}; YaRN's factor and "
+        "original_max_position_embeddings default to the family's pretrained positions and max_length.",
+    )
+    attn_implementation: str | None = Field(
+        None, description="e.g. flash_attention_2 (falls back to sdpa without flash-attn or a GPU); null: default."
+    )
+    sequence_parallel_size: int = Field(
+        1, ge=1, description="GPUs sharing each sample along the sequence (DeepSpeed Ulysses; needs ZeRO)."
+    )
+    activation_offloading: bool = Field(False, description="Checkpointed activations kept in CPU memory (TRL).")
+    use_liger_kernel: bool = Field(False, description="Liger kernels: the loss without full logits (liger-kernel).")
     learning_rate: float = Field(2e-5, gt=0)
     lr_scheduler_type: str = "cosine"
     warmup_ratio: float = Field(0.05, ge=0, le=1)

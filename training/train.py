@@ -1,306 +1,91 @@
 """Supervised fine-tuning on repair trajectories with TRL's SFT trainer.
 
     python training/train.py --config configs/train/qwen3-8b.yaml [key.path=value ...]
+    python training/train.py --config configs/train/qwen3-32b.yaml --dry-run --gpus 16   # memory per GPU
     cligym train --config configs/train/qwen3-8b.yaml [key.path=value ...]
     accelerate launch --config_file configs/train/accelerate_zero3.yaml training/train.py \\
         --config configs/train/qwen3-32b.yaml                      # several GPUs / nodes
 
 The dataset is a `cligym dataset` output (conversations with tool calls and a ``tools`` column). Loss is on
-assistant tokens only (system, user and tool outputs masked), through the tokenizer's chat template with the
-tools. Samples longer than ``max_length`` are dropped before training and counted, never cut silently.
-Checks that fail in seconds rather than hours: the dataset has the messages column, the chat template
-renders tool calls, and ``max_length`` leaves room beyond the system prompt.
+assistant tokens only (system, user and tool outputs masked): TRL's own assistant-only loss, through the
+tokenizer's chat template with the tools. Samples longer than ``max_length`` are dropped before training and
+counted, never cut silently. ``--dry-run`` reads the config and the dataset, builds the model on the meta
+device and prints the memory each GPU needs, refusing a run that cannot fit.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-import re
+import dataclasses
+import importlib.util
+import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cligym.errors import CligymError, ConfigError
 from cligym.training.config import TrainConfig, load_train_config
+from cligym.training.data import PreparedData, load_tokenizer, prepare_data
+from cligym.training.ranks import rank_zero_print
 
-TOOL_CALL_PROBE = "cligym-template-probe --check"
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    train: Any  # datasets.Dataset of input_ids and labels
-    eval: Any | None
-    dropped_too_long: int
-    longest_kept: int
-    conversations: Any  # the train split as conversations, before tokenizing
+DEFAULT_GPU_MEMORY_GB = 80.0
 
 
-def load_dataset_splits(config: TrainConfig) -> tuple[Any, Any | None]:
-    """The train and eval splits from a save_to_disk directory (or its parent) or the Hub."""
-    import datasets
-
-    path = Path(config.dataset)
-    try:
-        if path.exists():
-            location = path / "hf" if (path / "hf" / "dataset_dict.json").exists() else path
-            loaded = datasets.load_from_disk(str(location))
-        else:
-            loaded = datasets.load_dataset(config.dataset)
-    except (FileNotFoundError, ValueError, OSError) as exc:
+def check_packages(config: TrainConfig) -> None:
+    """Optional packages a setting needs, named before anything is loaded."""
+    needed = [
+        (bool(config.deepspeed), "deepspeed", "cligym[deepspeed]", "deepspeed:"),
+        (config.use_liger_kernel, "liger_kernel", "cligym[liger]", "use_liger_kernel: true"),
+    ]
+    for wanted, module, extra, setting in needed:
+        if wanted and importlib.util.find_spec(module) is None:
+            raise ConfigError(f"{setting} needs the {module} package", f"pip install '{extra}'")
+    if config.sequence_parallel_size > 1 and not config.deepspeed:
         raise ConfigError(
-            f"dataset {config.dataset!r} cannot be loaded: {exc}",
-            "pass a `cligym dataset` output (DIR/chat/hf) or a Hub dataset id",
-        ) from None
-    if isinstance(loaded, datasets.Dataset):
-        return loaded, None
-    if config.train_split not in loaded:
-        raise ConfigError(f"dataset {config.dataset!r} has no split {config.train_split!r} (has {list(loaded)})")
-    evaluation = loaded[config.eval_split] if config.eval_split and config.eval_split in loaded else None
-    return loaded[config.train_split], evaluation
-
-
-def conversational_view(split: Any, config: TrainConfig) -> Any:
-    """Only the columns the trainer reads: ``messages`` (from ``messages_field``) and ``tools``."""
-    if config.messages_field not in split.column_names:
-        raise ConfigError(
-            f"dataset {config.dataset!r} has no {config.messages_field!r} column (columns: {split.column_names})",
-            "build it with `cligym dataset RUN --out DIR` or set messages_field",
-        )
-    keep = [config.messages_field] + ([config.tools_field] if config.tools_field in split.column_names else [])
-    view = split.select_columns(keep)
-    if config.messages_field != "messages":
-        view = view.rename_column(config.messages_field, "messages")
-    if config.tools_field and config.tools_field in keep and config.tools_field != "tools":
-        view = view.rename_column(config.tools_field, "tools")
-    return view
-
-
-def row_tools(row: dict[str, Any]) -> list[dict[str, Any]] | None:
-    tools = row.get("tools")
-    if isinstance(tools, str):
-        tools = json.loads(tools) if tools.strip() else None
-    return tools or None
-
-
-def render(tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
-    return str(tokenizer.apply_chat_template(clean_messages(messages), tools=tools, tokenize=False))
-
-
-def token_count(tokenizer: Any, row: dict[str, Any]) -> int:
-    ids = tokenizer.apply_chat_template(clean_messages(row["messages"]), tools=row_tools(row), tokenize=True)
-    if isinstance(ids, dict) or hasattr(ids, "keys"):
-        ids = ids["input_ids"]
-    return len(ids)
-
-
-def clean_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Arrow stores every key in every message; templates test for presence, so empty ones go."""
-    cleaned = []
-    for message in messages:
-        kept = {key: value for key, value in message.items() if value not in (None, "", [])}
-        kept.setdefault("content", "")
-        for call in kept.get("tool_calls") or []:
-            function = call.get("function") or {}
-            if isinstance(function.get("arguments"), str):
-                with contextlib.suppress(json.JSONDecodeError):
-                    function["arguments"] = json.loads(function["arguments"])
-        cleaned.append(kept)
-    return cleaned
-
-
-def check_template(tokenizer: Any, config: TrainConfig) -> None:
-    """The template must render tool calls (unless training on the plain-text variant) and ``max_length``
-    must leave room beyond the system prompt."""
-    if not getattr(tokenizer, "chat_template", None):
-        raise ConfigError(
-            f"the tokenizer of {config.tokenizer or config.model} has no chat template",
-            "set chat_template: to a Jinja file, or use a chat model's tokenizer",
-        )
-    if config.messages_field == "messages":
-        probe: list[dict[str, Any]] = [
-            {"role": "user", "content": "probe"},
-            {
-                "role": "assistant",
-                "content": "",
-                "tool_calls": [
-                    {
-                        "id": "call_0",
-                        "type": "function",
-                        "function": {"name": "bash", "arguments": {"command": TOOL_CALL_PROBE}},
-                    }
-                ],
-            },
-            {"role": "tool", "tool_call_id": "call_0", "content": "ok"},
-        ]
-        try:
-            rendered = render(tokenizer, probe, None)
-        except Exception as exc:  # jinja raises its own errors from inside the template
-            raise ConfigError(
-                f"the chat template fails on a tool call: {exc}",
-                "use a template with tool support (the model's own), or messages_field: messages_text",
-            ) from None
-        if TOOL_CALL_PROBE not in rendered:
-            raise ConfigError(
-                "the chat template drops tool calls: an assistant's command would not be trained on",
-                "use a template with tool support (the model's own), or messages_field: messages_text",
-            )
-
-
-def check_system_prompt(tokenizer: Any, split: Any, config: TrainConfig) -> None:
-    first = split[0]
-    system = [message for message in clean_messages(first["messages"])[:1] if message.get("role") == "system"]
-    if not system:
-        return
-    length = token_count(tokenizer, {"messages": system, "tools": first.get("tools")})
-    if length >= config.max_length:
-        raise ConfigError(
-            f"max_length {config.max_length} is not larger than the system prompt and tools ({length} tokens)",
-            "raise max_length (trajectories need room for several turns beyond it)",
+            f"sequence_parallel_size {config.sequence_parallel_size} runs on DeepSpeed (Ulysses)",
+            "set deepspeed: configs/train/deepspeed_zero3.json, or sequence_parallel_size: 1",
         )
 
 
-def training_template(tokenizer: Any, config: TrainConfig) -> str:
-    """The template to tokenize with: for assistant-only loss it needs ``{% generation %}`` markers, which TRL
-    can add to the templates of known model families (Qwen3, Llama, ...)."""
-    template = str(tokenizer.chat_template)
-    if not config.assistant_only_loss or re.search(r"\{%-?\s*generation\s*-?%\}", template):
-        return template
-    from trl.chat_template_utils import get_training_chat_template
+def parallelism_config(config: TrainConfig) -> Any:
+    """DeepSpeed Ulysses sequence parallelism (accelerate's ParallelismConfig), or None for plain data parallel."""
+    if config.sequence_parallel_size == 1:
+        return None
+    from accelerate.parallelism_config import ParallelismConfig
+    from accelerate.utils import DeepSpeedSequenceParallelConfig
 
-    try:
-        patched = get_training_chat_template(tokenizer)
-    except Exception as exc:  # TRL raises plain errors for templates it does not know
-        patched = None
-        reason = f" ({exc})"
-    else:
-        reason = ""
-    if not patched:
-        raise ConfigError(
-            f"the chat template has no {{% generation %}} markers, so assistant tokens cannot be told apart{reason}",
-            "add {% generation %}...{% endgeneration %} around assistant turns (chat_template: FILE), "
-            "or set assistant_only_loss: false",
-        )
-    return str(patched)
-
-
-def tokenize_split(tokenizer: Any, split: Any, config: TrainConfig, template: str) -> tuple[Any, list[int]]:
-    """``input_ids`` and ``labels`` (-100 outside assistant turns when assistant-only), and every length.
-
-    Tokenized here rather than inside TRL: the same pass measures each sample for the length policy, and the
-    tool-call arguments are handed to the template as objects, as model templates expect.
-    """
-    import datasets
-
-    rows: dict[str, list[list[int]]] = {"input_ids": [], "labels": []}
-    lengths = []
-    for row in split:
-        encoded = tokenizer.apply_chat_template(
-            clean_messages(row["messages"]),
-            tools=row_tools(row),
-            chat_template=template,
-            tokenize=True,
-            return_dict=True,
-            return_assistant_tokens_mask=config.assistant_only_loss,
-        )
-        ids = list(encoded["input_ids"])
-        if config.assistant_only_loss:
-            mask = list(encoded["assistant_masks"])
-            labels = [token if bit else -100 for token, bit in zip(ids, mask, strict=True)]
-        else:
-            labels = list(ids)
-        rows["input_ids"].append(ids)
-        rows["labels"].append(labels)
-        lengths.append(len(ids))
-    return datasets.Dataset.from_dict(rows), lengths
-
-
-def drop_too_long(tokenized: Any, lengths: list[int], config: TrainConfig) -> tuple[Any, int, int]:
-    """The samples up to ``max_length`` tokens; how many went; the longest kept."""
-    keep = [index for index, length in enumerate(lengths) if length <= config.max_length]
-    dropped = len(lengths) - len(keep)
-    if dropped and config.too_long == "error":
-        raise ConfigError(
-            f"{dropped} samples are longer than max_length {config.max_length} (longest {max(lengths)} tokens)",
-            "raise max_length, or set too_long: drop",
-        )
-    if not keep:
-        raise ConfigError(
-            f"every sample is longer than max_length {config.max_length} (shortest {min(lengths)} tokens)",
-            "raise max_length",
-        )
-    return tokenized.select(keep), dropped, max(lengths[index] for index in keep)
-
-
-def prepare_data(tokenizer: Any, config: TrainConfig) -> PreparedData:
-    """Load, check, tokenize with the loss mask, and apply the length policy to both splits."""
-    train, evaluation = load_dataset_splits(config)
-    train = conversational_view(train, config)
-    if len(train) == 0:
-        raise ConfigError(f"the {config.train_split!r} split of {config.dataset!r} is empty")
-    check_template(tokenizer, config)
-    check_system_prompt(tokenizer, train, config)
-    template = training_template(tokenizer, config)
-    tokenized, lengths = tokenize_split(tokenizer, train, config, template)
-    train_ids, dropped, longest = drop_too_long(tokenized, lengths, config)
-    eval_ids = None
-    if evaluation is not None and len(evaluation):
-        tokenized, lengths = tokenize_split(tokenizer, conversational_view(evaluation, config), config, template)
-        eval_ids, eval_dropped, _ = drop_too_long(tokenized, lengths, config)
-        dropped += eval_dropped
-    return PreparedData(
-        train=train_ids, eval=eval_ids, dropped_too_long=dropped, longest_kept=longest, conversations=train
+    handler = DeepSpeedSequenceParallelConfig(
+        sp_seq_length_is_variable=True, sp_attn_implementation=config.attn_implementation or "sdpa"
     )
-
-
-def load_tokenizer(config: TrainConfig) -> Any:
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(config.tokenizer or config.model)
-    if config.chat_template:
-        template = Path(config.chat_template)
-        if not template.is_file():
-            raise ConfigError(f"chat_template {template} does not exist")
-        tokenizer.chat_template = template.read_text()
-    return tokenizer
-
-
-def load_model(config: TrainConfig) -> Any:
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    model_config = AutoConfig.from_pretrained(config.model)
-    if config.rope_scaling is not None:
-        model_config.rope_scaling = config.rope_scaling
-    kwargs: dict[str, Any] = {"config": model_config, "dtype": torch.bfloat16 if config.bf16 else torch.float32}
-    if config.attn_implementation:
-        kwargs["attn_implementation"] = config.attn_implementation
-    return AutoModelForCausalLM.from_pretrained(config.model, **kwargs)
+    return ParallelismConfig(sp_backend="deepspeed", sp_size=config.sequence_parallel_size, sp_handler=handler)
 
 
 def sft_config(config: TrainConfig, has_eval: bool) -> Any:
-    import dataclasses
-
+    """TRL's arguments. Building them is what makes a DeepSpeed ZeRO-3 configuration live (transformers keeps a
+    reference to it), so they come before the model."""
     from trl import SFTConfig
 
     # transformers 5 folded warmup_ratio into warmup_steps (a float below 1 is a ratio); 4.x has both.
     fields = {field.name for field in dataclasses.fields(SFTConfig)}
-    warmup: dict[str, Any] = (
+    renamed: dict[str, Any] = (
         {"warmup_ratio": config.warmup_ratio}
         if "warmup_ratio" in fields
         else {"warmup_steps": config.warmup_ratio if config.warmup_ratio > 0 else 0}
     )
+    # transformers 5.x renamed gradient checkpointing to activation checkpointing (the old name warns).
+    checkpointing = "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+    renamed[checkpointing] = config.gradient_checkpointing
     return SFTConfig(
-        **warmup,
+        **renamed,
         output_dir=config.output_dir,
+        # Every sample already fits (prepare_data dropped the longer ones), so TRL never truncates.
         max_length=config.max_length,
-        # The labels are built in prepare_data (assistant-only when asked), which TRL keeps as they are.
-        assistant_only_loss=False,
+        assistant_only_loss=config.assistant_only_loss,
         packing=config.packing,
+        activation_offloading=config.activation_offloading,
+        use_liger_kernel=config.use_liger_kernel,
+        parallelism_config=parallelism_config(config),
         bf16=config.bf16,
-        gradient_checkpointing=config.gradient_checkpointing,
         learning_rate=config.learning_rate,
         lr_scheduler_type=config.lr_scheduler_type,
         weight_decay=config.weight_decay,
@@ -328,8 +113,12 @@ def build_trainer(config: TrainConfig, model: Any = None, tokenizer: Any = None)
     """The SFT trainer over the prepared data; ``model``/``tokenizer`` may be given (tests build tiny ones)."""
     from trl import SFTTrainer
 
+    from cligym.training.model import load_model
+
+    check_packages(config)
     tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config)
     data = prepare_data(tokenizer, config)
+    arguments = sft_config(config, data.eval is not None)
     model = model if model is not None else load_model(config)
     peft_config = None
     if config.lora.enabled:
@@ -344,7 +133,7 @@ def build_trainer(config: TrainConfig, model: Any = None, tokenizer: Any = None)
         )
     trainer = SFTTrainer(
         model=model,
-        args=sft_config(config, data.eval is not None),
+        args=arguments,
         train_dataset=data.train,
         eval_dataset=data.eval,
         processing_class=tokenizer,
@@ -356,11 +145,10 @@ def build_trainer(config: TrainConfig, model: Any = None, tokenizer: Any = None)
 def train(config: TrainConfig, model: Any = None, tokenizer: Any = None) -> Any:
     """Train, save the final model (and push it when asked); returns the trainer."""
     trainer, data = build_trainer(config, model, tokenizer)
-    print(
+    rank_zero_print(
         f"training on {len(data.train)} samples ({data.dropped_too_long} dropped as longer than "
         f"{config.max_length} tokens; longest kept {data.longest_kept}); "
-        f"evaluating on {len(data.eval) if data.eval is not None else 0}",
-        flush=True,
+        f"evaluating on {len(data.eval) if data.eval is not None else 0}"
     )
     resume = config.resume_from_checkpoint
     if resume is True and not any(Path(config.output_dir).glob("checkpoint-*")):
@@ -372,13 +160,58 @@ def train(config: TrainConfig, model: Any = None, tokenizer: Any = None) -> Any:
     return trainer
 
 
+def dry_run(config: TrainConfig, gpus: int, gpu_memory_gb: float, tokenizer: Any = None) -> bool:
+    """Print what the run would train on and the memory per GPU; False when it cannot fit."""
+    from cligym.training.memory import fit_hints, memory_plan, model_shape
+    from cligym.training.model import load_model_config, rope_theta_of
+
+    check_packages(config)
+    if config.sequence_parallel_size > 1 and gpus % config.sequence_parallel_size:
+        raise ConfigError(
+            f"{gpus} GPUs are not a multiple of sequence_parallel_size {config.sequence_parallel_size}",
+            "plan a multiple of that many GPUs (--gpus), or a sequence_parallel_size dividing the GPU count",
+        )
+    tokenizer = tokenizer if tokenizer is not None else load_tokenizer(config)
+    data = prepare_data(tokenizer, config)
+    model_config = load_model_config(config)
+    shape = model_shape(model_config, config)
+    plan = memory_plan(shape, config, gpus)
+    lines = [
+        f"model       {config.model}: {shape.parameters / 1e9:.2f}B parameters, "
+        f"{shape.trainable / 1e9:.3f}B trained{' (LoRA)' if config.lora.enabled else ''}",
+        f"positions   {model_config.max_position_embeddings}, rope_theta {rope_theta_of(model_config)}"
+        + (f", scaling {config.rope_scaling}" if config.rope_scaling else ""),
+        f"data        {len(data.train)} train samples, {data.dropped_too_long} dropped as longer than "
+        f"{config.max_length} tokens, longest kept {data.longest_kept}",
+        f"layout      {gpus} GPUs, ZeRO-{plan.zero_stage}, sequence parallel {plan.sequence_parallel}, "
+        f"{plan.tokens_per_gpu} tokens per GPU per micro-batch",
+        "memory per GPU (GB):",
+        *(f"  {name:<16}{value:>8.1f}" for name, value in plan.parts_gb.items()),
+        f"  {'total':<16}{plan.total_gb:>8.1f}  of {gpu_memory_gb:.0f}",
+    ]
+    rank_zero_print("\n".join(lines))
+    if plan.total_gb <= gpu_memory_gb:
+        rank_zero_print("fits")
+        return True
+    rank_zero_print(f"does not fit: {plan.total_gb:.1f} GB > {gpu_memory_gb:.0f} GB per GPU; try:")
+    rank_zero_print("\n".join(f"  - {hint}" for hint in fit_hints(plan, config)))
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, required=True, help="configs/train/NAME.yaml")
     parser.add_argument("overrides", nargs="*", help="key.path=value, e.g. learning_rate=1e-5 lora.enabled=true")
+    parser.add_argument("--dry-run", action="store_true", help="print memory per GPU and what would be trained on")
+    parser.add_argument(
+        "--gpus", type=int, default=int(os.environ.get("WORLD_SIZE", "1")), help="GPUs of the run (--dry-run)"
+    )
+    parser.add_argument("--gpu-memory", type=float, default=DEFAULT_GPU_MEMORY_GB, help="GB per GPU (--dry-run)")
     args = parser.parse_args(argv)
     try:
         config = load_train_config(args.config, args.overrides)
+        if args.dry_run:
+            return 0 if dry_run(config, args.gpus, args.gpu_memory) else 3
         train(config)
     except CligymError as error:
         print(f"error: {error.message}", file=sys.stderr)

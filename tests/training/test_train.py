@@ -21,37 +21,12 @@ from cligym.errors import ConfigError
 from cligym.filtering.dataset import build_dataset, save_dataset
 from cligym.rollout.trajectory import read_trajectories
 from cligym.training.config import TrainConfig
-from cligym.training.train import build_trainer, clean_messages, row_tools, train
+from cligym.training.train import build_trainer, train
+from tests.training.tiny import SPECIAL, TEMPLATE
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-SPECIAL = ["<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", "<pad>"]
-# Qwen-style, with the {% generation %} markers transformers uses for the assistant-token mask.
-TEMPLATE = """
-{%- if messages[0].role == 'system' or tools %}<|im_start|>system
-{% if messages[0].role == 'system' %}{{ messages[0].content }}{% endif %}
-{%- if tools %}
-# Tools
-{% for tool in tools %}{{ tool | tojson }}
-{% endfor %}{% endif %}<|im_end|>
-{% endif %}
-{%- for message in messages %}
-{%- if message.role == 'user' %}<|im_start|>user
-{{ message.content }}<|im_end|>
-{% elif message.role == 'assistant' %}<|im_start|>assistant
-{% generation %}{{ message.content }}
-{%- for call in message.tool_calls or [] %}<tool_call>TOOL_CALL_JSON</tool_call>
-{%- endfor %}<|im_end|>{% endgeneration %}
-{% elif message.role == 'tool' %}<|im_start|>tool
-{{ message.content }}<|im_end|>
-{% endif %}
-{%- endfor %}
-{%- if add_generation_prompt %}<|im_start|>assistant
-{% endif %}
-""".strip().replace(
-    "TOOL_CALL_JSON", '{{ {"name": call.function.name, "arguments": call.function.arguments} | tojson }}'
-)
 NO_TOOLS_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message.role }}\n{% if message.role == 'assistant' %}"
     "{% generation %}{{ message.content }}<|im_end|>{% endgeneration %}{% else %}{{ message.content }}<|im_end|>"
@@ -129,12 +104,12 @@ def test_labels_are_masked_exactly_outside_assistant_turns(model_dir: Path, data
     trainer, data = build_trainer(config(model_dir, dataset_dir, tmp_path / "out"))
     tokenizer = trainer.processing_class
     processed = list(trainer.train_dataset)
-    assert data.dropped_too_long == 0 and len(processed) == len(data.conversations) > 0
-    for raw, row in zip(data.conversations, processed, strict=True):
+    assert data.dropped_too_long == 0 and len(processed) == len(data.train) > 0
+    for raw, row in zip(data.train, processed, strict=True):
         # Independently of TRL: the template's own assistant spans for this conversation.
         expected = tokenizer.apply_chat_template(
-            clean_messages(raw["messages"]),
-            tools=row_tools(raw),
+            raw["messages"],
+            tools=raw["tools"],
             tokenize=True,
             return_dict=True,
             return_assistant_tokens_mask=True,
