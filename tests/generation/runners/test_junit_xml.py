@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cligym.errors import CligymError
-from cligym.generation.runners.junit_xml import parse_junit_xml
+from cligym.generation.runners.runner_report import ReportError, parse_junit_xml
 from tests.generation.runners.test_tap import NODE_TESTS
 
 
@@ -36,7 +35,7 @@ def test_node_test_runner_junit(tmp_path: Path) -> None:
     }
     assert "strictly equal" in outcomes["math.test.js::math::subtracts"].message
     # The same ids as Node's TAP stream gives for the same tests.
-    from cligym.generation.runners.tap import parse_tap
+    from cligym.generation.runners.runner_report import parse_tap
 
     tap = subprocess.run(
         ["node", "--test", "--test-reporter=tap", "math.test.js"], cwd=tmp_path, capture_output=True, text=True
@@ -71,5 +70,5 @@ def test_classnames_that_say_something_are_kept() -> None:
 
 
 def test_a_broken_report_is_a_clear_error() -> None:
-    with pytest.raises(CligymError, match="not valid XML"):
+    with pytest.raises(ReportError, match="not valid XML"):
         parse_junit_xml("<testsuite><testcase", "out.xml")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cligym.generation.runners.tap import parse_tap
+from cligym.generation.runners.runner_report import parse_tap
 
 NODE_TESTS = """
 const test = require('node:test');
@@ -78,3 +78,25 @@ def test_prove_streams_name_their_files_and_a_stopped_run_is_an_error(tmp_path: 
 )
 def test_plans_bail_out_and_todo(stream: str, expected: dict[str, str]) -> None:
     assert statuses(stream, "s") == expected
+
+
+def test_the_shipped_converter_runs_alone_and_writes_our_report(tmp_path: Path) -> None:
+    """Exported tasks run the file by itself with the container's python3: no cligym, standard library only."""
+    from importlib import resources
+
+    from cligym.generation.gold.junit import parse_pytest_report
+
+    script = tmp_path / "runner_report.py"
+    script.write_text(resources.files("cligym.generation.runners").joinpath("runner_report.py").read_text())
+    (tmp_path / "run.tap").write_text("1..3\nok 1 - a\nnot ok 2 - b\n")
+    result = subprocess.run(
+        ["/usr/bin/python3", "-I", str(script), "tap", str(tmp_path / "run.tap"), "t/basic.t"],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    outcomes = {o.test_id: o.status for o in parse_pytest_report(result.stdout)}
+    assert outcomes == {"t/basic.t::a": "passed", "t/basic.t::b": "failed", "t/basic.t::test 3": "error"}
+    missing = subprocess.run(
+        ["/usr/bin/python3", "-I", str(script), "junit", str(tmp_path / "absent.xml")], capture_output=True, text=True
+    )
+    assert missing.returncode == 0 and parse_pytest_report(missing.stdout) == []  # no report: nothing passed
