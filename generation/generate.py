@@ -346,7 +346,7 @@ def _task_record(
         task_id=task_id,
         candidate=candidate,
         gold_image=gold.image.tag,
-        task_dockerfile=task_dockerfile(gold.dockerfile, candidate.break_steps),
+        task_dockerfile=task_dockerfile(gold.pinned_dockerfile, candidate.break_steps),
         validation=validation,
         statement=written.statement,
         statement_with_hint=written.statement_with_hint,

@@ -1,4 +1,4 @@
-"""The one place a task's Dockerfile is written: a head (the gold Dockerfile, or ``FROM`` a gold image), the
+"""The one place a task's Dockerfile is written: a head (gold's pinned Dockerfile, or ``FROM`` a gold image), the
 steps an export format needs, then the candidate's break steps. Validation, the task record and every
 exporter build the same file, so the image judged is the image shipped."""
 

@@ -11,6 +11,7 @@ import time
 
 from cligym.errors import CligymError, SandboxUnavailableError
 from cligym.generation.export.harbor import VERIFIER_LOGS
+from cligym.generation.export.shell_startup import EMPTY_STARTUP
 from cligym.generation.export.task_files import HARNESS_MANIFEST, STOP_LEFTOVER_PROCESSES
 from cligym.generation.gold.harness import VERIFIER_TESTS_DIR
 from cligym.generation.gold.verdict import harness_differences, outcomes_of, required_statuses, reward_of
@@ -48,13 +49,17 @@ def run_verifier(box: Sandbox, task: RolloutTask, timeout: float) -> VerifierRes
     (unless the container itself is gone)."""
     started = time.monotonic()
     # Nothing the agent left running may touch the verifier's files once they are copied in.
-    box.exec(STOP_LEFTOVER_PROCESSES, timeout=60)
-    box.exec(f"rm -rf {VERIFIER_TESTS_DIR} {VERIFIER_LOGS}", timeout=60, shell="/bin/sh")
+    # No shell of the verifier's sources the image's BASH_ENV file, which the agent could have written code into:
+    # test.sh applies the lines of it a break writes (generation/export/shell_startup.py).
+    box.exec(STOP_LEFTOVER_PROCESSES, timeout=60, environment=EMPTY_STARTUP)
+    box.exec(f"rm -rf {VERIFIER_TESTS_DIR} {VERIFIER_LOGS}", timeout=60, shell="/bin/sh", environment=EMPTY_STARTUP)
     try:
         box.copy_dir(task.tests_dir, VERIFIER_TESTS_DIR)
     except OSError as exc:
         raise SandboxUnavailableError(f"cannot copy the verifier into {box.name}: {exc}") from None
-    result = box.exec(f"bash {VERIFIER_TESTS_DIR}/test.sh", timeout=timeout, output_cap_bytes=200_000)
+    result = box.exec(
+        f"bash {VERIFIER_TESTS_DIR}/test.sh", timeout=timeout, output_cap_bytes=200_000, environment=EMPTY_STARTUP
+    )
     reward = reward_of(_optional_text(box, f"{VERIFIER_LOGS}/reward.txt")) or 0.0
     required = [*task.fail_to_pass, *task.pass_to_pass]
     statuses = required_statuses(outcomes_of(_optional_text(box, f"{VERIFIER_LOGS}/pytest-report.json")), required)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cligym.generation.export.shell_startup import StartupFiles, startup_files, startup_script
 from cligym.generation.export.task_files import (
     STOP_LEFTOVER_PROCESSES,
     TASK_PATH,
     UNSET_PYTEST_VARIABLES,
     VERIFIER_PATH_LINES,
     as_one_function,
-    copy_gold_source,
     final_verdict,
     fresh_partial_directory,
     harness_check_script,
@@ -25,8 +25,8 @@ from cligym.generation.export.task_files import (
     replace_directory,
     restore_repository_script,
     solve_script,
-    task_files_dockerfile,
     verifier_python,
+    write_build_context,
     write_verifier_files,
 )
 from cligym.generation.export.task_toml import TaskInfo, TaskMetadata, TaskToml, VerifierConfig
@@ -62,8 +62,9 @@ def task_toml(task: TaskRecord, gold: GoldRecord, hinted: bool) -> str:
     return config.to_toml()
 
 
-def test_script(gold: GoldRecord, tests: Path) -> str:
-    """tests/test.sh for the verifier files already written to ``tests``."""
+def test_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
+    """tests/test.sh for the verifier files already written to ``tests``; ``startup``: the task's BASH_ENV
+    files, applied without being run (see shell_startup)."""
     command = pytest_run_command(
         gold.base_test_command,
         plugin_dir=VERIFIER_TESTS_DIR,
@@ -80,7 +81,7 @@ def test_script(gold: GoldRecord, tests: Path) -> str:
     inputs_after = inputs_check(tests, VERIFIER_LOGS, when="after the tests ran")
     # pytest, its plugins, the start-up hooks and the interpreter must be as in gold (reason in harness.txt).
     body = f"""{VERIFIER_PATH_LINES}{STOP_LEFTOVER_PROCESSES}HARNESS_MODIFIED=0
-{library_resolution_check(gold)}mkdir -p {VERIFIER_LOGS}
+{startup_script(startup)}{library_resolution_check(gold)}mkdir -p {VERIFIER_LOGS}
 echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
@@ -105,7 +106,8 @@ def export_harbor_task(
     """Write one Harbor task directory; returns its path. ``gold_context`` is the gold build's context
     (its Dockerfile and, for local and git sources, the source tree). With ``gold_image_reference`` (the gold
     image pushed to a registry, see ``push_gold_image``) the Dockerfile starts ``FROM`` it and holds only the
-    break steps; otherwise it rebuilds the gold environment from scratch."""
+    break steps; otherwise it rebuilds the gold environment from scratch, its pip steps held to gold's exact
+    versions by ``environment/constraints.txt``."""
     name = exported_task_name(task.task_id, hinted)
     partial = fresh_partial_directory(out_dir, name)
     environment = partial / "environment"
@@ -115,10 +117,9 @@ def export_harbor_task(
 
     (partial / "task.toml").write_text(task_toml(task, gold, hinted))
     (partial / "instruction.md").write_text(task.statement_with_hint if hinted else task.statement)
-    (environment / "Dockerfile").write_text(task_files_dockerfile(gold, task, gold_image_reference))
-    copy_gold_source(gold_context, environment, gold_image_reference)
+    write_build_context(gold, task, gold_context, environment, gold_image_reference)
     write_verifier_files(task, gold, gold_context, tests)
-    (tests / "test.sh").write_text(test_script(gold, tests))
+    (tests / "test.sh").write_text(test_script(gold, tests, startup_files(task.candidate.break_steps)))
     (partial / "solution" / "solve.sh").write_text(solve_script(task))
     for script in (tests / "test.sh", partial / "solution" / "solve.sh"):
         script.chmod(0o755)

@@ -1,6 +1,7 @@
-"""What every export format ships, whatever its layout: the task's Dockerfile (self-contained, or on a gold
-image from a registry), the verifier's files (pristine tracked files, expected test ids, our pytest plugins,
-the verdict), the shell lines that put the repository back before judging, and the oracle's script."""
+"""What every export format ships, whatever its layout: the task's build context (its Dockerfile, self-contained
+or on a gold image from a registry, and the files that Dockerfile copies in), the verifier's files (pristine
+tracked files, expected test ids, our pytest plugins, the verdict), the shell lines that put the repository
+back before judging, and the oracle's script."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from cligym.generation.gold.dockerfile import PYTEST_PLUGIN_MODULE, SOURCE_DIR_IN_CONTEXT
+from cligym.generation.gold.distributions import constraints_file
+from cligym.generation.gold.dockerfile import CONSTRAINTS_FILE, PYTEST_PLUGIN_MODULE, SOURCE_DIR_IN_CONTEXT
 from cligym.generation.gold.harness import VERIFIER_TESTS_DIR, harness_script
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE
@@ -53,16 +55,30 @@ def required_tests(task: TaskRecord) -> list[str]:
 def task_files_dockerfile(
     gold: GoldRecord, task: TaskRecord, gold_image_reference: str | None, extra_steps: Sequence[str] = ()
 ) -> str:
-    """The gold Dockerfile (or ``FROM`` the gold image in a registry), ``extra_steps`` the format needs, then
-    the break steps."""
-    head = gold.dockerfile if gold_image_reference is None else from_image(gold_image_reference)
+    """Gold's pinned Dockerfile (or ``FROM`` the gold image in a registry, which installs nothing),
+    ``extra_steps`` the format needs, then the break steps. Only gold's own pip steps are constrained: a
+    break step that installs another version of a dependency must still get it."""
+    head = gold.pinned_dockerfile if gold_image_reference is None else from_image(gold_image_reference)
     return task_dockerfile(head, task.candidate.break_steps, extra_steps)
 
 
-def copy_gold_source(gold_context: Path, destination: Path, gold_image_reference: str | None) -> None:
-    """The source tree the gold Dockerfile copies in; not needed when building on the gold image itself."""
+def write_build_context(
+    gold: GoldRecord,
+    task: TaskRecord,
+    gold_context: Path,
+    destination: Path,
+    gold_image_reference: str | None,
+    extra_steps: Sequence[str] = (),
+) -> None:
+    """Into ``destination``: the task's Dockerfile and what it copies in. A self-contained one rebuilds gold:
+    its source tree (from ``gold_context``, the gold build's context; an sdist is fetched by the Dockerfile)
+    and the constraints that hold its pip steps to gold's versions. One on the gold image needs neither."""
+    (destination / "Dockerfile").write_text(task_files_dockerfile(gold, task, gold_image_reference, extra_steps))
+    if gold_image_reference is not None:
+        return
+    (destination / CONSTRAINTS_FILE).write_text(constraints_file(gold.name, gold.installed_distributions))
     source = gold_context / SOURCE_DIR_IN_CONTEXT
-    if gold_image_reference is None and source.is_dir():
+    if source.is_dir():
         shutil.copytree(source, destination / SOURCE_DIR_IN_CONTEXT, symlinks=True)
 
 
@@ -210,8 +226,8 @@ def final_verdict(verdict: str, logs: str) -> str:
 if [ "$HARNESS_MODIFIED" = 0 ] && cligym_verdict="$({verdict} 2> {logs}/verdict.txt)" && [ "$cligym_verdict" = 1 ]; then
   cligym_reward=1
 fi
-{STOP_LEFTOVER_PROCESSES}if [ -n "${{cligym_library_problems:-}}" ]; then
-  printf '%s' "$cligym_library_problems" >> {logs}/harness.txt
+{STOP_LEFTOVER_PROCESSES}if [ -n "${{cligym_library_problems:-}}${{cligym_startup_problems:-}}" ]; then
+  printf '%s%s' "${{cligym_library_problems:-}}" "${{cligym_startup_problems:-}}" >> {logs}/harness.txt
 fi
 echo "$cligym_reward" > {logs}/reward.txt
 echo "$cligym_reward"

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cligym.errors import CligymError
+from cligym.generation.export.shell_startup import EMPTY_STARTUP
 
 TASK_TOML = "task.toml"
 HARBOR_SCHEMA_VERSION = "1.4"
@@ -43,6 +44,8 @@ class VerifierConfig(_Section):
     timeout_sec: float = DEFAULT_VERIFIER_TIMEOUT
     # The verifier judges the container the agent repaired, so it must share it.
     environment_mode: str = "shared"
+    # Variables the verifier starts with (BASH_ENV emptied: no start-up file the agent could edit is sourced).
+    env: dict[str, str] = Field(default_factory=lambda: dict(EMPTY_STARTUP))
 
 
 class AgentConfig(_Section):
@@ -96,7 +99,10 @@ class TaskToml(_Section):
 
 
 def _value(value: object) -> str:
-    """A TOML value: a JSON string is a valid TOML basic string, lists of strings likewise."""
+    """A TOML value: a JSON string is a valid TOML basic string, lists of strings likewise; a mapping of
+    strings an inline table."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(key)} = {_value(item)}" for key, item in value.items()) + " }"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

@@ -1,5 +1,6 @@
 """Terminal-Bench 1.0 task directories: ``task.yaml``, ``Dockerfile``, ``docker-compose.yaml``,
-``run-tests.sh``, ``tests/`` and ``solution.sh``.
+``run-tests.sh``, ``tests/`` and ``solution.sh`` (and, when the Dockerfile rebuilds gold, the gold source
+and ``constraints.txt``).
 
 Terminal-Bench drives the container through tmux and decides by parsing what ``run-tests.sh`` prints with its
 pytest parser: every test named in pytest's ``-rA`` short summary must read PASSED. ``run-tests.sh`` has the
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from cligym.generation.export.shell_startup import StartupFiles, startup_files, startup_script
 from cligym.generation.export.task_files import (
     REQUIRED_TESTS_FILE,
     SELECT_PLUGIN_MODULE,
@@ -23,7 +25,6 @@ from cligym.generation.export.task_files import (
     UNSET_PYTEST_VARIABLES,
     VERIFIER_PATH_LINES,
     as_one_function,
-    copy_gold_source,
     fresh_partial_directory,
     harness_check_script,
     inputs_check,
@@ -31,8 +32,8 @@ from cligym.generation.export.task_files import (
     replace_directory,
     restore_repository_script,
     solve_script,
-    task_files_dockerfile,
     verifier_python,
+    write_build_context,
     write_verifier_files,
 )
 from cligym.generation.gold.dockerfile import pytest_run_command
@@ -59,7 +60,8 @@ RUNNER_STEP = f"RUN mkdir -p {RUNNER_DIR} && mkfifo {RUNNER_DIR}/request {RUNNER
 # Shell builtins only (dash), so that a break of coreutils cannot stop the container's first process.
 RUNNER_COMMAND = (
     f"if [ ! -p {RUNNER_DIR}/request ]; then exec sleep infinity; fi; "
-    f"while read -r _ < {RUNNER_DIR}/request; do /bin/bash {TESTS_DIR}/verify.sh > {RUNNER_DIR}/output 2>&1; done"
+    f"while read -r _ < {RUNNER_DIR}/request; do "
+    f"BASH_ENV= ENV= /bin/bash {TESTS_DIR}/verify.sh > {RUNNER_DIR}/output 2>&1; done"
 )
 
 COMPOSE = """\
@@ -119,9 +121,10 @@ def task_yaml(task: TaskRecord, gold: GoldRecord, hinted: bool) -> str:
     return yaml.dump(config, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=4096)
 
 
-def verify_script(gold: GoldRecord, tests: Path) -> str:
+def verify_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
     """tests/verify.sh: restore the repository, run exactly the required tests, print pytest's -rA summary and
-    cligym's verdict as one more line of it."""
+    cligym's verdict as one more line of it. ``startup``: the task's BASH_ENV files, applied without being
+    run (see shell_startup)."""
     command = pytest_run_command(
         gold.base_test_command,
         plugin_dir=TESTS_DIR,
@@ -143,7 +146,7 @@ def verify_script(gold: GoldRecord, tests: Path) -> str:
     # No process is stopped here: Terminal-Bench's own tmux server, its clients waiting on the test run and
     # the panes' shells share the container with whatever the agent left, and cannot be told apart from it.
     body = f"""HARNESS_MODIFIED=0
-{library_resolution_check(gold)}mkdir -p {VERIFIER_LOGS}
+{startup_script(startup)}{library_resolution_check(gold)}mkdir -p {VERIFIER_LOGS}
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 {VERIFIER_PATH_LINES}{UNSET_PYTEST_VARIABLES}
@@ -159,6 +162,7 @@ done < <( ( {TASK_PATH}{command} -p {SELECT_PLUGIN_MODULE} -rA ) 2>&1 )
 [ $summary = 1 ] || echo "=== short test summary info ==="
 {inputs_after}verdict="$({verdict})"
 [ -n "${{cligym_library_problems:-}}" ] && printf '%s' "$cligym_library_problems"
+[ -n "${{cligym_startup_problems:-}}" ] && printf '%s' "$cligym_startup_problems"
 if [ "$HARNESS_MODIFIED" = 0 ] && [ "$verdict" = 1 ]; then
   echo "PASSED {VERDICT_TEST_ID}"
 else
@@ -177,7 +181,7 @@ if [ -p {RUNNER_DIR}/request ] && [[ "${{init[*]}}" == *{RUNNER_DIR}/request* ]]
   echo run > {RUNNER_DIR}/request
   while IFS= read -r line || [ -n "$line" ]; do printf '%s\\n' "$line"; done < {RUNNER_DIR}/output
 else
-  bash {TESTS_DIR}/verify.sh
+  BASH_ENV= ENV= bash {TESTS_DIR}/verify.sh
 fi
 """
 
@@ -196,13 +200,11 @@ def export_terminal_bench_task(
     name = exported_task_name(task.task_id, hinted)
     partial = fresh_partial_directory(out_dir, name)
     (partial / "task.yaml").write_text(task_yaml(task, gold, hinted))
-    (partial / "Dockerfile").write_text(
-        task_files_dockerfile(gold, task, gold_image_reference, [TMUX_STEP, RUNNER_STEP])
-    )
-    copy_gold_source(gold_context, partial, gold_image_reference)
+    write_build_context(gold, task, gold_context, partial, gold_image_reference, [TMUX_STEP, RUNNER_STEP])
     (partial / "docker-compose.yaml").write_text(COMPOSE)
     write_verifier_files(task, gold, gold_context, partial / "tests")
-    (partial / "tests" / "verify.sh").write_text(verify_script(gold, partial / "tests"))
+    startup = startup_files(task.candidate.break_steps)
+    (partial / "tests" / "verify.sh").write_text(verify_script(gold, partial / "tests", startup))
     (partial / "run-tests.sh").write_text(RUN_TESTS)
     (partial / "solution.sh").write_text(solve_script(task))
     for script in (partial / "run-tests.sh", partial / "solution.sh"):

@@ -18,6 +18,7 @@ from cligym.base_images import ensure_base_image
 from cligym.docker_connection import docker_client
 from cligym.generation.gold.baseline import GoldBuildError, judge_baseline
 from cligym.generation.gold.detect import InstallPlan, detect_install_plan
+from cligym.generation.gold.distributions import installed_distributions
 from cligym.generation.gold.dockerfile import (
     PYTEST_REPORT_PATH,
     REPO_PATH,
@@ -132,7 +133,10 @@ def build_gold_from_spec(
     if first_run is None:
         progress("running the tests (1/2)")
         first_run = _run_suite(tag, test_command, spec, settings, logs / "run1")
-    tracked = _tracked_in_image(tag, source, settings)
+    # Read off a container no test has run in yet: the image as built.
+    with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
+        tracked = _tracked_in_image(box, source)
+        distributions = installed_distributions(box, REPO_PATH)
     progress("running the tests (2/2)")
     runs = [first_run, _run_suite(tag, test_command, spec, settings, logs / "run2")]
     verdict = judge_baseline(spec.name, runs[0], runs[1])
@@ -153,6 +157,8 @@ def build_gold_from_spec(
         source=source.description,
         image=GoldImage(tag=tag, id=str(image.id), size_bytes=size, base_reference=base_reference),
         dockerfile=dockerfile,
+        pinned_dockerfile=render_gold_dockerfile(spec, plan, source, base_reference, pinned=True),
+        installed_distributions=distributions,
         repo_path=REPO_PATH,
         install_plan=plan,
         test_command=test_command,
@@ -265,11 +271,10 @@ def _collect(tag: str, base_command: str, settings: Settings, logs: Path) -> tup
     return parse_collected(result.stdout), setup_from_report(report), output
 
 
-def _tracked_in_image(tag: str, source: SourceTree, settings: Settings) -> dict[str, str]:
+def _tracked_in_image(box: Sandbox, source: SourceTree) -> dict[str, str]:
     """The source's files (build metadata aside) hashed as the installed gold image has them."""
     wanted = {relative for relative in source.manifest() if not is_build_metadata(relative)}
-    with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
-        return dict(sorted(repo_file_hashes(box, REPO_PATH, wanted).items()))
+    return dict(sorted(repo_file_hashes(box, REPO_PATH, wanted).items()))
 
 
 def _run_suite(tag: str, test_command: str, spec: RepoSpec, settings: Settings, log_prefix: Path) -> SuiteRun:

@@ -17,7 +17,7 @@ from cligym.generation.gold.pytest_setup import PytestSetup
 from cligym.generation.repo_spec import RepoSpec
 
 # Bump when the record's meaning changes (what is probed, how tests are judged): records are rebuilt.
-GOLD_SCHEMA_VERSION = "cligym.gold/14"
+GOLD_SCHEMA_VERSION = "cligym.gold/15"
 ModuleOrigin = Literal["repo", "site-packages", "stdlib", "builtin", "other"]
 
 
@@ -93,6 +93,13 @@ class GoldRecord(BaseModel):
     source: str
     image: GoldImage
     dockerfile: str
+    pinned_dockerfile: str = Field(
+        description="The gold Dockerfile with every pip install constrained to installed_distributions (a "
+        "constraints.txt beside it): what self-contained exports build, so a later rebuild gets gold's versions."
+    )
+    installed_distributions: dict[str, str] = Field(
+        description="Python distribution -> exact version installed in the gold image, the project's own left out."
+    )
     repo_path: str
     install_plan: InstallPlan
     test_command: str = Field(description="Exactly what runs the suite, with our report options.")

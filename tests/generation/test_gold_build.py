@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from cligym.base_images import BaseImage
 from cligym.docker_connection import docker_client
 from cligym.errors import CligymError, ImageBuildError
 from cligym.generation.gold import GoldBuildError, GoldRecord, build_gold
-from cligym.generation.gold.dockerfile import PYTEST_REPORT_PATH, pytest_run_command
+from cligym.generation.gold.dockerfile import CONSTRAINTS_PATH, PYTEST_REPORT_PATH, pytest_run_command
 from cligym.generation.gold.junit import parse_pytest_report
 from cligym.generation.gold.suite_run import install_report_plugin
 from cligym.sandbox import Sandbox
@@ -95,6 +96,31 @@ def test_a_second_build_reuses_the_image_and_the_record(inventory_record: GoldRe
     again = build_gold(INVENTORY_SPEC, load_settings(), run_dir, progress=messages.append)
     assert again.record_key == inventory_record.record_key
     assert "up to date" in messages and not any(m.startswith("building") for m in messages)
+
+
+def test_the_record_holds_each_installed_distribution_at_its_version_but_the_project(
+    inventory_record: GoldRecord,
+) -> None:
+    installed = inventory_record.installed_distributions
+    probed = {m.distribution: m.distribution_version for m in inventory_record.probe.modules if m.distribution}
+    assert {"pip", "pytest", "pluggy", "tabulate", "packaging"} <= set(installed)
+    assert installed["tabulate"] == probed["tabulate"] and installed["pytest"] == probed["pytest"]
+    # Installed from the repository (editable): no index serves it by version, and pip installs it from /repo.
+    assert "inventory" not in installed
+    assert f"COPY constraints.txt {CONSTRAINTS_PATH}" in inventory_record.pinned_dockerfile
+
+
+def test_a_record_of_an_older_schema_is_rebuilt_on_the_same_image(inventory_record: GoldRecord, tmp_path: Path) -> None:
+    run_dir = tmp_path / "older"
+    (run_dir / "gold" / "inventory").mkdir(parents=True)
+    older = json.loads(inventory_record.model_dump_json(exclude={"pinned_dockerfile", "installed_distributions"}))
+    older |= {"schema_version": "cligym.gold/14", "record_key": "0" * 12}
+    (run_dir / "gold" / "inventory" / "record.json").write_text(json.dumps(older))
+    messages: list[str] = []
+    again = build_gold(INVENTORY_SPEC, load_settings(), run_dir, progress=messages.append)
+    assert "up to date" not in messages and not any(m.startswith("building") for m in messages)
+    assert again.record_key == inventory_record.record_key
+    assert again.installed_distributions == inventory_record.installed_distributions
 
 
 def test_pip_still_installs_after_a_reinstall_brings_back_the_pep_668_marker(inventory_record: GoldRecord) -> None:

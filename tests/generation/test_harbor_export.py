@@ -7,7 +7,9 @@ import contextlib
 import glob
 import json
 import os
+import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,8 @@ from docker.errors import DockerException
 from cligym.docker_connection import docker_client
 from cligym.generation.export import export_harbor_task
 from cligym.generation.gold import GoldRecord
+from cligym.generation.gold.distributions import installed_distributions
+from cligym.generation.gold.dockerfile import CONSTRAINTS_FILE, CONSTRAINTS_PATH
 from cligym.generation.task_record import TaskRecord
 from cligym.image_build import build_image
 from cligym.sandbox import Sandbox
@@ -135,6 +139,7 @@ def test_a_registry_based_task_builds_on_the_gold_image_and_the_oracle_earns_rew
     assert dockerfile.startswith(f"FROM {registry_reference}\n")
     assert dockerfile.count("\nRUN ") == len(validated_task.task.candidate.break_steps)
     assert not (task_dir / "environment" / "src").exists()
+    assert not (task_dir / "environment" / CONSTRAINTS_FILE).exists()  # nothing to install on the gold image
     tag = "cligym/test-harbor-registry-task:latest"
     try:
         build_image(task_dir / "environment", tag)
@@ -142,6 +147,57 @@ def test_a_registry_based_task_builds_on_the_gold_image_and_the_oracle_earns_rew
         with contextlib.suppress(DockerException):
             docker_client().images.remove(tag, force=True)
     assert harbor_mean_reward(harbor, "oracle", task_dir, tmp_path / "jobs") == 1.0
+
+
+@contextlib.contextmanager
+def built(context: Path, tag: str) -> Iterator[str]:
+    """``context`` built as ``tag``, removed afterwards."""
+    try:
+        build_image(context, tag)
+        yield tag
+    finally:
+        with contextlib.suppress(DockerException):
+            docker_client().images.remove(tag, force=True)
+
+
+def test_a_self_contained_task_rebuilds_golds_python_distributions_at_golds_versions(
+    exported: tuple[GoldRecord, TaskRecord, Path],
+) -> None:
+    gold, _, task_dir = exported
+    environment = task_dir / "environment"
+    pins = (environment / CONSTRAINTS_FILE).read_text().splitlines()
+    assert [pin for pin in pins if not pin.startswith("#")] == [
+        f"{n}=={v}" for n, v in gold.installed_distributions.items()
+    ]
+    with built(environment, "cligym/test-harbor-self-contained-task:latest") as tag, Sandbox(tag) as box:
+        assert installed_distributions(box, gold.repo_path) == gold.installed_distributions
+        # The project itself, left out of the constraints, is installed editable from the repository as in gold.
+        editable = box.exec("python -m pip list --editable --format=freeze", workdir="/")
+        assert editable.stdout.split() == ["inventory==1.0.0"], editable.stdout + editable.stderr
+        assert not box.exec(f"test -e {CONSTRAINTS_PATH}").ok  # gold's image has no such file either
+
+
+def test_the_constraints_decide_the_versions_a_self_contained_task_gets(
+    exported: tuple[GoldRecord, TaskRecord, Path], tmp_path: Path
+) -> None:
+    gold, _, task_dir = exported
+    # An older pytest than gold's stands for a newer release the index would serve when the task is rebuilt:
+    # the image gets what the constraints name, not what the index offers.
+    older = "8.3.5"
+    assert gold.installed_distributions["pytest"] != older
+    environment = tmp_path / "environment"
+    shutil.copytree(task_dir / "environment", environment, symlinks=True)
+    constraints = environment / CONSTRAINTS_FILE
+    pinned = f"\npytest=={gold.installed_distributions['pytest']}\n"
+    assert pinned in constraints.read_text()
+    constraints.write_text(constraints.read_text().replace(pinned, f"\npytest=={older}\n"))
+    with built(environment, "cligym/test-harbor-constrained-task:latest") as tag, Sandbox(tag) as box:
+        installed = installed_distributions(box, gold.repo_path)
+    assert installed["pytest"] == older
+    # Everything else at gold's version (what only gold's pytest requires is not installed at all).
+    assert {name: gold.installed_distributions.get(name) for name in installed if name != "pytest"} == {
+        name: version for name, version in installed.items() if name != "pytest"
+    }
 
 
 # What lies to every program inside the container is caught from outside it, by the rollout (test_hack_suite).

@@ -21,7 +21,8 @@ def test_what_is_written_reads_back_the_same_and_is_plain_toml(tmp_path: Path) -
     path.write_text(config.to_toml())
     assert TaskToml.read(path) == config
     raw = tomllib.loads(path.read_text())
-    assert raw["verifier"] == {"timeout_sec": 612.5, "environment_mode": "shared"}
+    # The verifier starts with no shell start-up file sourced (generation/export/shell_startup.py).
+    assert raw["verifier"] == {"timeout_sec": 612.5, "environment_mode": "shared", "env": {"BASH_ENV": "", "ENV": ""}}
     assert raw["metadata"]["shallow"] is False and raw["schema_version"] == "1.4"
     # A task whose depth sweep did not run says nothing about depth.
     assert "shallow" not in TaskToml(metadata=TaskMetadata(repo="demo")).to_toml()

@@ -17,6 +17,7 @@ from docker.errors import DockerException
 from cligym.docker_connection import docker_client
 from cligym.generation.export import export_terminal_bench_task
 from cligym.generation.export.terminal_bench import RUNNER_COMMAND, RUNNER_STEP, TMUX_STEP, VERDICT_TEST_ID
+from cligym.generation.gold.dockerfile import CONSTRAINTS_FILE
 from cligym.image_build import build_image
 from cligym.sandbox import Sandbox
 from tests.generation.conftest import ValidatedTask
@@ -99,6 +100,8 @@ def test_the_task_directory_has_terminal_benchs_layout(validated_task: Validated
     assert dockerfile.index(TMUX_STEP) < first_break and dockerfile.index(RUNNER_STEP) < first_break
     assert (task_dir / "tests" / "pristine" / "tests" / "test_store.py").is_file()
     assert (task_dir / "tests" / "verify.sh").is_file()
+    # The Dockerfile rebuilds gold, its pip steps held to gold's versions.
+    assert f"COPY {CONSTRAINTS_FILE} " in "\n".join(dockerfile) and (task_dir / CONSTRAINTS_FILE).is_file()
     required = (task_dir / "tests" / "required-tests.txt").read_text().split()
     assert required == task.validation.fail_to_pass + task.validation.pass_to_pass
 
@@ -205,7 +208,7 @@ def test_a_registry_based_task_builds_on_the_gold_image_and_the_oracle_resolves_
     )
     assert task_dir.name.endswith("-hinted")
     assert (task_dir / "Dockerfile").read_text().startswith(f"FROM {registry_reference}\n")
-    assert not (task_dir / "src").exists()
+    assert not (task_dir / "src").exists() and not (task_dir / CONSTRAINTS_FILE).exists()
     tag = "cligym/test-tb-registry-task:latest"
     try:
         build_image(task_dir, tag)
