@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cligym.errors import CligymError
+from cligym.errors import CligymError, ConfigError
 from cligym.filtering.chat import CHAT_COLUMNS, chat_record
 from cligym.generation.export.task_toml import TASK_TOML
 from cligym.generation.task_record import broken_environment_of
@@ -38,6 +38,22 @@ log = logging.getLogger(__name__)
 # Written by `cligym filter` (filtering/filter_run.py): the kept episode ids, one per line.
 KEPT_PATH = Path("filter") / "kept.txt"
 TRAIN, VALIDATION = "train", "validation"
+# Hub license ids: https://huggingface.co/docs/hub/repositories-licenses ("unknown" is one of them).
+DEFAULT_LICENSE = "unknown"
+# The Hub's size buckets, as datasets lists them (datasets/utils/resources/size_categories.json).
+SIZE_CATEGORIES = (
+    "n<1K",
+    "1K<n<10K",
+    "10K<n<100K",
+    "100K<n<1M",
+    "1M<n<10M",
+    "10M<n<100M",
+    "100M<n<1B",
+    "1B<n<10B",
+    "10B<n<100B",
+    "100B<n<1T",
+    "n>1T",
+)
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -228,14 +244,18 @@ def save_dataset(dataset_dict: datasets.DatasetDict, out_dir: Path, card: str | 
     return out_dir
 
 
-def _front_matter(dataset_dict: datasets.DatasetDict, tags: list[str]) -> str:
+def _size_category(rows: int) -> str:
+    """The Hub's size bucket (its validator knows only these names), one per power of ten from 1K."""
+    return SIZE_CATEGORIES[min(max(len(str(rows)) - 3, 0), len(SIZE_CATEGORIES) - 1)]
+
+
+def _front_matter(dataset_dict: datasets.DatasetDict, tags: list[str], license: str) -> str:
     rows = sum(len(split) for split in dataset_dict.values())
-    size = "n<1K" if rows < 1_000 else "1K<n<10K" if rows < 10_000 else "10K<n<100K" if rows < 100_000 else "n>100K"
     lines = ["---", "configs:", "- config_name: default", "  data_files:"]
     for split in dataset_dict:
         lines += [f"  - split: {split}", f"    path: parquet/{split}.parquet"]
-    lines += ["task_categories:", "- text-generation", "tags:", *(f"- {tag}" for tag in tags)]
-    lines += ["size_categories:", f"- {size}", "---", ""]
+    lines += [f"license: {license}", "task_categories:", "- text-generation", "tags:", *(f"- {tag}" for tag in tags)]
+    lines += ["size_categories:", f"- {_size_category(rows)}", "---", ""]
     return "\n".join(lines)
 
 
@@ -244,8 +264,9 @@ def _counts(values: Iterable[str]) -> str:
     return ", ".join(f"{value} ({n})" for value, n in sorted(counted.items(), key=lambda item: (-item[1], item[0])))
 
 
-def chat_card(dataset_dict: datasets.DatasetDict, made_from: str = "") -> str:
-    """The chat dataset's card: counts, models, categories, columns and how it was made."""
+def chat_card(dataset_dict: datasets.DatasetDict, made_from: str = "", license: str = DEFAULT_LICENSE) -> str:
+    """The chat dataset's card: counts, models, categories, columns and how it was made; ``license`` is a Hub
+    license id (the trajectories quote the repaired projects' code, so only the user can say which applies)."""
     split_lines = [
         f"| {split} | {len(rows)} | {len(set(rows['task_id']))} | {sum(rows['tokens']):,} |"
         for split, rows in dataset_dict.items()
@@ -254,7 +275,7 @@ def chat_card(dataset_dict: datasets.DatasetDict, made_from: str = "") -> str:
     source = f" from `{made_from}`" if made_from else ""
     return "\n".join(
         [
-            _front_matter(dataset_dict, ["cligym", "agent-trajectories", "tool-calling", "sft"]),
+            _front_matter(dataset_dict, ["cligym", "agent-trajectories", "tool-calling", "sft"], license),
             "# cligym repair trajectories",
             "",
             f"Agent trajectories that repaired a deliberately broken software environment, made{source} by "
@@ -290,11 +311,11 @@ def chat_card(dataset_dict: datasets.DatasetDict, made_from: str = "") -> str:
     )
 
 
-def tasks_card(tasks: datasets.Dataset, made_from: str = "") -> str:
+def tasks_card(tasks: datasets.Dataset, made_from: str = "", license: str = DEFAULT_LICENSE) -> str:
     source = f" of `{made_from}`" if made_from else ""
     return "\n".join(
         [
-            _front_matter(_datasets().DatasetDict({TRAIN: tasks}), ["cligym", "environment-repair", "rl"]),
+            _front_matter(_datasets().DatasetDict({TRAIN: tasks}), ["cligym", "environment-repair", "rl"], license),
             "# cligym repair tasks",
             "",
             f"{len(tasks)} broken-environment repair tasks{source}, one row per Harbor task directory exported by "
@@ -312,21 +333,66 @@ def tasks_card(tasks: datasets.Dataset, made_from: str = "") -> str:
 
 
 def push_dataset(
-    dataset_dict: datasets.DatasetDict, repo_id: str, private: bool = True, token: str | None = None
+    dataset_dict: datasets.DatasetDict,
+    repo_id: str,
+    private: bool = True,
+    token: str | None = None,
+    card: str | None = None,
 ) -> None:
-    """Upload to the Hub as ``repo_id`` (``ORG/NAME``) with ``token`` or, without one, ``$HF_TOKEN``."""
+    """Upload to the Hub as ``repo_id`` (``ORG/NAME``), then ``card`` (``chat_card``/``tasks_card``) as its
+    README. ``token`` defaults to the one huggingface_hub finds (``$HF_TOKEN``, the file at ``$HF_TOKEN_PATH``
+    or ``$HF_HOME/token``, which ``hf auth login`` writes)."""
     if not _REPO_ID.match(repo_id):
-        raise CligymError(f"{repo_id!r} is not a Hub dataset id", "pass ORG/NAME, e.g. --push my-org/cligym-sft")
-    token = token or os.environ.get("HF_TOKEN")
+        raise ConfigError(f"{repo_id!r} is not a Hub dataset id", "pass ORG/NAME, e.g. --push my-org/cligym-sft")
+    import huggingface_hub
+
+    token = token or huggingface_hub.get_token()
     if not token:
-        raise CligymError(
-            f"no Hugging Face token to push {repo_id} with", "pass --token or set HF_TOKEN (a token with write access)"
+        raise ConfigError(
+            f"no Hugging Face token to push {repo_id} with",
+            "pass --token, set HF_TOKEN, or log in with `hf auth login` (it writes $HF_HOME/token, "
+            "~/.cache/huggingface/token by default; HF_TOKEN_PATH names another file); the token needs write access",
         )
+    with _hub_errors(repo_id):
+        commit = dataset_dict.push_to_hub(repo_id, private=private, token=token)
+        if card is not None:
+            _push_card(repo_id, card, token, commit.oid if commit is not None else None)
+
+
+def _push_card(repo_id: str, card: str, token: str, revision: str | None) -> None:
+    """``card`` as the repository's README, over the one ``push_to_hub`` just wrote: that one's
+    ``dataset_info`` and ``configs`` stay, since they describe the files it uploaded (``data/SPLIT-*``, where
+    our card names the local ``parquet/`` layout) and the Hub's viewer and loader read them; ours gives the
+    text and the rest of the metadata (license, task categories, tags, size)."""
+    from huggingface_hub import DatasetCard, hf_hub_download
+
+    written = hf_hub_download(repo_id, "README.md", repo_type="dataset", revision=revision, token=token)
+    metadata = DatasetCard(Path(written).read_text(encoding="utf-8")).data
+    ours = DatasetCard(card)
+    for key, value in ours.data.to_dict().items():
+        if key != "configs":
+            metadata[key] = value
+    ours.data = metadata
+    try:
+        ours.push_to_hub(
+            repo_id, token=token, repo_type="dataset", commit_message="Dataset card", parent_commit=revision
+        )
+    except ValueError as exc:  # the Hub's YAML check refused the card's metadata
+        raise CligymError(f"the Hub rejects the dataset card of {repo_id}: {exc}") from None
+
+
+@contextmanager
+def _hub_errors(repo_id: str) -> Iterator[None]:
+    import httpx
     from huggingface_hub.errors import HfHubHTTPError
 
     try:
-        dataset_dict.push_to_hub(repo_id, private=private, token=token)
+        yield
     except HfHubHTTPError as exc:
         raise CligymError(
             f"pushing {repo_id} to the Hub failed: {exc}", "check that the token may write to the organisation"
+        ) from None
+    except (httpx.HTTPError, OSError) as exc:
+        raise CligymError(
+            f"pushing {repo_id} to the Hub failed: {exc}", "check the network (and HF_ENDPOINT, if it is set)"
         ) from None

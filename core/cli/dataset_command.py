@@ -11,6 +11,7 @@ from rich.table import Table
 from cligym.cli.context import console
 from cligym.errors import CligymError
 from cligym.filtering.dataset import (
+    DEFAULT_LICENSE,
     TRAIN,
     build_dataset,
     chat_card,
@@ -31,7 +32,7 @@ Examples:
 
   cligym dataset runs/big-rollout --out runs/big-dataset --validation-share 0.05 --seed 1
 
-  HF_TOKEN=hf_... cligym dataset runs/big-rollout --out runs/big-dataset --push my-org/cligym-repairs --public
+  cligym dataset runs/big-rollout --out runs/big-dataset --push my-org/cligym-repairs --public --license mit
 """
 
 
@@ -40,7 +41,12 @@ def dataset(
     out: Path = typer.Option(..., "--out", help="Output directory: chat/ and tasks/ datasets go under it."),
     push: str | None = typer.Option(None, "--push", help="ORG/NAME on the Hugging Face Hub"),
     private: bool = typer.Option(True, "--private/--public", help="Visibility of the Hub repositories."),
-    token: str | None = typer.Option(None, "--token", envvar="HF_TOKEN", help="Hub token (default $HF_TOKEN)."),
+    token: str | None = typer.Option(
+        None, "--token", help="Hub token (default: $HF_TOKEN, else the token `hf auth login` saved)."
+    ),
+    license: str = typer.Option(
+        DEFAULT_LICENSE, "--license", help="Hub license id for the dataset cards, e.g. apache-2.0."
+    ),
     validation_share: float = typer.Option(
         0.1, "--validation-share", min=0.0, max=0.99, help="Share of the tasks held out for validation."
     ),
@@ -61,7 +67,8 @@ def dataset(
     if not kept:
         raise CligymError(f"the filter kept no trajectories of {run_dir}", "see `cligym filter RUN` for why")
     chat = build_dataset([by_id[episode] for episode in kept], validation_share=validation_share, seed=seed)
-    save_dataset(chat, out / "chat", card=chat_card(chat, made_from=run_dir.name))
+    card = chat_card(chat, made_from=run_dir.name, license=license)
+    save_dataset(chat, out / "chat", card=card)
 
     # Every task the run attempted, solved or not: RL wants the hard ones too.
     task_dirs = trajectory_task_dirs(trajectories)
@@ -76,7 +83,8 @@ def dataset(
         from datasets import DatasetDict
 
         tasks_dict = DatasetDict({TRAIN: tasks})
-        save_dataset(tasks_dict, out / "tasks", card=tasks_card(tasks, made_from=run_dir.name))
+        tasks_readme = tasks_card(tasks, made_from=run_dir.name, license=license)
+        save_dataset(tasks_dict, out / "tasks", card=tasks_readme)
 
     table = Table(title=f"dataset: {out / 'chat'}")
     for column in ("split", "rows", "tasks", "tokens"):
@@ -90,8 +98,8 @@ def dataset(
         highlight=False,
     )
     if push:
-        push_dataset(chat, push, private=private, token=token)
+        push_dataset(chat, push, private=private, token=token, card=card)
         console.print(f"pushed the chat dataset to https://huggingface.co/datasets/{push}", highlight=False)
         if tasks is not None:
-            push_dataset(tasks_dict, f"{push}-tasks", private=private, token=token)
+            push_dataset(tasks_dict, f"{push}-tasks", private=private, token=token, card=tasks_readme)
             console.print(f"pushed the tasks to https://huggingface.co/datasets/{push}-tasks", highlight=False)

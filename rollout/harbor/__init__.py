@@ -17,6 +17,20 @@ How a trial becomes a record:
 - ``steps``: one per tool call (one per turn without calls), ``index`` the model turn, tokens on a turn's
   first step. A call is a command when its arguments carry ``command``, ``cmd`` or ``keystrokes``. ATIF
   records neither exit codes nor command durations, so those stay unknown.
+- Steps that are not this trajectory's model output are context, never assistant messages (the chat dataset
+  trains on every assistant message): ``is_copied_context`` steps (copied from an earlier trajectory, as
+  Terminus's summarisation and continuation files and resumed sessions do) and deterministic agent steps
+  (``llm_call_count == 0``). A system or user step stays as it is; an agent step becomes a user message
+  holding its text, calls and results under a line saying what it is. Their calls are steps (commands the
+  filter rules judge) unless their original is taken in elsewhere; they add no model turn and no tokens.
+- A ``continued_trajectory_ref`` (Terminus's ``linear_history``) is followed: the continuation file's steps
+  extend the conversation, its copies of the previous file's steps as context only.
+- A subagent (``observation.results[].subagent_trajectory_ref``: ``trajectory_id`` embedded in
+  ``subagent_trajectories``, or ``trajectory_path`` beside ``trajectory.json``) adds its calls to the steps,
+  after the step that delegated, under that model turn; its conversation stays its own (the parent model
+  never saw it) and the verdict is the parent's, so it is not a record of its own, which would also count
+  the trial twice in pass rates. A reference that cannot be resolved makes the trial unreadable: a command
+  nobody can see could be a reward hack.
 - A trial whose agent wrote no ATIF file (oracle, nop, agents without a converter) is imported with no
   messages or steps: its verdict still counts for pass rates, and the filter's length rule drops it from
   datasets.

@@ -104,9 +104,23 @@ class AtifToolCall(_Lenient):
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
+class AtifSubagentRef(_Lenient):
+    """Where a delegated subagent's trajectory is: ``trajectory_id`` names one embedded in the parent's
+    ``subagent_trajectories``, ``trajectory_path`` a file (Terminus writes a name beside ``trajectory.json``);
+    ``session_id`` is informational only in ATIF and never resolves a reference."""
+
+    trajectory_id: str | None = None
+    trajectory_path: str | None = None
+    session_id: str | None = None
+
+    def describe(self) -> str:
+        return self.trajectory_path or self.trajectory_id or f"session {self.session_id}"
+
+
 class AtifResult(_Lenient):
     source_call_id: str | None = None
     content: AtifContent = None
+    subagent_trajectory_ref: list[AtifSubagentRef] | None = None
 
 
 class _AtifObservation(_Lenient):
@@ -126,6 +140,15 @@ class AtifStep(_Lenient):
     tool_calls: list[AtifToolCall] | None = None
     observation: _AtifObservation | None = None
     metrics: AtifMetrics | None = None
+    # ATIF-v1.5: the step was copied from an earlier trajectory for context (Terminus's summarisation
+    # subagents and continuation files, resumed pi/Kimi sessions); it is not this trajectory's output.
+    is_copied_context: bool | None = None
+    # ATIF-v1.7: 0 on an agent step marks a deterministic dispatch, one no model call produced.
+    llm_call_count: int | None = None
+
+    def subagent_refs(self) -> list[AtifSubagentRef]:
+        results = self.observation.results if self.observation else []
+        return [ref for result in results for ref in result.subagent_trajectory_ref or []]
 
 
 class _AtifAgent(_Lenient):
@@ -141,10 +164,12 @@ class _AtifFinalMetrics(_Lenient):
 
 class AtifTrajectory(_Lenient):
     schema_version: str
+    trajectory_id: str | None = None
     agent: _AtifAgent
     steps: list[AtifStep] = Field(min_length=1)
     final_metrics: _AtifFinalMetrics | None = None
     continued_trajectory_ref: str | None = None
+    subagent_trajectories: list[AtifTrajectory] | None = None
 
     @field_validator("schema_version")
     @classmethod

@@ -77,15 +77,15 @@ def _trajectory(trial_dir: Path, result: TrialResult) -> tuple[Trajectory, str]:
     verifier = verifier_result(trial_dir, result, task)
     atif_path = trial_dir / ATIF_FILE
     atif = read_model(atif_path, AtifTrajectory) if atif_path.exists() else None
-    conversation = conversation_of(atif) if atif is not None else Conversation()
+    conversation = conversation_of(atif, atif_path.parent) if atif is not None else Conversation()
     details = []
     if result.exception_info is not None:
         exception = result.exception_info
         details.append(f"Harbor recorded {exception.exception_type}: {exception.exception_message}")
     if atif is None:
         details.append(f"the agent wrote no ATIF trajectory ({ATIF_FILE})")
-    elif atif.continued_trajectory_ref:
-        details.append(f"continued in {atif.continued_trajectory_ref} (not imported)")
+    if conversation.linked:
+        details.append(f"read with {', '.join(conversation.linked)}")
     prompt_tokens, completion_tokens = conversation.prompt_tokens, conversation.completion_tokens
     if not prompt_tokens and not completion_tokens:
         prompt_tokens, completion_tokens = _reported_tokens(result, atif)

@@ -11,9 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ from typing import Any
 import pytest
 import typer
 import yaml
+from huggingface_hub import DatasetCard
 from typer.testing import CliRunner
 
 from cligym.errors import CligymError
@@ -35,8 +33,10 @@ from cligym.filtering.dataset import (
 )
 from cligym.llm import ChatMessage
 from cligym.rollout.trajectory import Trajectory, read_trajectories
-from cligym.training.train import clean_messages
+from cligym.training.data import clean_messages
 from tests.filtering.conftest import TASK
+from tests.filtering.hub_stand_in import HubRecord
+from tests.filtering.hub_stand_in import hub as hub
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -78,7 +78,7 @@ Functions you may call:
 """.strip()
 # Llama 3.1 style: one call per assistant message, its arguments encoded with `tojson` (a JSON string there
 # would be encoded a second time), results as `ipython` turns; any message holding a tool_calls key counts as
-# a call, so empty keys must be dropped first (training/train.py's clean_messages).
+# a call, so empty keys must be dropped first (training/data.py's clean_messages).
 LLAMA_TEMPLATE = """
 {%- for message in messages %}
 {%- if message.role == 'tool' %}<|start_header_id|>ipython<|end_header_id|>
@@ -365,86 +365,8 @@ def test_missing_filter_output_and_missing_token_are_clear_errors(
         push_dataset(loaded(out), "repairs", private=True, token="hf_x")
 
 
-class RecordingHub(BaseHTTPRequestHandler):
-    """Just enough of the Hub's HTTP API for ``push_to_hub`` (repo create and info, YAML check, preupload, the
-    basic LFS transfer, commit); records what it was sent."""
-
-    created: dict[str, dict[str, Any]]
-    uploads: dict[str, bytes]
-    commits: dict[str, list[dict[str, Any]]]
-    tokens: set[str]
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: pytest shows failures
-        pass
-
-    def _reply(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    def _handle(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.headers.get("Authorization"):
-            self.tokens.add(self.headers["Authorization"])
-        path = self.path.split("?")[0]
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        parts = path.strip("/").split("/")
-        repo = "/".join(parts[2:4]) if path.startswith("/api/datasets/") else ""
-        if path == "/api/repos/create":
-            request = json.loads(body)
-            name = f"{request['organization']}/{request['name']}"
-            self.created[name] = request
-            return self._reply(200, {"url": f"{base}/datasets/{name}", "name": name})
-        if path == "/api/validate-yaml":
-            return self._reply(200, {"errors": [], "warnings": []})
-        if repo and len(parts) in (4, 6) and (len(parts) == 4 or parts[4] == "revision"):
-            if repo not in self.created:
-                return self._reply(404, {"error": "Repository not found"}, {"X-Error-Code": "RepoNotFound"})
-            return self._reply(200, {"id": repo, "sha": "b" * 40, "private": True, "siblings": [], "tags": []})
-        if repo and len(parts) > 4 and parts[4] == "preupload":
-            files = json.loads(body)["files"]
-            modes = [{"path": f["path"], "uploadMode": "lfs", "shouldIgnore": False} for f in files]
-            return self._reply(200, {"files": modes})
-        if path.endswith(".git/info/lfs/objects/batch"):
-            objects = [
-                {
-                    "oid": item["oid"],
-                    "size": item["size"],
-                    "actions": {"upload": {"href": f"{base}/lfs-upload/{item['oid']}"}},
-                }
-                for item in json.loads(body)["objects"]
-            ]
-            return self._reply(200, {"transfer": "basic", "objects": objects})
-        if path.startswith("/lfs-upload/"):
-            self.uploads[parts[-1]] = body
-            return self._reply(200, {})
-        if repo and len(parts) > 4 and parts[4] == "commit":
-            self.commits[repo] = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
-            return self._reply(200, {"commitUrl": f"{base}/datasets/{repo}/commit/{'a' * 40}", "commitOid": "a" * 40})
-        return self._reply(404, {"error": "not found"}, {"X-Error-Code": "EntryNotFound"})
-
-    do_GET = do_HEAD = do_POST = do_PUT = _handle
-
-
-@pytest.fixture
-def hub() -> Iterator[tuple[str, type[RecordingHub]]]:
-    handler = type("Hub", (RecordingHub,), {"created": {}, "uploads": {}, "commits": {}, "tokens": set()})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    server.shutdown()
-    server.server_close()
-
-
 def test_push_uploads_the_chat_and_tasks_datasets_as_private_repos(
-    hub: tuple[str, type[RecordingHub]], kept_run: Path, out: Path, tmp_path: Path
+    hub: tuple[str, HubRecord], kept_run: Path, out: Path, tmp_path: Path
 ) -> None:
     import pyarrow.parquet as pq
 
@@ -463,7 +385,8 @@ def test_push_uploads_the_chat_and_tasks_datasets_as_private_repos(
     for repo, local in (("my-org/repairs", chat), ("my-org/repairs-tasks", tasks)):
         shards = {
             op["value"]["path"]: op["value"]["oid"]
-            for op in recorded.commits[repo]
+            for commit in recorded.commits[repo]
+            for op in commit
             if op["key"] == "lfsFile" and op["value"]["path"].startswith("data/")
         }
         assert {path.split("/")[1].split("-")[0] for path in shards} == set(local)
@@ -471,3 +394,8 @@ def test_push_uploads_the_chat_and_tasks_datasets_as_private_repos(
             # Read as the Hub's loader does: the features in the parquet metadata decode the Json arguments.
             uploaded = datasets.Dataset(pq.read_table(BytesIO(recorded.uploads[oid]))).to_list()
             assert uploaded == local[path.split("/")[1].split("-")[0]].to_list()
+    # Each card went up after its data, over push_to_hub's own README.
+    for repo, folder in (("my-org/repairs", "chat"), ("my-org/repairs-tasks", "tasks")):
+        card = DatasetCard(recorded.files(repo)["README.md"].decode())
+        assert card.text == DatasetCard((tmp_path / folder / "README.md").read_text()).text
+        assert card.data.to_dict()["dataset_info"]["splits"]
