@@ -9,6 +9,7 @@ seconds.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,6 @@ import pandas as pd
 from cligym.errors import CligymError
 from cligym.generation.attempt_log import ATTEMPTS_DIR, read_attempts
 from cligym.generation.gold.build import gold_dir
-from cligym.generation.gold.record import GoldRecord
 from cligym.generation.report_diversity import diversity_columns, diversity_frame
 from cligym.generation.task_record import Attempt
 
@@ -101,21 +101,24 @@ def attempts_frame(attempts: list[Attempt]) -> pd.DataFrame:
 
 
 def gold_frame(run_dir: Path, repos: list[str]) -> pd.DataFrame:
-    """The gold stage per repository; a build reused from an earlier run has no build seconds."""
+    """The gold stage per repository; a build reused from an earlier run has no build seconds. Read as plain
+    JSON: a run made by an earlier release (an older gold schema) still reports."""
     rows = []
     for repo in repos:
         path = gold_dir(run_dir, repo) / "record.json"
-        if not path.is_file():
+        try:
+            gold = json.loads(path.read_text())
+        except (OSError, ValueError):
             continue
-        gold = GoldRecord.read(path)
+        timings = gold.get("timings_s") or {}
         rows.append(
             {
                 "repo": repo,
-                "gold_tests": len(gold.gold_tests),
-                "gold_build_s": gold.timings_s.get("build"),
-                "gold_tests_s": gold.timings_s.get("baseline"),
-                "probe_s": gold.timings_s.get("probe"),
-                "gold_image_mb": gold.image.size_bytes / 1e6,
+                "gold_tests": len(gold.get("gold_tests") or []),
+                "gold_build_s": timings.get("build"),
+                "gold_tests_s": timings.get("baseline"),
+                "probe_s": timings.get("probe"),
+                "gold_image_mb": (gold.get("image") or {}).get("size_bytes", 0) / 1e6,
             }
         )
     return pd.DataFrame(rows, columns=_GOLD_COLUMNS)
