@@ -383,16 +383,21 @@ def _push_card(repo_id: str, card: str, token: str, revision: str | None) -> Non
 
 @contextmanager
 def _hub_errors(repo_id: str) -> Iterator[None]:
-    import httpx
+    import importlib.util
+
     from huggingface_hub.errors import HfHubHTTPError
 
+    # The Hub client's HTTP library: httpx before huggingface_hub 2, its fork httpx2 since.
+    transport_errors = tuple(
+        importlib.import_module(name).HTTPError for name in ("httpx", "httpx2") if importlib.util.find_spec(name)
+    )
     try:
         yield
     except HfHubHTTPError as exc:
         raise CligymError(
             f"pushing {repo_id} to the Hub failed: {exc}", "check that the token may write to the organisation"
         ) from None
-    except (httpx.HTTPError, OSError) as exc:
+    except (*transport_errors, OSError) as exc:
         raise CligymError(
             f"pushing {repo_id} to the Hub failed: {exc}", "check the network (and HF_ENDPOINT, if it is set)"
         ) from None
