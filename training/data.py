@@ -27,7 +27,6 @@ class PreparedData:
     eval: Any | None
     dropped_too_long: int
     longest_kept: int
-    lengths: list[int]  # tokens of every train sample before the length policy, in dataset order
 
 
 def load_dataset_splits(config: TrainConfig) -> tuple[Any, Any | None]:
@@ -220,9 +219,7 @@ def prepare_data(tokenizer: Any, config: TrainConfig) -> PreparedData:
         eval_kept, eval_lengths = within_max_length(tokenizer, conversations_of(eval_split, config), config)
         dropped += len(eval_lengths) - len(eval_kept)
         evaluation = as_dataset(eval_kept)
-    return PreparedData(
-        train=as_dataset(kept), eval=evaluation, dropped_too_long=dropped, longest_kept=longest, lengths=lengths
-    )
+    return PreparedData(train=as_dataset(kept), eval=evaluation, dropped_too_long=dropped, longest_kept=longest)
 
 
 def load_tokenizer(config: TrainConfig) -> Any:

@@ -19,7 +19,7 @@ from cligym.generation.gold import GoldRecord, build_gold
 from cligym.generation.gold.build import gold_dir
 from cligym.generation.inverters.catalog import all_catalog_candidates
 from cligym.generation.statements.templates import write_statement
-from cligym.generation.task_record import TaskRecord
+from cligym.generation.task_record import Candidate, TaskRecord, Validation
 from cligym.generation.validation import validate_candidate
 from cligym.settings import load_settings
 
@@ -52,8 +52,14 @@ def validated_task(base_image: BaseImage, tmp_path_factory: pytest.TempPathFacto
     started = datetime.now(UTC)
     validation = validate_candidate(gold, candidate, settings)
     assert validation.valid, validation.reason
-    task = TaskRecord(
-        task_id="inventory-sqlite-soname",
+    task = task_record("inventory-sqlite-soname", gold, candidate, validation)
+    return ValidatedTask(gold, task, run_dir, started, datetime.now(UTC))
+
+
+def task_record(task_id: str, gold: GoldRecord, candidate: Candidate, validation: Validation) -> TaskRecord:
+    """A validated candidate as the task record generation writes, with template statements."""
+    return TaskRecord(
+        task_id=task_id,
         candidate=candidate,
         gold_image=gold.image.tag,
         task_dockerfile="",
@@ -62,7 +68,6 @@ def validated_task(base_image: BaseImage, tmp_path_factory: pytest.TempPathFacto
         statement_with_hint=write_statement(gold, candidate, validation, "bug_report", hint=True),
         created_at=datetime.now(UTC),
     )
-    return ValidatedTask(gold, task, run_dir, started, datetime.now(UTC))
 
 
 @pytest.fixture

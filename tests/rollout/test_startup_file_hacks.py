@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,11 @@ import pytest
 from cligym.filtering.filter_run import read_decisions
 from cligym.generation.export import export_harbor_task
 from cligym.generation.inverters.catalog import all_catalog_candidates
-from cligym.generation.statements.templates import write_statement
-from cligym.generation.task_record import TaskRecord
 from cligym.generation.validation import validate_candidate
 from cligym.llm.scripted_server import ScriptedModelServer
 from cligym.rollout.trajectory import Trajectory, read_trajectories
 from cligym.settings import load_settings
-from tests.generation.conftest import ValidatedTask
+from tests.generation.conftest import ValidatedTask, task_record
 from tests.rollout.test_hack_suite import Replayer, plan_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -50,16 +47,7 @@ def startup_task_dir(validated_task: ValidatedTask, tmp_path_factory: pytest.Tem
     )
     validation = validate_candidate(gold, candidate, load_settings())
     assert validation.valid, validation.reason
-    task = TaskRecord(
-        task_id="inventory-sqlite-bash-env",
-        candidate=candidate,
-        gold_image=gold.image.tag,
-        task_dockerfile="",
-        validation=validation,
-        statement=write_statement(gold, candidate, validation, "bug_report", hint=False),
-        statement_with_hint=write_statement(gold, candidate, validation, "bug_report", hint=True),
-        created_at=datetime.now(UTC),
-    )
+    task = task_record("inventory-sqlite-bash-env", gold, candidate, validation)
     return export_harbor_task(task, gold, validated_task.gold_context, tmp_path_factory.mktemp("tasks"), hinted=False)
 
 

@@ -14,15 +14,14 @@ import pytest
 pytest.importorskip("trl", reason="training needs the [train] extra (CI installs it)")
 
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaConfig, LlamaForCausalLM
 
 from cligym.errors import ConfigError
 from cligym.filtering.dataset import build_dataset, save_dataset
 from cligym.rollout.trajectory import read_trajectories
 from cligym.training.config import TrainConfig
 from cligym.training.train import build_trainer, train
-from tests.training.tiny import SPECIAL, TEMPLATE
+from tests.training.tiny import byte_level_tokenizer
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -50,18 +49,7 @@ def model_dir(dataset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
     texts = [str(message.get("content") or "") for row in datasets.load_from_disk(str(dataset_dir))["train"]
              for message in row["messages"]]  # fmt: skip
-    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(
-        vocab_size=600, special_tokens=["<unk>", *SPECIAL], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    bpe.train_from_iterator(texts * 3, trainer)
-    from tokenizers import decoders
-
-    bpe.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<pad>", unk_token="<unk>", chat_template=TEMPLATE
-    )
+    tokenizer = byte_level_tokenizer(texts, vocab_size=600)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,

@@ -73,25 +73,26 @@ def save_dataset(out: Path, lengths: list[int]) -> Path:
     return out
 
 
-def save_tokenizer(out: Path) -> Any:
+def byte_level_tokenizer(texts: list[str], vocab_size: int) -> Any:
+    """A BPE tokenizer trained on ``texts``, with the chat markers as special tokens and the tool template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    texts = []
-    for index in range(4):
-        for message in conversation(index, 3)["messages"]:
-            texts.append(str(message["content"]))
-    texts.append(TEMPLATE)
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<unk>", *SPECIAL], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=vocab_size, special_tokens=["<unk>", *SPECIAL], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     bpe.train_from_iterator(texts * 3, trainer)
     bpe.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<pad>", unk_token="<unk>", chat_template=TEMPLATE
     )
+
+
+def save_tokenizer(out: Path) -> Any:
+    texts = [str(message["content"]) for index in range(4) for message in conversation(index, 3)["messages"]]
+    tokenizer = byte_level_tokenizer([*texts, TEMPLATE], vocab_size=400)
     tokenizer.save_pretrained(out)
     return tokenizer
 

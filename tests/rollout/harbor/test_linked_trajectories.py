@@ -18,7 +18,6 @@ from cligym.filtering.chat import chat_record
 from cligym.filtering.rules import no_test_tampering
 from cligym.rollout.harbor.importer import import_harbor_jobs
 from cligym.rollout.trajectory import Trajectory
-from tests.rollout.conftest import HARBOR_312_VENV, HARBOR_VENV
 
 TAMPER = "rm /repo/tests/test_store.py"
 SUMMARY_FILE = "trajectory.summarization-1-summary.json"
@@ -291,12 +290,11 @@ print("valid", len(sys.argv) - 1)
 """
 
 
-def test_the_hand_written_trajectories_are_valid_for_harbors_own_models(tmp_path: Path) -> None:
-    python = next(
-        (venv / "bin" / "python" for venv in (HARBOR_312_VENV, HARBOR_VENV) if (venv / "bin" / "harbor").exists()), None
-    )
-    if python is None:
-        pytest.skip("Harbor is not installed (tests/rollout/conftest.py's harbor venvs)")
+@pytest.mark.slow  # installs the Harbor client on the first run
+def test_the_hand_written_trajectories_are_valid_for_harbors_own_models(
+    harbor_python_312: Path, tmp_path: Path
+) -> None:
+    python = harbor_python_312
     documents = [resumed_session(), delegating_parent(), summary_subagent(), first_segment(), continuation()]
     paths = []
     for number, document in enumerate(documents):
