@@ -13,6 +13,10 @@ from cligym.yaml_config import describe_validation_error, read_yaml_mapping
 
 SPEC_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[A-Za-z0-9.+!_-]+)$")
+# npm's name@version, scoped names included (@scope/name@1.2.3); exact versions only.
+NPM_PACKAGE = re.compile(r"^(?P<name>(?:@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*)@(?P<version>\d[0-9A-Za-z.+-]*)$")
+# A Debian source package, optionally pinned to a version of the configured release (gzip, gzip=1.12-1).
+DEBIAN_PACKAGE = re.compile(r"^(?P<name>[a-z0-9][a-z0-9.+-]+)(?:=(?P<version>[0-9][A-Za-z0-9.+~:-]*))?$")
 
 
 class _Strict(BaseModel):
@@ -60,8 +64,66 @@ class PypiSource(_Strict):
         return match["version"]
 
 
-SOURCE_KINDS = ("local", "git", "pypi")
-Source = Annotated[LocalSource | GitSource | PypiSource, Field(discriminator="kind")]
+class NpmSource(_Strict):
+    """A package from the npm registry, pinned as ``name@version``: its published tarball, as ``npm pack``
+    gets it (many carry their tests)."""
+
+    kind: Literal["npm"] = "npm"
+    package: str
+
+    @field_validator("package")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if not NPM_PACKAGE.match(value.strip()):
+            raise ValueError(f"{value!r} must be pinned as name@version, e.g. minimist@1.2.8")
+        return value.strip()
+
+    @property
+    def project(self) -> str:
+        match = NPM_PACKAGE.match(self.package)
+        assert match
+        return match["name"]
+
+    @property
+    def version(self) -> str:
+        match = NPM_PACKAGE.match(self.package)
+        assert match
+        return match["version"]
+
+
+class DebianSource(_Strict):
+    """A Debian source package of the base image's release (upstream source with its ``debian/``
+    directory), unpacked as ``dpkg-source -x`` does; its Build-Depends are installed in the gold image."""
+
+    kind: Literal["debian"] = "debian"
+    package: str
+
+    @field_validator("package")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not DEBIAN_PACKAGE.match(value.strip()):
+            raise ValueError(f"{value!r} must be a source package name, optionally =version, e.g. gzip=1.12-1")
+        return value.strip()
+
+    @property
+    def project(self) -> str:
+        match = DEBIAN_PACKAGE.match(self.package)
+        assert match
+        return match["name"]
+
+    @property
+    def version(self) -> str | None:
+        match = DEBIAN_PACKAGE.match(self.package)
+        assert match
+        return match["version"]
+
+
+SOURCE_KINDS = ("local", "git", "pypi", "npm", "debian")
+Source = Annotated[LocalSource | GitSource | PypiSource | NpmSource | DebianSource, Field(discriminator="kind")]
+# How a suite's per-test outcomes are read: pytest's own (exact node ids, our plugin), a TAP stream, JUnit
+# XML, or automake's ``make check`` result lines (generation/runners/runner_report.py reads the last three).
+RUNNERS = ("pytest", "tap", "junit", "automake")
+Runner = Literal["pytest", "tap", "junit", "automake"]
 
 
 class RepoSpec(_Strict):
@@ -74,7 +136,17 @@ class RepoSpec(_Strict):
     system_packages: list[str] = Field(default_factory=list, description="Debian packages to apt-get install.")
     install: list[str] | None = Field(None, description="Shell steps run in /repo; default: auto-detected.")
     test_requirements: list[str] = Field(default_factory=list, description="Extra pip requirements for tests.")
-    test: str | None = Field(None, description="A pytest command; JUnit options are appended. Default: detected.")
+    runner: Runner = Field("pytest", description="How per-test outcomes are read: pytest, tap, junit or automake.")
+    test: str | None = Field(
+        None,
+        description="The test command, run in the repository. pytest: our report options are appended (default: "
+        "detected). tap/automake: its standard output is the stream. junit: it writes `report`.",
+    )
+    report: str | None = Field(
+        None,
+        description="junit: the XML file the test command writes (relative to the repository); tap/automake: a "
+        "file the command writes its stream to, instead of standard output.",
+    )
     test_paths: list[str] | None = Field(None, description="Test files or directories, relative to the repo.")
     pytest_args: list[str] = Field(default_factory=list, description="Extra pytest arguments, e.g. --deselect.")
     timeout: int = Field(1800, gt=0, description="Seconds allowed for one run of the whole test suite.")
@@ -87,12 +159,24 @@ class RepoSpec(_Strict):
             raise ValueError(f"{value!r} must be lower-case letters, digits, '.', '_' or '-' (it names an image)")
         return value
 
-    @field_validator("test")
-    @classmethod
-    def _test_runs_pytest(cls, value: str | None) -> str | None:
-        if value is not None and "pytest" not in value:
-            raise ValueError("must run pytest (JUnit options are appended); unittest suites run under pytest too")
-        return value
+    @model_validator(mode="after")
+    def _test_fits_runner(self) -> RepoSpec:
+        if self.runner == "pytest":
+            if self.test is not None and "pytest" not in self.test:
+                raise ValueError(
+                    "test: must run pytest (our report options are appended); unittest suites run under pytest "
+                    "too; for another runner set runner: tap, junit or automake"
+                )
+            if self.report is not None:
+                raise ValueError("report: only for runner tap, junit or automake (pytest's report is ours)")
+            return self
+        if not self.test:
+            raise ValueError(f"test: runner {self.runner} needs the command that runs the suite, e.g. `make check`")
+        if self.runner == "junit" and not self.report:
+            raise ValueError("report: runner junit needs the XML file the test command writes")
+        if self.test_paths is not None or self.pytest_args:
+            raise ValueError(f"test_paths and pytest_args are pytest's: with runner {self.runner} put them in test")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -108,8 +192,14 @@ class RepoSpec(_Strict):
                 source["kind"] = "git"
                 if "git" in source:
                     source["url"] = source.pop("git")
+            elif "npm" in source or "debian" in source:
+                kind = "npm" if "npm" in source else "debian"
+                source = {"kind": kind, "package": source.pop(kind), **source}
             else:
-                raise ValueError("source must have one of: sdist (PyPI name==version), path (local), git (URL)")
+                raise ValueError(
+                    "source must have one of: sdist (PyPI name==version), path (local), git (URL), "
+                    "npm (name@version), debian (source package)"
+                )
             data = {**data, "source": source}
         return data
 

@@ -84,7 +84,8 @@ def validate_candidate(
 
         started = time.monotonic()
         expected = candidate.expected_failures
-        if settings.generation.fast_reject and expected:
+        # Only pytest's runs can be limited to some tests; another runner's suite always runs whole.
+        if settings.generation.fast_reject and expected and gold.runner is None:
             progress(f"running the {len(expected)} tests expected to fail")
             validation.stages.append("expected_tests")
             with Sandbox(tag, run_id=run_id, settings=settings.sandbox, name_prefix="cligym-validate") as box:
@@ -204,7 +205,7 @@ def _failing_gold_tests(
             f"CLIGYM_SELECT_TESTS={EXPECTED_TESTS_FILE}; {command}"
         )
     result = run_suite(box, command, gold.repo_path, timeout)
-    read = read_outcomes(box)
+    read = read_outcomes(box, gold.runner)
     failing = failing_tests(read[0] if read else None, gold.gold_tests if only is None else only)
     if messages is not None:
         if read is None:

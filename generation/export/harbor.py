@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cligym.generation.export.shell_startup import StartupFiles, startup_files, startup_script
+from cligym.generation.export.suite_command import verifier_run
 from cligym.generation.export.task_files import (
     STOP_LEFTOVER_PROCESSES,
     TASK_PATH,
@@ -30,7 +31,6 @@ from cligym.generation.export.task_files import (
     write_verifier_files,
 )
 from cligym.generation.export.task_toml import TaskInfo, TaskMetadata, TaskToml, VerifierConfig
-from cligym.generation.gold.dockerfile import pytest_run_command
 from cligym.generation.gold.harness import VERIFIER_TESTS_DIR
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.task_record import TaskRecord, exported_task_name
@@ -65,18 +65,10 @@ def task_toml(task: TaskRecord, gold: GoldRecord, hinted: bool) -> str:
 def test_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
     """tests/test.sh for the verifier files already written to ``tests``; ``startup``: the task's BASH_ENV
     files, applied without being run (see shell_startup)."""
-    command = pytest_run_command(
-        gold.base_test_command,
-        plugin_dir=VERIFIER_TESTS_DIR,
-        report_path=f"{VERIFIER_LOGS}/pytest-report.json",
-        junit_path=f"{VERIFIER_LOGS}/junit.xml",
-        setup=gold.pytest_setup,
-    )
-    checks = harness_check_script(gold, VERIFIER_LOGS) + restore_repository_script(gold)
     tests_dir = VERIFIER_TESTS_DIR
-    verdict = (
-        f"{verifier_python(gold)} {tests_dir}/verdict.py {tests_dir}/expected.json {VERIFIER_LOGS}/pytest-report.json"
-    )
+    run = verifier_run(gold, tests_dir, VERIFIER_LOGS, verifier_python(gold))
+    checks = harness_check_script(gold, VERIFIER_LOGS) + restore_repository_script(gold)
+    verdict = f"{verifier_python(gold)} {tests_dir}/verdict.py {tests_dir}/expected.json {run.report}"
     inputs_before = inputs_check(tests, VERIFIER_LOGS)
     inputs_after = inputs_check(tests, VERIFIER_LOGS, when="after the tests ran")
     # pytest, its plugins, the start-up hooks and the interpreter must be as in gold (reason in harness.txt).
@@ -86,8 +78,8 @@ echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 {UNSET_PYTEST_VARIABLES}
-{inputs_before}{checks}( {TASK_PATH}{command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
-{inputs_after}{final_verdict(verdict, VERIFIER_LOGS)}"""
+{inputs_before}{checks}( {TASK_PATH}{run.command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
+{run.convert}{inputs_after}{final_verdict(verdict, VERIFIER_LOGS)}"""
     header = (
         "#!/bin/bash\n# cligym verifier: restore the repository's tracked files, run the tests, reward 1 only if "
         "every\n# fail-to-pass and pass-to-pass test passes.\n"

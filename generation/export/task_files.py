@@ -18,6 +18,7 @@ from cligym.generation.gold.dockerfile import CONSTRAINTS_FILE, PYTEST_PLUGIN_MO
 from cligym.generation.gold.harness import VERIFIER_TESTS_DIR, harness_script
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE
+from cligym.generation.runners.adapter import RUNNER_REPORT_SCRIPT
 from cligym.generation.task_dockerfile import from_image, task_dockerfile
 from cligym.generation.task_record import TaskRecord
 
@@ -92,6 +93,8 @@ def write_verifier_files(task: TaskRecord, gold: GoldRecord, gold_context: Path,
     (tests / f"{PYTEST_PLUGIN_MODULE}.py").write_text(package.joinpath("gold/pytest_report_plugin.py").read_text())
     (tests / f"{SELECT_PLUGIN_MODULE}.py").write_text(package.joinpath("export/select_plugin.py").read_text())
     (tests / "verdict.py").write_text(package.joinpath("export/verdict.py").read_text())
+    if gold.runner is not None:  # turns the runner's own report into the one verdict.py reads
+        (tests / RUNNER_REPORT_SCRIPT).write_text(package.joinpath(f"runners/{RUNNER_REPORT_SCRIPT}").read_text())
     if gold.harness is not None:
         (tests / HARNESS_CHECK_SCRIPT).write_text(harness_script())
         (tests / HARNESS_MANIFEST).write_text(gold.harness.model_dump_json(indent=0))

@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from cligym.generation.export.shell_startup import StartupFiles, startup_files, startup_script
+from cligym.generation.export.suite_command import verifier_run
 from cligym.generation.export.task_files import (
     REQUIRED_TESTS_FILE,
     SELECT_PLUGIN_MODULE,
@@ -36,7 +37,6 @@ from cligym.generation.export.task_files import (
     write_build_context,
     write_verifier_files,
 )
-from cligym.generation.gold.dockerfile import pytest_run_command
 from cligym.generation.gold.harness import VERIFIER_TESTS_DIR
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.task_record import TaskRecord, exported_task_name
@@ -125,13 +125,10 @@ def verify_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
     """tests/verify.sh: restore the repository, run exactly the required tests, print pytest's -rA summary and
     cligym's verdict as one more line of it. ``startup``: the task's BASH_ENV files, applied without being
     run (see shell_startup)."""
-    command = pytest_run_command(
-        gold.base_test_command,
-        plugin_dir=TESTS_DIR,
-        report_path=f"{VERIFIER_LOGS}/pytest-report.json",
-        junit_path=f"{VERIFIER_LOGS}/junit.xml",
-        setup=gold.pytest_setup,
-    )
+    run = verifier_run(gold, TESTS_DIR, VERIFIER_LOGS, verifier_python(gold))
+    # pytest runs exactly the required tests, with its short summary; another runner runs its whole suite.
+    command = f"{run.command} -p {SELECT_PLUGIN_MODULE} -rA" if run.selects_tests else run.command
+    select = f"export CLIGYM_SELECT_TESTS={TESTS_DIR}/{REQUIRED_TESTS_FILE}\n" if run.selects_tests else ""
     checks = harness_check_script(gold, VERIFIER_LOGS, TESTS_DIR) + restore_repository_script(gold, TESTS_DIR)
     header = """#!/bin/bash
 # cligym verifier for Terminal-Bench: restore the repository's tracked files, run exactly the fail-to-pass and
@@ -140,9 +137,7 @@ def verify_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
 """
     inputs_before = inputs_check(tests, VERIFIER_LOGS, TESTS_DIR)
     inputs_after = inputs_check(tests, VERIFIER_LOGS, TESTS_DIR, when="after the tests ran")
-    verdict = (
-        f"{verifier_python(gold)} {TESTS_DIR}/verdict.py {TESTS_DIR}/expected.json {VERIFIER_LOGS}/pytest-report.json"
-    )
+    verdict = f"{verifier_python(gold)} {TESTS_DIR}/verdict.py {TESTS_DIR}/expected.json {run.report}"
     # No process is stopped here: Terminal-Bench's own tmux server, its clients waiting on the test run and
     # the panes' shells share the container with whatever the agent left, and cannot be told apart from it.
     body = f"""HARNESS_MODIFIED=0
@@ -151,16 +146,16 @@ def verify_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 {VERIFIER_PATH_LINES}{UNSET_PYTEST_VARIABLES}
 # pytest, its plugins, the start-up hooks and the interpreter must be as in gold.
-{inputs_before}{checks}export CLIGYM_SELECT_TESTS={TESTS_DIR}/{REQUIRED_TESTS_FILE}
+{inputs_before}{checks}{select}
 # Printed, not written to a file: a file-size limit the break sets must not cut the summary short.
 summary=0
 while IFS= read -r line || [ -n "$line" ]; do
   printf '%s\\n' "$line"
   [[ "${{line,,}}" == *"short test summary info"* ]] && summary=1
-done < <( ( {TASK_PATH}{command} -p {SELECT_PLUGIN_MODULE} -rA ) 2>&1 )
+done < <( ( {TASK_PATH}{command} ) 2>&1 )
 # Without a summary (the interpreter itself is broken) the parser would fail instead of reading a verdict.
 [ $summary = 1 ] || echo "=== short test summary info ==="
-{inputs_after}verdict="$({verdict})"
+{run.convert}{inputs_after}verdict="$({verdict})"
 [ -n "${{cligym_library_problems:-}}" ] && printf '%s' "$cligym_library_problems"
 [ -n "${{cligym_startup_problems:-}}" ] && printf '%s' "$cligym_startup_problems"
 if [ "$HARNESS_MODIFIED" = 0 ] && [ "$verdict" = 1 ]; then

@@ -18,6 +18,7 @@ from cligym.base_images import ensure_base_image
 from cligym.docker_connection import docker_client
 from cligym.generation.gold.baseline import GoldBuildError, judge_baseline
 from cligym.generation.gold.detect import InstallPlan, detect_install_plan
+from cligym.generation.gold.detect_native import native_install_plan
 from cligym.generation.gold.distributions import installed_distributions
 from cligym.generation.gold.dockerfile import (
     PYTEST_REPORT_PATH,
@@ -38,6 +39,7 @@ from cligym.generation.gold.source import SourceTree, fetch_source
 from cligym.generation.gold.suite_run import install_report_plugin, read_outcomes, run_suite
 from cligym.generation.gold.tracked_files import is_build_metadata, repo_file_hashes
 from cligym.generation.repo_spec import RepoSpec, load_repo_spec
+from cligym.generation.runners.adapter import SuiteRunner, suite_runner
 from cligym.image_build import build_image
 from cligym.labels import cligym_labels
 from cligym.sandbox import Sandbox
@@ -75,12 +77,18 @@ def build_gold_from_spec(
     started = time.monotonic()
 
     progress("fetching source")
-    source = fetch_source(spec, spec_dir)
-    detected = detect_install_plan(source.root)
-    _check_has_tests(spec, detected, source)
+    source = fetch_source(spec, spec_dir, settings.base_image.debian_suite)
+    # Another runner than pytest: the spec's own command, read by its adapter (no collection, no discovery).
+    runner = suite_runner(spec, REPO_PATH)
+    if runner is None:
+        detected = detect_install_plan(source.root)
+        _check_has_tests(spec, detected, source)
+        base_command = pytest_base_command(spec, detected)
+    else:
+        detected = native_install_plan(spec, source)
+        base_command = str(spec.test)
     base_reference = spec.base_image or ensure_base_image(settings.base_image, progress).reference
     base_id = str(docker_client().images.get(base_reference).id)
-    base_command = pytest_base_command(spec, detected)
     logs = out_dir / "logs"
     discovered_path = out_dir / "discovered-requirements.json"
     discovered = _read_discovered(discovered_path, source.digest)
@@ -92,7 +100,7 @@ def build_gold_from_spec(
         spec_hash = hashlib.sha256(f"{dockerfile}\0{source.digest}\0{base_id}".encode()).hexdigest()[:12]
         tag = gold_image_tag(spec.name, spec_hash)
         # The record is reusable when the image, the test command and the way we judge and probe are the same.
-        key_command = pytest_run_command(base_command)
+        key_command = pytest_run_command(base_command) if runner is None else runner.run_command(base_command)
         record_key = hashlib.sha256(f"{spec_hash}\0{key_command}\0{GOLD_SCHEMA_VERSION}".encode()).hexdigest()[:12]
         record_path = out_dir / "record.json"
         if round_index == 0 and record_path.is_file() and not rebuild:
@@ -113,12 +121,16 @@ def build_gold_from_spec(
 
         logs.mkdir(parents=True, exist_ok=True)
         phase = time.monotonic()
+        first_run = None
+        if runner is not None:
+            collected: list[str] = []
+            pytest_setup, test_command, missing = None, key_command, []
+            break
         progress("collecting tests")
         collected, pytest_setup, collect_output = _collect(tag, base_command, settings, logs)
         # Every later run (the second below, validation, the exported verifiers) is pinned to this setup.
         test_command = pytest_run_command(base_command, setup=pytest_setup)
         missing = _new(missing_requirements(collect_output, project_modules), discovered)
-        first_run = None
         if not missing:
             progress("running the tests (1/2)")
             first_run = _run_suite(tag, test_command, spec, settings, logs / "run1")
@@ -132,13 +144,15 @@ def build_gold_from_spec(
 
     if first_run is None:
         progress("running the tests (1/2)")
-        first_run = _run_suite(tag, test_command, spec, settings, logs / "run1")
+        first_run = _run_suite(tag, test_command, spec, settings, logs / "run1", runner)
+    if runner is not None:
+        collected = sorted(outcome.test_id for outcome in first_run.outcomes)
     # Read off a container no test has run in yet: the image as built.
     with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
         tracked = _tracked_in_image(box, source)
         distributions = installed_distributions(box, REPO_PATH)
     progress("running the tests (2/2)")
-    runs = [first_run, _run_suite(tag, test_command, spec, settings, logs / "run2")]
+    runs = [first_run, _run_suite(tag, test_command, spec, settings, logs / "run2", runner)]
     verdict = judge_baseline(spec.name, runs[0], runs[1])
     timings["baseline"] = round(time.monotonic() - phase, 1)
 
@@ -277,20 +291,24 @@ def _tracked_in_image(box: Sandbox, source: SourceTree) -> dict[str, str]:
     return dict(sorted(repo_file_hashes(box, REPO_PATH, wanted).items()))
 
 
-def _run_suite(tag: str, test_command: str, spec: RepoSpec, settings: Settings, log_prefix: Path) -> SuiteRun:
+def _run_suite(
+    tag: str, test_command: str, spec: RepoSpec, settings: Settings, log_prefix: Path, runner: SuiteRunner | None = None
+) -> SuiteRun:
     with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
         result = run_suite(box, test_command, REPO_PATH, spec.timeout)
         log_prefix.with_suffix(".out.txt").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
-        read = read_outcomes(box)
-    if read is None:
+        read = read_outcomes(box, runner)
+    if read is None or (runner is not None and not read[0]):
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
+        what = "wrote no report" if runner is None else f"reported no test ({spec.runner} runner)"
+        fields = "test, test_paths and pytest_args" if runner is None else "test, runner and report"
         raise GoldBuildError(
-            f"{spec.name}: the test run wrote no report ({result.summary()}):\n{tail}",
-            "check the test command, test_paths and pytest_args in the repo spec",
+            f"{spec.name}: the test run {what} ({result.summary()}):\n{tail}",
+            f"check {fields} in the repo spec",
         )
     outcomes, report, junit = read
     if report is not None:
-        log_prefix.with_suffix(".report.json").write_bytes(report)
+        log_prefix.with_suffix(".report.json" if runner is None else f".{spec.runner}.txt").write_bytes(report)
     if junit is not None:
         log_prefix.with_suffix(".junit.xml").write_bytes(junit)
     return SuiteRun(

@@ -39,7 +39,8 @@ class InstallPlan(BaseModel):
     dependency_groups: list[str]
     requirement_files: list[str]
     tox_deps: list[str]
-    framework: Literal["pytest", "unittest"]
+    # Another runner than pytest (the spec's `runner`) for projects that are not Python's.
+    framework: Literal["pytest", "unittest", "tap", "junit", "automake"]
     test_paths: list[str]
     has_c_extension: bool
     system_packages: list[str]

@@ -15,6 +15,7 @@ from cligym.generation.gold.harness import HarnessManifest
 from cligym.generation.gold.junit import TestOutcome, TestStatus
 from cligym.generation.gold.pytest_setup import PytestSetup
 from cligym.generation.repo_spec import RepoSpec
+from cligym.generation.runners.adapter import SuiteRunner, suite_runner
 
 # Bump when the record's meaning changes (what is probed, how tests are judged): records are rebuilt.
 GOLD_SCHEMA_VERSION = "cligym.gold/15"
@@ -130,6 +131,11 @@ class GoldRecord(BaseModel):
             return None
         first_party = {module.name for module in self.probe.modules if module.origin == "repo"}
         return Footprint(self.probe.per_test, self.gold_tests, first_party)
+
+    @cached_property
+    def runner(self) -> SuiteRunner | None:
+        """How the suite is run and read when its runner is not pytest (None: pytest, with our plugin)."""
+        return suite_runner(self.spec, self.repo_path)
 
     def write(self, path: Path) -> None:
         """Write atomically: a crash never leaves a half-written record."""

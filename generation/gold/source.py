@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cligym.errors import ConfigError
-from cligym.generation.repo_spec import GitSource, LocalSource, PypiSource, RepoSpec
+from cligym.generation.repo_spec import DebianSource, GitSource, LocalSource, NpmSource, PypiSource, RepoSpec
 
 # Never part of a repository's tracked files even when no git metadata says so.
 UNTRACKED_NAMES = {
@@ -54,6 +54,9 @@ class SourceTree:
     digest: str
     sdist_url: str | None = None
     sdist_sha256: str | None = None
+    # Debian packages building and testing this tree needs whatever the spec says (Node.js for an npm
+    # package, a Debian source package's Build-Depends).
+    system_packages: tuple[str, ...] = ()
 
     def manifest(self) -> dict[str, str]:
         """sha256 of every file of the tree, by path relative to its root."""
@@ -67,9 +70,16 @@ def cache_dir() -> Path:
     return path
 
 
-def fetch_source(spec: RepoSpec, spec_dir: Path) -> SourceTree:
-    """Materialise the spec's source on the host; raises ConfigError with a hint when it cannot."""
+def fetch_source(
+    spec: RepoSpec, spec_dir: Path, debian_suite: str = "bookworm", debian_mirror: str = "http://deb.debian.org/debian"
+) -> SourceTree:
+    """Materialise the spec's source on the host; raises ConfigError with a hint when it cannot.
+    ``debian_suite``: the base image's release, whose source packages a Debian source comes from."""
     source = spec.source
+    if isinstance(source, NpmSource | DebianSource):
+        from cligym.generation.gold.source_packages import source_tree_for  # it imports this module
+
+        return source_tree_for(source, spec.name, debian_suite, debian_mirror)
     if isinstance(source, PypiSource):
         return _fetch_sdist(source)
     if isinstance(source, GitSource):

@@ -13,6 +13,7 @@ from cligym.generation.gold.dockerfile import (
     PYTEST_REPORT_PATH,
 )
 from cligym.generation.gold.junit import TestOutcome, parse_junit, parse_pytest_report
+from cligym.generation.runners.adapter import SuiteRunner
 from cligym.sandbox import ExecResult, Sandbox
 
 SELECT_PLUGIN_MODULE = "cligym_select_tests"
@@ -30,9 +31,15 @@ def install_report_plugin(box: Sandbox) -> None:
     box.write_file(f"{PYTEST_PLUGIN_DIR}/{PYTEST_PLUGIN_MODULE}.py", plugin)
 
 
-def read_outcomes(box: Sandbox) -> tuple[list[TestOutcome], bytes | None, bytes | None] | None:
+def read_outcomes(
+    box: Sandbox, runner: SuiteRunner | None = None
+) -> tuple[list[TestOutcome], bytes | None, bytes | None] | None:
     """Outcomes from the plugin's report, else from JUnit XML; with both raw reports. None if neither exists
-    or can be read (a broken environment may cut a report short, e.g. under a file-size limit)."""
+    or can be read (a broken environment may cut a report short, e.g. under a file-size limit). With
+    another ``runner`` than pytest: its report's outcomes, and that report as the second item."""
+    if runner is not None:
+        read = runner.read(box)
+        return None if read is None else (read[0], read[1], None)
     report = junit = None
     with contextlib.suppress(FileNotFoundError):
         report = box.read_file(PYTEST_REPORT_PATH)

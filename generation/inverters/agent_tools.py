@@ -215,7 +215,7 @@ def run_gold_tests(
         result = box.exec(gold.test_command, timeout=timeout, workdir=gold.repo_path, environment=environment)
     else:
         result = run_suite(box, gold.test_command, gold.repo_path, timeout)
-    read = read_outcomes(box)
+    read = read_outcomes(box, gold.runner)
     gold_tests = set(gold.gold_tests)
     ending = f"killed after {timeout:g} s" if result.timed_out else f"exit code {result.exit_code}"
     run = GoldTestRun(

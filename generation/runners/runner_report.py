@@ -2,7 +2,7 @@
 (``{"tests": {id: {"status", "duration_s", "message"}}}``), so that gold, validation and every exported
 verifier read one format. Standard library only: exported tasks ship this file and run it in the container.
 
-    python3 runner_report.py tap|junit REPORT [STREAM] > report.json
+    python3 runner_report.py tap|junit|automake REPORT [STREAM] > report.json
 
 TAP, the Test Anything Protocol (versions 12 to 14), is what `prove`, `node --test --test-reporter=tap`,
 automake's TAP driver and many C and Perl suites print.
@@ -11,8 +11,15 @@ A test's id is its file (when the stream is one of several: ``prove -v`` headers
 the stream) followed by its description, numbered when the description is empty or repeats, and by its
 parents' names for TAP 14 subtests (``# Subtest: NAME`` or an indented block before its summary line). A test
 whose plan promised it but that never reported (the stream stopped) is an error; ``Bail out!`` ends the stream.
+A top-level comment naming a test (tape's ``# parses flags`` before that test's assertions) puts its name
+before the ids of the results that follow, so an assertion's number counts within its test only.
 ``# SKIP`` is skipped; ``# TODO`` tests are expected to fail, so a failing TODO counts as skipped and a
 passing one as passed, as TAP consumers treat them.
+
+automake's test harness (``make check`` with the parallel driver, its TAP driver included) prints one line a
+result, ``PASS: NAME``, ``FAIL:``, ``SKIP:``, ``XFAIL:`` (an expected failure: skipped), ``XPASS:`` (an
+unexpected pass: failed) or ``ERROR:``; the test's id is NAME as printed (``tests/foo.tap 3 - desc`` under the
+TAP driver). Lines of the ``Testsuite summary`` block (``# PASS:  12``) are not results.
 
 JUnit XML is what jest and mocha reporters, Node's test runner, Maven Surefire, Gradle, CTest and
 go-junit-report write (pytest's own dialect, with exact node ids, is read by ``cligym.generation.gold.junit``).
@@ -51,6 +58,11 @@ _RESULT = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*(?:-\s*)?(.*?)\s*$")
 _PLAN = re.compile(r"^1\.\.(\d+)(?:\s*#.*)?$")
 _DIRECTIVE = re.compile(r"(?:^|\s+)#\s*(SKIP|TODO)\b\S*\s*(.*)$", re.IGNORECASE)
 _SUBTEST = re.compile(r"^#\s*Subtest:\s*(.*?)\s*$")
+# tape (and TAP producers like it) name each test in a comment before its assertions: ``# parses flags``.
+# A diagnostic is indented after the ``#`` (Test::More's ``#   Failed test``); a run's summary is not a name.
+_GROUP_COMMENT = re.compile(
+    r"^#\s(?!\s)(?!(?:tests|suites|pass|fail|failed|cancelled|skipped|skip|todo|duration_ms|ok)\b)(.+?)\s*$"
+)
 _PROVE_HEADER = re.compile(r"^(\S+?\.(?:t|js|mjs|cjs|sh|pl|py|test))\s*\.{2,}\s*$")
 
 
@@ -62,6 +74,7 @@ class _Level:
     seen: set[int] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
     pending_subtest: str | None = None
+    group: str | None = None  # the test a top-level comment named last (tape's ``# name``)
 
 
 def parse_tap(text: str, stream: str = "") -> list[Outcome]:
@@ -106,6 +119,10 @@ def parse_tap(text: str, stream: str = "") -> list[Outcome]:
         if subtest:
             _level_for(levels, indent).pending_subtest = subtest.group(1)
             continue
+        group = _GROUP_COMMENT.match(stripped)
+        if group and len(levels) == 1 and indent == 0:
+            levels[0].group = group.group(1)
+            continue
         plan = _PLAN.match(stripped)
         if plan:
             _level_for(levels, indent).planned = int(plan.group(1))
@@ -128,7 +145,9 @@ def parse_tap(text: str, stream: str = "") -> list[Outcome]:
         level.seen.add(number)
         description, directive, reason = _split_directive(result.group(3))
         level.pending_subtest = None
-        test_id = "::".join([*level.names, _unique(level, description or f"test {number}")])
+        test_id = "::".join(
+            [*level.names, *([level.group] if level.group else []), _unique(level, description or f"test {number}")]
+        )
         status = _tap_status(result.group(1) == "ok", directive)
         children = [outcome for key, outcome in outcomes.items() if key.startswith(f"{test_id}::")]
         # A parent's result only repeats its subtests', unless it failed on its own (a hook, a timeout).
@@ -180,8 +199,11 @@ def _split_directive(text: str) -> tuple[str, str | None, str]:
 
 
 def _unique(level: _Level, name: str) -> str:
-    count = level.counts.get(name, 0) + 1
-    level.counts[name] = count
+    """``name``, numbered from its second use within its group: ids of one test do not move when another
+    test stops early."""
+    key = f"{level.group}\0{name}"
+    count = level.counts.get(key, 0) + 1
+    level.counts[key] = count
     return name if count == 1 else f"{name} [{count}]"
 
 
@@ -262,6 +284,28 @@ def _seconds(value: str | None) -> float:
         return 0.0
 
 
+_AUTOMAKE_RESULT = re.compile(r"^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR): (\S.*?)\s*$")
+_AUTOMAKE_STATUS = {
+    "PASS": "passed",
+    "FAIL": "failed",
+    "SKIP": "skipped",
+    "XFAIL": "skipped",
+    "XPASS": "failed",
+    "ERROR": "error",
+}
+
+
+def parse_automake(text: str, stream: str = "") -> list[Outcome]:
+    """Outcomes of automake's ``make check`` output (several directories' harnesses may print into it)."""
+    outcomes: list[Outcome] = []
+    for line in text.splitlines():
+        found = _AUTOMAKE_RESULT.match(line.strip())
+        if found:
+            name = f"{stream}::{found[2]}" if stream else found[2]
+            outcomes.append(Outcome(name, _AUTOMAKE_STATUS[found[1]]))
+    return outcomes
+
+
 def report_of(outcomes: list[Outcome]) -> dict:
     """The report our pytest plugin writes, for these outcomes (a repeated id keeps its worst status)."""
     severity = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
@@ -280,12 +324,13 @@ def report_of(outcomes: list[Outcome]) -> dict:
 READERS = {
     "tap": lambda text, stream: parse_tap(text, stream),
     "junit": lambda text, stream: parse_junit_xml(text, stream),
+    "automake": lambda text, stream: parse_automake(text, stream),
 }
 
 
 def main(argv: list[str]) -> int:
     if len(argv) not in (3, 4) or argv[1] not in READERS:
-        print(f"usage: {argv[0]} tap|junit REPORT [STREAM]", file=sys.stderr)
+        print(f"usage: {argv[0]} {'|'.join(READERS)} REPORT [STREAM]", file=sys.stderr)
         return 2
     try:
         with open(argv[2], encoding="utf-8", errors="replace") as handle:

@@ -1,4 +1,4 @@
-"""Repo specs: the three kinds of source, shorthand, and errors naming the file and field."""
+"""Repo specs: every kind of source, shorthand, runners, and errors naming the file and field."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cligym.errors import ConfigError
-from cligym.generation.repo_spec import GitSource, LocalSource, PypiSource, load_repo_spec
+from cligym.generation.repo_spec import DebianSource, GitSource, LocalSource, NpmSource, PypiSource, load_repo_spec
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,6 +33,12 @@ def test_source_shorthands(tmp_path: Path) -> None:
     assert isinstance(git.source, GitSource) and git.source.ref == "v1"
     local, base = load_repo_spec(write_spec(tmp_path, "name: c\nsource: {path: ../x}\n"))
     assert isinstance(local.source, LocalSource) and base == tmp_path
+    npm, _ = load_repo_spec(write_spec(tmp_path, "name: d\nsource: {npm: '@scope/x@1.2.3'}\nrunner: tap\ntest: t\n"))
+    assert isinstance(npm.source, NpmSource) and npm.source.project == "@scope/x" and npm.source.version == "1.2.3"
+    deb, _ = load_repo_spec(write_spec(tmp_path, "name: e\nsource: {debian: gzip=1.12-1}\nrunner: automake\ntest: t\n"))
+    assert isinstance(deb.source, DebianSource) and (deb.source.project, deb.source.version) == ("gzip", "1.12-1")
+    unpinned, _ = load_repo_spec(write_spec(tmp_path, "name: f\nsource: {debian: jq}\nrunner: tap\ntest: t\n"))
+    assert isinstance(unpinned.source, DebianSource) and unpinned.source.version is None
 
 
 @pytest.mark.parametrize(
@@ -43,6 +49,12 @@ def test_source_shorthands(tmp_path: Path) -> None:
         ("name: Bad Name\nsource: {sdist: a==1}\n", "name: 'Bad Name' must be lower-case"),
         ("name: a\nsource: {sdist: a==1}\ntest: python -m unittest\n", "test: must run pytest"),
         ("name: a\nsource: {sdist: a==1}\ntimeout: -5\n", "timeout"),
+        ("name: a\nsource: {npm: minimist}\nrunner: tap\ntest: t\n", "must be pinned as name@version"),
+        ("name: a\nsource: {npm: x@1.0.0}\nrunner: tap\n", "test: runner tap needs the command"),
+        ("name: a\nsource: {npm: x@1.0.0}\nrunner: junit\ntest: jest\n", "report: runner junit needs the XML file"),
+        ("name: a\nsource: {npm: x@1.0.0}\nrunner: nose\ntest: t\n", "runner"),
+        ("name: a\nsource: {sdist: a==1}\nreport: out.xml\n", "report: only for runner"),
+        ("name: a\nsource: {npm: x@1.0.0}\nrunner: tap\ntest: t\npytest_args: [-x]\n", "pytest's"),
         ("name: a\nsource: {sdist: a==1}\ninstal: [x]\n", "instal"),
         ("source: {sdist: a==1}\n", "name: Field required"),
         ("- just\n- a list\n", "must hold a mapping, not a list"),

@@ -100,3 +100,36 @@ def test_the_shipped_converter_runs_alone_and_writes_our_report(tmp_path: Path) 
         ["/usr/bin/python3", "-I", str(script), "junit", str(tmp_path / "absent.xml")], capture_output=True, text=True
     )
     assert missing.returncode == 0 and parse_pytest_report(missing.stdout) == []  # no report: nothing passed
+
+
+# tape prints each test's name as a comment before its assertions (minimist's suite, as npm ships it).
+TAPE_STREAM = """TAP version 13
+# parses flags
+ok 1 should be deeply equivalent
+ok 2 should be deeply equivalent
+# parses numbers
+ok 3 should be deeply equivalent
+not ok 4 should be strictly equal
+  ---
+    operator: equal
+  ...
+# Looks like you failed 1 test of 4.
+#   Failed test 'x'
+
+1..4
+# tests 4
+# pass  3
+# fail  1
+"""
+
+
+def test_tape_names_number_assertions_within_their_test() -> None:
+    assert statuses(TAPE_STREAM) == {
+        "parses flags::should be deeply equivalent": "passed",
+        "parses flags::should be deeply equivalent [2]": "passed",
+        "parses numbers::should be deeply equivalent": "passed",
+        "parses numbers::should be strictly equal": "failed",
+    }
+    # An assertion that never ran in one test moves no id of another.
+    shorter = TAPE_STREAM.replace("ok 2 should be deeply equivalent\n", "").replace("1..4", "1..3")
+    assert "parses numbers::should be deeply equivalent" in statuses(shorter)

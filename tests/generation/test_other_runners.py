@@ -1,0 +1,135 @@
+"""Gold environments whose suite another runner than pytest runs, end to end in real containers: a Node.js
+project judged by ``node --test``'s TAP and an autotools project judged by automake's ``make check``. Each
+becomes a gold environment (two runs, the probe), a catalog break is validated on it, and its Harbor export
+gives the oracle reward 1 and doing nothing reward 0 through the verifier our rollouts run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cligym.base_images import BaseImage
+from cligym.generation.export import export_harbor_task
+from cligym.generation.gold import GoldRecord, build_gold
+from cligym.generation.gold.build import gold_dir
+from cligym.generation.inverters.catalog import all_catalog_candidates
+from cligym.generation.task_record import TaskRecord
+from cligym.generation.validation import validate_candidate
+from cligym.rollout.task_dir import load_task
+from cligym.rollout.verifier import run_verifier
+from cligym.sandbox import Sandbox
+from cligym.settings import load_settings
+from tests.generation.conftest import task_record
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+pytestmark = pytest.mark.slow
+
+NODE_SPEC = {
+    "name": "node-fixture",
+    "source": {"path": str(FIXTURES / "node-project")},
+    "system_packages": ["nodejs"],
+    "runner": "tap",
+    "test": "node --test --test-reporter=tap test/",
+    "timeout": 300,
+}
+AUTOMAKE_SPEC = {
+    "name": "automake-fixture",
+    "source": {"path": str(FIXTURES / "automake-project")},
+    "system_packages": ["autoconf", "automake", "make"],
+    "install": ["autoreconf -fi", "./configure"],
+    "runner": "automake",
+    "test": "make check",
+    "timeout": 300,
+}
+
+
+@dataclass(frozen=True)
+class RunnerTask:
+    gold: GoldRecord
+    task: TaskRecord
+    image: str
+    task_dir: Path
+
+
+def _gold(spec: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> tuple[GoldRecord, Path]:
+    run_dir = tmp_path_factory.mktemp("run")
+    spec_file = run_dir / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    return build_gold(spec_file, load_settings(), run_dir, lambda _: None), run_dir
+
+
+def _task(
+    gold: GoldRecord, run_dir: Path, inverter: str, target: str, tmp_path_factory: pytest.TempPathFactory
+) -> RunnerTask:
+    candidate = next(c for c in all_catalog_candidates(gold) if c.inverter == inverter and target in c.target.label())
+    validation = validate_candidate(gold, candidate, load_settings())
+    assert validation.valid, validation.reason
+    assert validation.image_tag is not None
+    task = task_record(f"{gold.name}-{candidate.inverter.split(':')[-1]}", gold, candidate, validation)
+    out = tmp_path_factory.mktemp("harbor")
+    task_dir = export_harbor_task(task, gold, gold_dir(run_dir, gold.name) / "context", out, hinted=False)
+    return RunnerTask(gold, task, validation.image_tag, task_dir)
+
+
+@pytest.fixture(scope="module")
+def node_gold(base_image: BaseImage, tmp_path_factory: pytest.TempPathFactory) -> tuple[GoldRecord, Path]:
+    return _gold(NODE_SPEC, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def automake_gold(base_image: BaseImage, tmp_path_factory: pytest.TempPathFactory) -> tuple[GoldRecord, Path]:
+    return _gold(AUTOMAKE_SPEC, tmp_path_factory)
+
+
+def _rewards(runner_task: RunnerTask) -> tuple[float, float]:
+    """(doing nothing, the oracle's repair): the exported verifier's reward on the task image."""
+    task = load_task(runner_task.task_dir)
+    rewards = []
+    for repair in ([], runner_task.task.candidate.repair_commands):
+        with Sandbox(runner_task.image, name_prefix="cligym-test") as box:
+            for command in repair:
+                assert box.exec(command, timeout=120).ok, command
+            rewards.append(run_verifier(box, task, timeout=600).reward)
+    return rewards[0], rewards[1]
+
+
+def test_a_node_suite_is_read_from_its_tap_stream(node_gold: tuple[GoldRecord, Path]) -> None:
+    gold, _ = node_gold
+    names = {test_id.rpartition("::")[2] for test_id in gold.gold_tests}
+    assert {"lower-cases words", "drops punctuation", "round trip in memory", "packs through a program"} <= names
+    # slugify's result only repeats its subtests': it is not a test of its own.
+    assert not any(test_id.endswith("slugify") for test_id in gold.gold_tests)
+    assert gold.runner is not None and gold.pytest_setup is None
+    executables = {f.path for f in gold.probe.executables}
+    assert "/usr/bin/node" in executables and "/usr/bin/gzip" in executables
+    assert any("libuv" in f.path for f in gold.probe.shared_libraries)
+
+
+def test_a_node_task_pays_the_oracle_and_not_doing_nothing(
+    node_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    gold, run_dir = node_gold
+    # Not a program apt needs: the oracle reinstalls its package with apt.
+    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    assert [t.rpartition("::")[2] for t in task.task.validation.fail_to_pass] == ["packs through a program"]
+    assert (task.task_dir / "tests" / "runner_report.py").is_file()
+    assert _rewards(task) == (0.0, 1.0)
+
+
+def test_an_automake_suite_is_read_from_make_check(automake_gold: tuple[GoldRecord, Path]) -> None:
+    gold, _ = automake_gold
+    assert gold.gold_tests == ["tests/lines.sh", "tests/pack.sh", "tests/sed.sh", "tests/upper.sh"]
+    assert gold.skipped_tests == ["tests/not-here.sh"]
+    assert {"/usr/bin/sed", "/usr/bin/tr", "/usr/bin/wc", "/usr/bin/gzip"} <= {f.path for f in gold.probe.executables}
+
+
+def test_an_automake_task_pays_the_oracle_and_not_doing_nothing(
+    automake_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    gold, run_dir = automake_gold
+    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    assert task.task.validation.fail_to_pass == ["tests/pack.sh"]
+    assert _rewards(task) == (0.0, 1.0)
