@@ -158,7 +158,8 @@ def build_gold_from_spec(
 
     phase = time.monotonic()
     progress("probing what the tests use")
-    probe = run_probe(tag, test_command, REPO_PATH, spec.timeout, settings.sandbox)
+    unit_tests = None if runner is None else verdict.gold
+    probe = run_probe(tag, test_command, REPO_PATH, spec.timeout, settings.sandbox, unit_tests)
     timings["probe"] = round(time.monotonic() - phase, 1)
     timings["total"] = round(time.monotonic() - started, 1)
 

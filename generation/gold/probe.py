@@ -6,6 +6,7 @@ import json
 import shlex
 from importlib import resources
 
+from cligym.generation.gold.probe_units import PROCESS_CALLS, per_unit_probe
 from cligym.generation.gold.record import Probe
 from cligym.generation.gold.suite_run import install_report_plugin
 from cligym.sandbox import Sandbox
@@ -26,9 +27,18 @@ def _script(name: str) -> str:
     return resources.files("cligym.generation.gold").joinpath(name).read_text()
 
 
-def run_probe(image: str, test_command: str, repo_path: str, timeout: float, settings: SandboxSettings) -> Probe:
+def run_probe(
+    image: str,
+    test_command: str,
+    repo_path: str,
+    timeout: float,
+    settings: SandboxSettings,
+    unit_tests: list[str] | None = None,
+) -> Probe:
     """Install the hook (a .pth file in the container's site-packages) and strace when apt can fetch it,
-    run the tests, and collect the report inside the container. The gold image itself is not changed."""
+    run the tests, and collect the report inside the container. The gold image itself is not changed.
+    ``unit_tests``: the gold tests of a suite another runner runs, whose per-test record is made from the
+    processes strace saw each test unit start (``probe_units``) instead of by our pytest plugin."""
     with Sandbox(image, settings=settings, name_prefix="cligym-probe") as box:
         traced = box.exec(_INSTALL_STRACE, timeout=600, shell="/bin/sh").ok
         site = box.exec("python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])'").stdout.strip()
@@ -40,8 +50,9 @@ def run_probe(image: str, test_command: str, repo_path: str, timeout: float, set
         command = test_command
         if traced:
             # The test command may be compound (export ...; pytest ...): trace the shell that runs it.
+            calls = ",".join(["execve", "openat", "open", *(PROCESS_CALLS if unit_tests is not None else ())])
             command = (
-                f"strace -f -qq -ttt -s 1024 -e trace=execve,openat,open -o {PROBE_DIR}/strace.log "
+                f"strace -f -qq -ttt -s 1024 -e trace={calls} -o {PROBE_DIR}/strace.log "
                 f"/bin/sh -c {shlex.quote(test_command)}"
             )
         install_report_plugin(box)
@@ -53,4 +64,8 @@ def run_probe(image: str, test_command: str, repo_path: str, timeout: float, set
         if not collected.ok:
             raise RuntimeError(f"probe collection failed: {collected.stderr[-2000:]}")
         report = json.loads(box.read_file(_REPORT))
-    return Probe.model_validate(report)
+        probe = Probe.model_validate(report)
+        if traced and unit_tests is not None:
+            log = box.read_file(f"{PROBE_DIR}/strace.log").decode(errors="replace")
+            probe.per_test = per_unit_probe(log, unit_tests, repo_path)
+    return probe

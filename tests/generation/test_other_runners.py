@@ -106,6 +106,9 @@ def test_a_node_suite_is_read_from_its_tap_stream(node_gold: tuple[GoldRecord, P
     executables = {f.path for f in gold.probe.executables}
     assert "/usr/bin/node" in executables and "/usr/bin/gzip" in executables
     assert any("libuv" in f.path for f in gold.probe.shared_libraries)
+    # Node 18's TAP names no test files: no test unit can be told from another, each uses what the run used.
+    assert gold.footprint is not None
+    assert gold.footprint.tests_using("executables", "/usr/bin/gzip") == set(gold.gold_tests)
 
 
 def test_a_node_task_pays_the_oracle_and_not_doing_nothing(
@@ -124,6 +127,10 @@ def test_an_automake_suite_is_read_from_make_check(automake_gold: tuple[GoldReco
     assert gold.gold_tests == ["tests/lines.sh", "tests/pack.sh", "tests/sed.sh", "tests/upper.sh"]
     assert gold.skipped_tests == ["tests/not-here.sh"]
     assert {"/usr/bin/sed", "/usr/bin/tr", "/usr/bin/wc", "/usr/bin/gzip"} <= {f.path for f in gold.probe.executables}
+    # Each test script is a unit of its own: what it ran is its own, what make and the driver ran is everyone's.
+    assert gold.footprint is not None
+    assert gold.footprint.tests_using("executables", "/usr/bin/gzip") == {"tests/pack.sh"}
+    assert gold.footprint.tests_using("executables", "/usr/bin/make") == set(gold.gold_tests)
 
 
 def test_an_automake_task_pays_the_oracle_and_not_doing_nothing(
@@ -132,4 +139,5 @@ def test_an_automake_task_pays_the_oracle_and_not_doing_nothing(
     gold, run_dir = automake_gold
     task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
     assert task.task.validation.fail_to_pass == ["tests/pack.sh"]
+    assert task.task.candidate.expected_failures == ["tests/pack.sh"]
     assert _rewards(task) == (0.0, 1.0)

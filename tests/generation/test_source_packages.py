@@ -39,5 +39,5 @@ def test_an_npm_package_is_fetched_with_its_tests(tmp_path: Path, monkeypatch: p
 def test_a_missing_npm_version_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     spec = RepoSpec.model_validate({"name": "m", "source": {"npm": "minimist@0.0.999"}, "runner": "tap", "test": "t"})
-    with pytest.raises(ConfigError, match="npm pack minimist@0.0.999 failed"):
+    with pytest.raises(ConfigError, match=r"npm pack minimist@0\.0\.999 failed"):
         fetch_source(spec, tmp_path)

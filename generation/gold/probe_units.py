@@ -1,0 +1,117 @@
+"""The per-test probe for suites another runner than pytest runs, from the probe run's strace log: each test
+*unit* (a test script automake's harness starts, a test file ``node --test`` or ``prove`` runs in a process of
+its own) is the process whose command line names it, with every process it starts; what those processes ran,
+loaded and opened is that unit's context, and the tests it reported use it. What the runner itself did
+(``make``, the test runner's parent process) is the session's, used by every test.
+
+A runner that runs every test in one process (tape) has no units: everything is the session's, and each break
+is expected to fail every test, as it would.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable
+
+from cligym.generation.gold.footprint import PerTestProbe, TestContext
+
+# Calls traced besides execve and open/openat: how a process's children are known.
+PROCESS_CALLS = ("clone", "clone3", "fork", "vfork")
+_LINE = re.compile(r"^(?P<pid>\d+)\s+(?:\d+\.\d+\s+)?(?P<rest>.*)$")
+_CALL = re.compile(r"^(?P<call>\w+)\((?P<args>.*)$")
+_RESUMED = re.compile(r"^<\.\.\. (?P<call>\w+) resumed>(?P<args>.*)$")
+_RESULT = re.compile(r"\)\s+=\s+(?P<ret>-?\d+)(?:\s.*)?$")
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_IGNORED = ("/proc/", "/sys/", "/dev/", "/tmp/", "/run/")
+_LIBRARY = re.compile(r"\.so(\.\d+)*$")
+
+
+def unit_keys(tests: Iterable[str]) -> dict[str, str]:
+    """Test id -> its unit: the part before the first ``::`` (a file) or, with none, the id itself (a script)."""
+    return {test: test.split("::", 1)[0] for test in tests}
+
+
+def _normal(argument: str, repo_path: str) -> str:
+    path = posixpath.normpath(argument) if "/" in argument else argument
+    return path.removeprefix(repo_path.rstrip("/") + "/").removeprefix("./")
+
+
+def _names_unit(argv: list[str], units: set[str], repo_path: str) -> str | None:
+    for argument in argv[1:]:
+        normal = _normal(argument, repo_path)
+        for unit in units:
+            key = _normal(unit, repo_path)
+            if normal == key or normal.endswith("/" + key):
+                return unit
+    return None
+
+
+def per_unit_probe(strace_log: str, tests: Iterable[str], repo_path: str) -> PerTestProbe:
+    """Contexts keyed by unit (and ``""``, the session) from an ``strace -f`` log of the suite's run that
+    traced execve, open/openat and the calls that make processes."""
+    keys = unit_keys(tests)
+    units = set(keys.values())
+    parent: dict[str, str] = {}
+    unit_of: dict[str, str] = {}
+    pending: dict[str, tuple[str, str]] = {}
+    contexts: dict[str, TestContext] = {"": TestContext()}
+    first_exec = True
+    for line in strace_log.splitlines():
+        found = _LINE.match(line)
+        if not found:
+            continue
+        pid, rest = found["pid"], found["rest"]
+        resumed = _RESUMED.match(rest)
+        if resumed:
+            if pid not in pending:
+                continue
+            call, head = pending.pop(pid)
+            args = head + resumed["args"]
+        else:
+            started = _CALL.match(rest)
+            if not started:
+                continue
+            call, args = started["call"], started["args"]
+            if rest.endswith("<unfinished ...>"):
+                pending[pid] = (call, args.removesuffix("<unfinished ...>"))
+                continue
+        result = _RESULT.search(args)
+        if result is None or int(result["ret"]) < 0:
+            continue
+        if call in PROCESS_CALLS:
+            parent[result["ret"]] = pid
+            continue
+        strings = _STRING.findall(args)
+        if not strings:
+            continue
+        path = strings[0]
+        context = contexts.setdefault(_unit(pid, parent, unit_of), TestContext())
+        if call == "execve":
+            if first_exec:  # the shell the probe itself starts the suite with
+                first_exec = False
+                continue
+            unit = _names_unit(strings[1:], units, repo_path)
+            if unit is not None and _unit(pid, parent, unit_of) == "":
+                unit_of[pid] = unit
+                context = contexts.setdefault(unit, TestContext())
+            context.executables.append(path)
+        elif call in ("open", "openat") and not path.startswith(_IGNORED) and path.startswith("/"):
+            if _LIBRARY.search(posixpath.basename(path)):
+                context.libraries.append(path)
+            elif not path.startswith(repo_path.rstrip("/") + "/"):
+                context.files.append(path)
+    for context in contexts.values():
+        for field in ("executables", "libraries", "files"):
+            setattr(context, field, sorted(set(getattr(context, field))))
+    seen = sorted(keys)
+    return PerTestProbe(contexts={k: v for k, v in contexts.items() if k == "" or k in units}, tests_seen=seen)
+
+
+def _unit(pid: str, parent: dict[str, str], unit_of: dict[str, str]) -> str:
+    """The unit ``pid`` runs in: its own or its nearest ancestor's; ``""`` (the session) when none."""
+    seen = set()
+    while pid not in unit_of and pid in parent and pid not in seen:
+        seen.add(pid)
+        pid = parent[pid]
+    return unit_of.get(pid, "")
