@@ -99,7 +99,8 @@ def per_unit_probe(strace_log: str, tests: Iterable[str], repo_path: str) -> Per
         elif call in ("open", "openat") and not path.startswith(_IGNORED) and path.startswith("/"):
             if _LIBRARY.search(posixpath.basename(path)):
                 context.libraries.append(path)
-            elif not path.startswith(repo_path.rstrip("/") + "/"):
+            # The repository's own files are the project's; installed packages inside it (node_modules) are not.
+            elif not path.startswith(repo_path.rstrip("/") + "/") or "/node_modules/" in path:
                 context.files.append(path)
     for context in contexts.values():
         for field in ("executables", "libraries", "files"):

@@ -8,6 +8,7 @@ from cligym.generation.operators import (  # noqa: F401  (importing registers th
     interpreter,
     locale_time,
     network_security,
+    node_packages,
     process_environment,
     python_packages,
     python_stdlib,

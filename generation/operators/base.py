@@ -35,6 +35,7 @@ class Category(StrEnum):
     INTERPRETER = "interpreter"
     RESOURCE_LIMIT = "resource-limit"
     BYTECODE = "bytecode"
+    NODE_PACKAGE = "node-package"
 
 
 class Target(BaseModel):

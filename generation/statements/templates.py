@@ -36,6 +36,7 @@ HINTS = {
     Category.INTERPRETER: "which Python interpreter the programs run with",
     Category.RESOURCE_LIMIT: "the resource limits processes start with",
     Category.BYTECODE: "the compiled bytecode Python keeps beside its sources",
+    Category.NODE_PACKAGE: "the installed Node.js packages (node_modules)",
 }
 # Words of a repair that tell the fix outright.
 REPAIR_WORDS = ("ldconfig", "--reinstall", "--force-reinstall", "force-confmiss", "apt-get", "pip install")

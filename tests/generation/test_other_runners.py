@@ -30,7 +30,6 @@ pytestmark = pytest.mark.slow
 NODE_SPEC = {
     "name": "node-fixture",
     "source": {"path": str(FIXTURES / "node-project")},
-    "system_packages": ["nodejs"],
     "runner": "tap",
     "test": "node --test --test-reporter=tap test/",
     "timeout": 300,
@@ -100,6 +99,7 @@ def test_a_node_suite_is_read_from_its_tap_stream(node_gold: tuple[GoldRecord, P
     gold, _ = node_gold
     names = {test_id.rpartition("::")[2] for test_id in gold.gold_tests}
     assert {"lower-cases words", "drops punctuation", "round trip in memory", "packs through a program"} <= names
+    assert "pads on the left" in names  # with its dependency, installed by npm from the registry
     # slugify's result only repeats its subtests': it is not a test of its own.
     assert not any(test_id.endswith("slugify") for test_id in gold.gold_tests)
     assert gold.runner is not None and gold.pytest_setup is None
@@ -141,3 +141,20 @@ def test_an_automake_task_pays_the_oracle_and_not_doing_nothing(
     assert task.task.validation.fail_to_pass == ["tests/pack.sh"]
     assert task.task.candidate.expected_failures == ["tests/pack.sh"]
     assert _rewards(task) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "inverter",
+    [
+        "catalog:node-module-removed",
+        "catalog:node-module-entry-missing",
+        "catalog:node-module-files-emptied",
+        "catalog:node-preload-hides-module",
+    ],
+)
+def test_node_package_breaks_are_valid_tasks(
+    node_gold: tuple[GoldRecord, Path], inverter: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    gold, run_dir = node_gold
+    task = _task(gold, run_dir, inverter, "node_modules/left-pad", tmp_path_factory)
+    assert "pads on the left" in {t.rpartition("::")[2] for t in task.task.validation.fail_to_pass}
