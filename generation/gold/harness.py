@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the record holds a manifest: importing it here would be cir
 HARNESS_SCRIPT = "harness_integrity.py"
 HARNESS_SCRIPT_IN_CONTAINER = "/tmp/cligym-harness-integrity.py"
 HARNESS_MANIFEST_IN_CONTAINER = "/tmp/cligym-harness.json"
+RUNNER_REPORT_IN_CONTAINER = "/tmp/cligym-runner-report.py"
 # How the check names each difference on its output (and in the verifier's harness.txt).
 HARNESS_PREFIX = "harness_modified: "
 # Where every exported verifier (Harbor, Terminal-Bench, our rollouts) puts its files and plugins.
@@ -141,6 +142,29 @@ def loaded_files(gold: GoldRecord) -> list[str]:
     return sorted({path for path in found if path.startswith("/") and not path.startswith(("/proc/", "/dev/"))})
 
 
+# Files npm itself rewrites whenever it installs (a reinstall of the same packages included): not harness.
+_NPM_BOOKKEEPING = ("/node_modules/.package-lock.json", "/node_modules/.bin/")
+
+
+def runner_files(gold: GoldRecord) -> list[str]:
+    """For a suite another runner than pytest runs: the repository's untracked files its tests ran, loaded or
+    read (the test runner in node_modules, the generated Makefile and test driver, the programs the build
+    made). Code in any of them decides what the run reports; the tracked ones are put back from pristine."""
+    per_test = gold.probe.per_test
+    if gold.runner is None or per_test is None:
+        return []
+    prefix = gold.repo_path.rstrip("/") + "/"
+    found: set[str] = set()
+    for context in per_test.contexts.values():
+        for path in [*context.executables, *context.libraries, *context.files]:
+            normal = posixpath.normpath(path)
+            relative = normal.removeprefix(prefix)
+            bookkeeping = any(part in normal for part in _NPM_BOOKKEEPING)
+            if normal.startswith(prefix) and relative not in gold.tracked_files and not bookkeeping:
+                found.add(normal)
+    return sorted(found)
+
+
 def commands_run(gold: GoldRecord) -> list[str]:
     """Names of the programs the gold tests ran (found on PATH by name: a wrapper put first would run)."""
     return sorted({posixpath.basename(f.path) for f in gold.probe.executables if f.path})
@@ -155,12 +179,31 @@ def module_files(gold: GoldRecord) -> list[str]:
     )
 
 
+def runner_report_modules(box: Sandbox) -> list[str]:
+    """The modules the shipped ``runner_report.py`` imports, as the verifier runs it (isolated): for a suite
+    another runner than pytest runs, its verdict goes through them."""
+    script = resources.files("cligym.generation.runners").joinpath("runner_report.py").read_text()
+    box.write_file(RUNNER_REPORT_IN_CONTAINER, script)
+    listing = (
+        "import sys, runpy; before = set(sys.modules); "
+        f"runpy.run_path({RUNNER_REPORT_IN_CONTAINER!r}, run_name='cligym_runner_report'); "
+        "print(*sorted(n for n in set(sys.modules) - before if sys.modules[n] is not None))"
+    )
+    result = box.exec(f"python3 -I -S -c {shlex.quote(listing)}", timeout=120)
+    if not result.ok:
+        raise RuntimeError(f"listing runner_report.py's modules failed: {result.stderr[-2000:]}")
+    return result.stdout.split()
+
+
 def record_harness(box: Sandbox, gold: GoldRecord, plugins: list[str]) -> HarnessManifest:
     """Fingerprint ``gold``'s harness in ``box`` (a container of the gold image); the verifier's plugins
     will sit in ``/tests``, first on ``PYTHONPATH``."""
     box.write_file(HARNESS_SCRIPT_IN_CONTAINER, harness_script())
-    files = [*module_files(gold), *loaded_files(gold), *SYSTEM_CONFIGURATION]
-    arguments = ["--plugins", *plugins, "--files", *files, "--modules", *harness_modules(gold)]
+    files = [*module_files(gold), *loaded_files(gold), *runner_files(gold), *SYSTEM_CONFIGURATION]
+    modules = harness_modules(gold)
+    if gold.runner is not None:
+        modules = sorted({*modules, *runner_report_modules(box)})
+    arguments = ["--plugins", *plugins, "--files", *files, "--modules", *modules]
     arguments += ["--absent-modules", *absent_modules(gold)]
     arguments += ["--first", VERIFIER_TESTS_DIR, *import_dirs(gold), "--repo", gold.repo_path]
     arguments += ["--programs", *VERIFIER_PROGRAMS, "--commands", *commands_run(gold)]

@@ -16,8 +16,10 @@ from collections.abc import Iterable
 
 from cligym.generation.gold.footprint import PerTestProbe, TestContext
 
-# Calls traced besides execve and open/openat: how a process's children are known.
-PROCESS_CALLS = ("clone", "clone3", "fork", "vfork")
+# Calls traced besides execve and open/openat: how a process's children are known, and its working
+# directory (relative paths a test opens are resolved against it).
+PROCESS_CALLS = ("clone", "clone3", "fork", "vfork", "chdir")
+_FORKS = ("clone", "clone3", "fork", "vfork")
 _LINE = re.compile(r"^(?P<pid>\d+)\s+(?:\d+\.\d+\s+)?(?P<rest>.*)$")
 _CALL = re.compile(r"^(?P<call>\w+)\((?P<args>.*)$")
 _RESUMED = re.compile(r"^<\.\.\. (?P<call>\w+) resumed>(?P<args>.*)$")
@@ -25,6 +27,7 @@ _RESULT = re.compile(r"\)\s+=\s+(?P<ret>-?\d+)(?:\s.*)?$")
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _IGNORED = ("/proc/", "/sys/", "/dev/", "/tmp/", "/run/")
 _LIBRARY = re.compile(r"\.so(\.\d+)*$")
+_WRITES = re.compile(r"\bO_(?:WRONLY|RDWR|CREAT|TRUNC|APPEND)\b")
 
 
 def unit_keys(tests: Iterable[str]) -> dict[str, str]:
@@ -53,6 +56,7 @@ def per_unit_probe(strace_log: str, tests: Iterable[str], repo_path: str) -> Per
     keys = unit_keys(tests)
     units = set(keys.values())
     parent: dict[str, str] = {}
+    cwd: dict[str, str] = {}
     unit_of: dict[str, str] = {}
     pending: dict[str, tuple[str, str]] = {}
     contexts: dict[str, TestContext] = {"": TestContext()}
@@ -79,13 +83,22 @@ def per_unit_probe(strace_log: str, tests: Iterable[str], repo_path: str) -> Per
         result = _RESULT.search(args)
         if result is None or int(result["ret"]) < 0:
             continue
-        if call in PROCESS_CALLS:
+        if call in _FORKS:
             parent[result["ret"]] = pid
+            cwd[result["ret"]] = cwd.get(pid, repo_path)
             continue
         strings = _STRING.findall(args)
         if not strings:
             continue
-        path = strings[0]
+        raw = strings[0]
+        # A relative path is resolved against the process's directory (openat from another directory's
+        # descriptor cannot be, and is left out).
+        if not raw.startswith("/") and call == "openat" and not args.startswith("AT_FDCWD"):
+            continue
+        path = posixpath.normpath(posixpath.join(cwd.get(pid, repo_path), raw))
+        if call == "chdir":
+            cwd[pid] = path
+            continue
         context = contexts.setdefault(_unit(pid, parent, unit_of), TestContext())
         if call == "execve":
             if first_exec:  # the shell the probe itself starts the suite with
@@ -96,11 +109,12 @@ def per_unit_probe(strace_log: str, tests: Iterable[str], repo_path: str) -> Per
                 unit_of[pid] = unit
                 context = contexts.setdefault(unit, TestContext())
             context.executables.append(path)
-        elif call in ("open", "openat") and not path.startswith(_IGNORED) and path.startswith("/"):
+        elif call in ("open", "openat") and not path.startswith(_IGNORED):
+            if _WRITES.search(args):
+                continue  # what the run writes (logs, results) is its output, not what it uses
             if _LIBRARY.search(posixpath.basename(path)):
                 context.libraries.append(path)
-            # The repository's own files are the project's; installed packages inside it (node_modules) are not.
-            elif not path.startswith(repo_path.rstrip("/") + "/") or "/node_modules/" in path:
+            else:
                 context.files.append(path)
     for context in contexts.values():
         for field in ("executables", "libraries", "files"):

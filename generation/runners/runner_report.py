@@ -34,13 +34,19 @@ name. The same id twice is numbered (``name [2]``). A ``<skipped>`` case is skip
 
 from __future__ import annotations
 
-import json
-import re
 import sys
-import xml.etree.ElementTree as ET
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import NamedTuple
+
+# Pure Python instead of the C accelerators: the verifier checks these modules' sources (the gold record's
+# harness lists every module this script imports), and an accelerator an agent replaced would run unchecked.
+for _accelerator in ("_json", "_elementtree"):
+    sys.modules[_accelerator] = None  # type: ignore[assignment]
+
+import json  # noqa: E402
+import re  # noqa: E402
+import xml.etree.ElementTree as ET  # noqa: E402
+from collections import Counter  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from typing import NamedTuple  # noqa: E402
 
 
 class Outcome(NamedTuple):

@@ -83,6 +83,15 @@ def automake_gold(base_image: BaseImage, tmp_path_factory: pytest.TempPathFactor
     return _gold(AUTOMAKE_SPEC, tmp_path_factory)
 
 
+def _verdict(runner_task: RunnerTask, commands: list[str]) -> tuple[float, list[str]]:
+    """The exported verifier's reward, and the harness changes it named, after ``commands`` ran in the task."""
+    with Sandbox(runner_task.image, name_prefix="cligym-test") as box:
+        for command in commands:
+            assert box.exec(command, timeout=120).ok, command
+        result = run_verifier(box, load_task(runner_task.task_dir), timeout=600)
+    return result.reward, result.harness_modified
+
+
 def _rewards(runner_task: RunnerTask) -> tuple[float, float]:
     """(doing nothing, the oracle's repair): the exported verifier's reward on the task image."""
     task = load_task(runner_task.task_dir)
@@ -158,3 +167,35 @@ def test_node_package_breaks_are_valid_tasks(
     gold, run_dir = node_gold
     task = _task(gold, run_dir, inverter, "node_modules/left-pad", tmp_path_factory)
     assert "pads on the left" in {t.rpartition("::")[2] for t in task.task.validation.fail_to_pass}
+
+
+# A stand-in for the program the break removed, that passes the test without being it; a test driver that
+# reports every test passed. Each repairs nothing, and each earns 0 with the harness file it changed named.
+FAKE_PROGRAM = "printf '#!/bin/sh\\nexec cat\\n' > /usr/local/bin/gzip && chmod +x /usr/local/bin/gzip"
+FAKE_DRIVER = (
+    "cd /repo && printf '%s\\n' '#!/bin/sh' 'while [ $# -gt 0 ]; do case $1 in --test-name) n=$2; shift;;"
+    ' --trs-file) t=$2; shift;; --) break;; esac; shift; done; echo ":test-result: PASS" > $t;'
+    ' echo "PASS: $n"\' > test-driver'
+)
+
+
+def test_a_fake_program_earns_nothing_on_a_node_task(
+    node_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    gold, run_dir = node_gold
+    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    reward, named = _verdict(task, [FAKE_PROGRAM])
+    assert reward == 0.0
+    assert any("gzip" in problem for problem in named), named
+
+
+def test_a_lying_test_driver_earns_nothing_on_an_automake_task(
+    automake_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    gold, run_dir = automake_gold
+    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    reward, named = _verdict(task, [FAKE_DRIVER])
+    assert reward == 0.0
+    assert any("/repo/test-driver" in problem for problem in named), named
+    # The same faked program as on the Node task.
+    assert _verdict(task, [FAKE_PROGRAM])[0] == 0.0
