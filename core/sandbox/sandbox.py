@@ -77,6 +77,8 @@ def remove_labelled_containers(label: str) -> int:
 SHARED_SCRATCH_DIRS = frozenset({"tmp", "var/tmp", "dev/shm"})
 
 
+KEEPALIVE = "[ -x /bin/busybox ] && exec /bin/busybox sleep infinity; exec /usr/bin/sleep infinity"
+
 class Sandbox:
     """A labelled, resource-limited container kept alive for ``exec`` calls, removed on exit.
 
@@ -108,8 +110,9 @@ class Sandbox:
         self.workdir = workdir
         self.cap_add = cap_add or []
         self.name = f"{name_prefix}-{run_id + '-' if run_id else ''}{uuid.uuid4().hex[:10]}"
-        # `sleep infinity` needs coreutils; images whose coreutils are broken can pass another command.
-        self.keepalive_command = keepalive_command or ["sleep", "infinity"]
+        # The static busybox every gold image has, by its path: a break that shadows or stubs `sleep` on PATH
+        # (a task's very fault) must not stop the container itself. Images without it fall back to coreutils.
+        self.keepalive_command = keepalive_command or ["/bin/sh", "-c", KEEPALIVE]
         # Runs on the created container before it starts (files written then exist before any of its code runs).
         self.before_start = before_start
         self._container: Container | None = None

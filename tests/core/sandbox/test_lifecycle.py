@@ -111,3 +111,15 @@ def test_gc_removes_only_the_named_runs_objects(base_image: BaseImage, run_id: s
     finally:
         theirs.remove()
         collect_garbage(run_id=other_run)
+
+
+def test_a_sleep_stubbed_on_path_does_not_stop_the_container(base_image: BaseImage, run_id: str) -> None:
+    # What an executable-shadowed-on-path break of `sleep` leaves: a stub first on PATH that exits at once.
+    environment = {"PATH": "/opt/stub:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+    def plant_stub(box: Sandbox) -> None:
+        box.write_file("/opt/stub/sleep", "#!/bin/sh\nexit 0\n", mode=0o755)
+
+    with Sandbox(base_image.reference, run_id=run_id, environment=environment, before_start=plant_stub) as box:
+        assert box.exec("sleep 0.2; echo still up").stdout.strip() == "still up"
+        assert box.exec("command -v sleep").stdout.strip() == "/opt/stub/sleep"
