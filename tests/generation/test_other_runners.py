@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from cligym.base_images import BaseImage
-from cligym.generation.export import export_harbor_task
+from cligym.generation.export import export_harbor_task, export_terminal_bench_task
 from cligym.generation.gold import GoldRecord, build_gold
 from cligym.generation.gold.build import gold_dir
 from cligym.generation.inverters.catalog import all_catalog_candidates
@@ -23,6 +23,8 @@ from cligym.rollout.verifier import run_verifier
 from cligym.sandbox import Sandbox
 from cligym.settings import load_settings
 from tests.generation.conftest import task_record
+from tests.generation.test_terminal_bench_export import tb_python as tb_python
+from tests.generation.test_terminal_bench_export import tb_trial
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 pytestmark = pytest.mark.slow
@@ -199,3 +201,14 @@ def test_a_lying_test_driver_earns_nothing_on_an_automake_task(
     assert any("/repo/test-driver" in problem for problem in named), named
     # The same faked program as on the Node task.
     assert _verdict(task, [FAKE_PROGRAM])[0] == 0.0
+
+
+def test_the_terminal_bench_export_of_an_automake_task_resolves_under_tb_with_the_oracle(
+    automake_gold: tuple[GoldRecord, Path], tb_python: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    gold, run_dir = automake_gold
+    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    out = tmp_path_factory.mktemp("tb-tasks")
+    task_dir = export_terminal_bench_task(task.task, gold, gold_dir(run_dir, gold.name) / "context", out, hinted=False)
+    assert tb_trial(tb_python, "oracle", task_dir, tmp_path_factory.mktemp("tb-oracle"))["is_resolved"] is True
+    assert tb_trial(tb_python, "nop", task_dir, tmp_path_factory.mktemp("tb-nop"))["is_resolved"] is False
