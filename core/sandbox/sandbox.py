@@ -79,6 +79,7 @@ SHARED_SCRATCH_DIRS = frozenset({"tmp", "var/tmp", "dev/shm"})
 
 KEEPALIVE = "[ -x /bin/busybox ] && exec /bin/busybox sleep infinity; exec /usr/bin/sleep infinity"
 
+
 class Sandbox:
     """A labelled, resource-limited container kept alive for ``exec`` calls, removed on exit.
 

@@ -41,11 +41,13 @@ def _normal(argument: str, repo_path: str) -> str:
 
 
 def _names_unit(argv: list[str], units: set[str], repo_path: str) -> str | None:
-    for argument in argv[1:]:
+    for argument in argv:
         normal = _normal(argument, repo_path)
+        # A runner that names tests without their file's suffix (CTest's test1 runs tests/test1.test).
+        stem = posixpath.splitext(posixpath.basename(normal))[0] if "/" in normal else None
         for unit in units:
             key = _normal(unit, repo_path)
-            if normal == key or normal.endswith("/" + key):
+            if normal == key or normal.endswith("/" + key) or (stem == key and "/" not in key):
                 return unit
     return None
 
