@@ -27,12 +27,17 @@ from pydantic import BaseModel, Field
 # The exception a break makes an import raise, and the handlers that catch it.
 # "AttributeError" stands for a module that imports but lacks what its users need (emptied, shadowed by an
 # empty one): only a broad handler around the import and its first use catches that.
-Raising = Literal["ImportError", "SyntaxError", "PermissionError", "AttributeError"]
+# "FileNotFoundError" and "ValueError" stand for a data file removed and one whose contents no longer parse:
+# they apply to files, whose opens are guarded when some frame below the test catches them (a fallback).
+Raising = Literal["ImportError", "SyntaxError", "PermissionError", "AttributeError", "FileNotFoundError", "ValueError"]
+_OS_ERRORS = frozenset({"OSError", "IOError", "EnvironmentError", "Exception", "BaseException"})
 CATCHERS: dict[str, frozenset[str]] = {
     "AttributeError": frozenset({"Exception", "BaseException"}),
     "ImportError": frozenset({"ImportError", "Exception", "BaseException"}),
     "SyntaxError": frozenset({"SyntaxError", "Exception", "BaseException"}),
-    "PermissionError": frozenset({"PermissionError", "OSError", "Exception", "BaseException"}),
+    "PermissionError": _OS_ERRORS | {"PermissionError"},
+    "FileNotFoundError": _OS_ERRORS | {"FileNotFoundError"},
+    "ValueError": frozenset({"ValueError", "Exception", "BaseException"}),
 }
 
 # What starts a program (``python -m X``, a script): the modules these import at run time are the program a
@@ -60,6 +65,10 @@ class TestContext(BaseModel):
     scratch: list[str] = Field(default_factory=list, description="Paths under /tmp the tests name themselves.")
     functions: list[str] = Field(
         default_factory=list, description="module:qualname of project functions and clock/locale C functions called."
+    )
+    file_guards: dict[str, list[list[str]]] = Field(
+        default_factory=dict,
+        description="file -> per call stack that opened it, the exceptions caught around the open (all guarded).",
     )
 
 
@@ -110,6 +119,14 @@ def parents_of(module: str) -> list[str]:
     """``a.b.c`` -> [``a``, ``a.b``]: importing a submodule runs its packages first."""
     parts = module.split(".")
     return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _file_guarded(context: TestContext, path: str, raising: Raising | None) -> bool:
+    """Whether every open of ``path`` in ``context`` catches ``raising`` (the code falls back without it)."""
+    if raising is None:
+        return False
+    stacks = context.file_guards.get(path)
+    return bool(stacks) and all(not CATCHERS[raising].isdisjoint(caught) for caught in stacks or ())
 
 
 class Footprint:
@@ -212,7 +229,7 @@ class Footprint:
             table[test] = {
                 "modules": modules,
                 "libraries": libraries,
-                "files": {f for ctx in contexts for f in ctx.files},
+                "files": {f for ctx in contexts for f in ctx.files if not _file_guarded(ctx, f, raising)},
                 "executables": {e for ctx in contexts for e in ctx.executables},
                 "env": {v for ctx in contexts for v in ctx.env},
                 "hosts": {h for ctx in contexts for h in ctx.hosts},

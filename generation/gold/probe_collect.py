@@ -236,6 +236,59 @@ def import_guards(sites, modules):
     return found
 
 
+def harness_files(harness, plugins, modules, dists, repo):
+    """The files of the test harness's distributions: pytest, and every distribution one of whose modules
+    pytest loaded before any conftest (its entry-point plugins) or registered as a plugin. A variable only
+    their code reads (a plugin asking whether it runs under CI) is the harness's, not the project's."""
+    owners = set()
+    for name in set(harness) | set(plugins):
+        file = modules.get(name)
+        if not file or module_origin(file, repo, ()) == "repo":
+            continue
+        owner = dists.get(os.path.realpath(file))
+        if owner:
+            owners.add(owner[0])
+    return {path for path, owner in dists.items() if owner[0] in owners}
+
+
+def read_only_by(files, tooling):
+    """Whether every file whose code read a variable belongs to the test harness (unknown readers: no)."""
+    return bool(files) and all(os.path.realpath(file) in tooling for file in files)
+
+
+class FileGuards:
+    """Per opened file, the exceptions caught around each open of it (``try``/``except`` in any frame from
+    the opener up to the test): left out when one open was unguarded, as its failure reaches the test."""
+
+    def __init__(self):
+        self._parsed = {}
+
+    def _guards(self, file):
+        if file not in self._parsed:
+            try:
+                with open(file, "rb") as handle:
+                    self._parsed[file] = guarded_lines(handle.read())
+            except OSError:
+                self._parsed[file] = {}
+        return self._parsed[file]
+
+    def caught(self, stack):
+        found = set()
+        for file, line in stack:
+            if file.endswith(".py"):
+                found.update(self._guards(file).get(line, ()))
+        return sorted(found)
+
+    def of(self, stacks_by_path, files):
+        found = {}
+        for path in files:
+            stacks = stacks_by_path.get(path)
+            caught = [self.caught(stack) for stack in stacks or ()]
+            if caught and all(caught):
+                found[path] = caught
+        return found
+
+
 def _read_json(pattern):
     loaded = []
     for name in sorted(glob.glob(pattern)):
@@ -293,6 +346,8 @@ def collect(probe_dir, repo):
     edges = {}
     name_edges = {}
     sites = {}
+    env_files = {}
+    open_sites = {}
     for record in records:
         for module, file in record["modules"].items():
             if modules.get(module) is None:
@@ -308,6 +363,13 @@ def collect(probe_dir, repo):
         for caller, imported in record.get("sites", {}).items():
             for name, lines in imported.items():
                 sites.setdefault(caller, {}).setdefault(name, set()).update(lines)
+        for context, found in record.get("env_files", {}).items():
+            for name, files in found.items():
+                env_files.setdefault(context, {}).setdefault(name, set()).update(files)
+        for context, found in record.get("open_sites", {}).items():
+            for path, stacks in found.items():
+                known = open_sites.setdefault(context, {}).setdefault(path, [])
+                known.extend(stack for stack in stacks if stack not in known)
 
     stdlib_dirs = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]}
 
@@ -318,6 +380,14 @@ def collect(probe_dir, repo):
             module, _, program = launch.partition(">")
             launchers.setdefault(program, set()).add(module_origin(modules.get(module), repo, stdlib_dirs))
         return {program for program, origins in launchers.items() if origins == {"stdlib"}}
+
+    dists = distribution_owners()
+    harness = sorted({name for session in sessions for name in session.get("harness", [])} - set(PROBE_MODULES))
+    plugins = set()
+    for session in sessions:
+        plugins.update(session.get("plugins", []))
+    tooling = harness_files(harness, plugins, modules, dists, repo)
+    guards = FileGuards()
 
     contexts = {}
     for context, sets in raw.items():
@@ -331,7 +401,9 @@ def collect(probe_dir, repo):
             "files": sorted(normalise.files(sets.get("opened", ()), executables | helpers)),
             # A variable the context sets itself never gets the image's value there.
             "env": sorted(
-                name for name in sets.get("env", set()) - sets.get("env_set", set()) if not name.startswith("CLIGYM_")
+                name
+                for name in sets.get("env", set()) - sets.get("env_set", set())
+                if not name.startswith("CLIGYM_") and not read_only_by(env_files.get(context, {}).get(name), tooling)
             ),
             "hosts": sorted(sets.get("hosts", ())),
             "names": sorted(sets.get("names", ())),
@@ -339,12 +411,12 @@ def collect(probe_dir, repo):
             "functions": sorted(sets.get("functions", ())),
             "scratch": sorted(p for p in sets.get("opened", ()) if is_scratch_file(p))[:200],
         }
+        contexts[context]["file_guards"] = guards.of(open_sites.get(context, {}), contexts[context]["files"])
     libraries = set().union(*(set(c["libraries"]) for c in contexts.values()))
     executables = set().union(*(set(c["executables"]) for c in contexts.values()))
     files = set().union(*(set(c["files"]) for c in contexts.values()))
     env = set().union(*(set(c["env"]) for c in contexts.values()))
 
-    dists = distribution_owners()
     module_rows = []
     extensions = {}
     for name in sorted(modules):
@@ -370,16 +442,13 @@ def collect(probe_dir, repo):
     owners = dpkg_owners(sorted(libraries | files | executables | module_files))
     for row in module_rows:
         row["package"] = owners.get(row["file"]) if row["file"] in module_files else None
-    harness = sorted({name for session in sessions for name in session.get("harness", [])} - set(PROBE_MODULES))
     fixtures = {}
     providers = {}
-    plugins = set()
     resources = {}
     for session in sessions:
         resources.update(session.get("resources", {}))
         fixtures.update(session.get("fixtures", {}))
         providers.update({k: v for k, v in session.get("providers", {}).items() if v})
-        plugins.update(session.get("plugins", []))
     return {
         "modules": module_rows,
         "shared_libraries": [{"path": p, "package": owners.get(p)} for p in sorted(libraries)],

@@ -11,7 +11,10 @@ test's import closure is computed afterwards from both. ``from m import name`` a
 the tests relying on one attribute of a module are known. Each import also records its site (the calling
 module and line), so the collector can tell an import guarded by ``try``/``except ImportError`` (an optional
 accelerator, a feature probe) from one whose failure propagates. Variables a test sets itself (``os.putenv``,
-``monkeypatch.setenv``) are recorded too: the image's value of those never reaches the test.
+``monkeypatch.setenv``) are recorded too: the image's value of those never reaches the test. Each variable
+read keeps the file of the code that read it (pytest's plugins read CI-detection variables, not the
+project), and each data file opened keeps the call stack below pytest that opened it, so the collector can
+tell a file the code falls back without (a search path tried in order, inside ``try``/``except OSError``).
 
 Nothing happens unless CLIGYM_PROBE_DIR is set, so importing it elsewhere is harmless.
 """
@@ -29,7 +32,8 @@ _BULK_READERS = {"copy", "__iter__", "items", "values", "keys", "__eq__", "__rep
 # Nor is one line of code reading most of the environment: ``dict(os.environ)`` or ``{**os.environ}`` read
 # every variable from C, so only the line they ran on tells them apart from a read by name.
 _BULK_SITE_MIN = 8
-_ENV_PLUMBING = ("/os.py", "/_collections_abc.py")
+# os and _collections_abc are frozen in 3.11+ (their code names "<frozen os>"), plain files in older builds.
+_ENV_PLUMBING = ("/os.py", "/_collections_abc.py", "<frozen os>", "<frozen _collections_abc>")
 _KINDS = (
     "opened",
     "executed",
@@ -55,6 +59,13 @@ _name_edges: dict = {}
 _sites: dict = {}
 # context -> (file, line) of the code that read variables -> the variables it read.
 _env_reads: dict = {}
+# context -> path -> the call stacks ((file, line) from the opener outwards) that opened it: an open inside
+# ``try``/``except OSError`` somewhere below the test (a fallback, a search path tried in order) is optional.
+_open_sites: dict = {}
+_OPEN_DEPTH = 12
+_HARNESS_TOPS = ("_pytest", "pytest", "pluggy")
+_NOT_DATA = (".py", ".pyc", ".pth", ".so")
+_NOT_DATA_DIRS = ("/proc/", "/dev/", "/sys/")
 
 
 def bucket(name=None):
@@ -77,7 +88,10 @@ def _audit(event, args):
         if event == "open":
             path = args[0]
             if isinstance(path, (str, bytes)):
-                _add("opened", os.fsdecode(path))
+                shown = os.fsdecode(path)
+                _add("opened", shown)
+                if shown.startswith("/") and not shown.startswith(_NOT_DATA_DIRS) and not shown.endswith(_NOT_DATA):
+                    _open_site(shown)
         elif event == "import":
             # The code that asked for the module is the nearest frame outside the import machinery: an edge
             # when that is a module body, else a runtime import (a package's lazy __getattr__, a function).
@@ -106,6 +120,28 @@ def _audit(event, args):
             _add("dlopen", os.fsdecode(args[0]))
     except Exception:  # a probe must never break the tests it observes
         pass
+
+
+def _open_site(path):
+    """The stack that opened ``path``, from the opener up to the first frame of pytest itself (pytest's
+    runner catches everything, so only the code below it says whether a failure to open is handled)."""
+    paths = _open_sites.setdefault(context, {})
+    stacks = paths.get(path)
+    if stacks is None:
+        if len(paths) >= _LIMIT:
+            return
+        stacks = paths[path] = set()
+    if len(stacks) >= 4:
+        return
+    frame, stack = sys._getframe(2), []
+    while frame is not None and len(stack) < _OPEN_DEPTH:
+        name = frame.f_globals.get("__name__") or ""
+        if name.partition(".")[0] in _HARNESS_TOPS:
+            break
+        if not name.startswith("cligym_probe"):
+            stack.append((frame.f_code.co_filename, frame.f_lineno))
+        frame = frame.f_back
+    stacks.add(tuple(stack))
 
 
 def _launched(program):
@@ -226,10 +262,14 @@ def _install(directory):
 
     def dump():
         present = len(os.environ)
+        # context -> variable -> the files whose code read it (who reads a variable: the project or pytest).
+        env_files: dict = {}
         for name, sites in _env_reads.items():
-            for names in sites.values():
+            for (file, _line), names in sites.items():
                 if len(names) < max(_BULK_SITE_MIN, present * 3 // 4):
                     bucket(name)["env"].update(names)
+                    for variable in names:
+                        env_files.setdefault(name, {}).setdefault(variable, set()).add(file)
         modules = {}
         for name, module in list(sys.modules.items()):
             file = getattr(module, "__file__", None)
@@ -246,6 +286,11 @@ def _install(directory):
             "edges": {importer: sorted(names) for importer, names in _edges.items()},
             "name_edges": {importer: sorted(names) for importer, names in _name_edges.items()},
             "sites": {caller: {name: sorted(at) for name, at in sites.items()} for caller, sites in _sites.items()},
+            "env_files": {key: {v: sorted(f) for v, f in found.items()} for key, found in env_files.items()},
+            "open_sites": {
+                key: {path: [list(map(list, stack)) for stack in stacks] for path, stacks in found.items()}
+                for key, found in _open_sites.items()
+            },
         }
         try:
             os.makedirs(directory, exist_ok=True)

@@ -43,6 +43,8 @@ OTHER_ZONES = ["Asia/Tokyo", "Etc/UTC", "Australia/Sydney", "America/Los_Angeles
 class ZoneinfoFileRemoved(FaultOperator):
     name = "zoneinfo-file-removed"
     category = Category.LOCALE_TIME
+    # Code that tries a zone in several places (search paths, a bundled copy) catches the missing file.
+    raises = "FileNotFoundError"
     description = "Delete the time-zone data file of a zone the tests convert to"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -59,6 +61,7 @@ class ZoneinfoFileRemoved(FaultOperator):
 class ZoneinfoFileCorrupted(FaultOperator):
     name = "zoneinfo-file-corrupted"
     category = Category.LOCALE_TIME
+    raises = "ValueError"
     description = "Overwrite the header of a time-zone data file the tests read"
 
     def targets(self, gold: GoldRecord) -> list[Target]:

@@ -58,6 +58,8 @@ class LibraryTruncated(FaultOperator):
 class SonameLinkRedirected(FaultOperator):
     name = "soname-link-redirected"
     category = Category.SHARED_LIBRARY
+    # The extension linking it fails to import (an undefined symbol): an ImportError a guard can catch.
+    raises = "ImportError"
     description = "Point a library's soname symlink at a different library"
 
     def targets(self, gold: GoldRecord) -> list[Target]:

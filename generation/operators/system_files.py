@@ -15,6 +15,7 @@ from cligym.generation.operators.repairs import reinstall_restoring_conffiles
 class PackagedFileRemoved(FaultOperator):
     name = "packaged-file-removed"
     category = Category.FILE_SYSTEM
+    raises = "FileNotFoundError"
     description = "Delete a data or configuration file the tests read that a Debian package installed"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
@@ -31,6 +32,7 @@ class PackagedFileRemoved(FaultOperator):
 class PackagedFileLinkBroken(FaultOperator):
     name = "packaged-file-link-broken"
     category = Category.FILE_SYSTEM
+    raises = "FileNotFoundError"
     description = "Replace a file the tests read with a symlink that points nowhere"
 
     def targets(self, gold: GoldRecord) -> list[Target]:

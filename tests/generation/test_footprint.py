@@ -209,3 +209,17 @@ def test_what_a_child_python_program_imports_is_not_harness() -> None:
     assert not found.is_harness_module("app")
     assert found.tests_using("modules", "app") == {STORE, STORE_2, REPORT, CLI}
     assert found.tests_using("modules", "app.store") == {STORE, STORE_2}
+
+
+def test_a_file_opened_only_where_its_failure_is_caught_is_not_what_a_removal_fails() -> None:
+    # The store's test opens its config inside a fallback (a search path tried in order) that catches OSError;
+    # the session opens the local time zone without one.
+    guarded = probe()
+    guarded.contexts[STORE] = TestContext(files=["/etc/app.conf"], file_guards={"/etc/app.conf": [["OSError"]]})
+    found = Footprint(guarded, [STORE, STORE_2, REPORT, CLI])
+    assert found.tests_using("files", "/etc/app.conf") == {STORE}
+    assert found.tests_using("files", "/etc/app.conf", raising="FileNotFoundError") == frozenset()
+    assert found.tests_using("files", "/etc/app.conf", raising="PermissionError") == frozenset()
+    # A file that no longer parses raises what that handler does not catch: the test still fails.
+    assert found.tests_using("files", "/etc/app.conf", raising="ValueError") == {STORE}
+    assert len(found.tests_using("files", "/etc/localtime", raising="FileNotFoundError")) == 4

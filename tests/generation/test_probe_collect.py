@@ -178,3 +178,63 @@ def test_the_hook_records_variables_read_by_name_not_an_environment_copied_whole
     subprocess.run([sys.executable, "-S", "-c", program], env=environment, check=True)
     (record,) = [json.loads(path.read_text()) for path in tmp_path.glob("py-*.json")]
     assert record["contexts"][""]["env"] == ["APP_OTHER", "APP_SETTING", "APP_THIRD"]
+
+
+def _collect(tmp_path: Path, probe_dir: Path, session: dict[str, object], pythonpath: str = "") -> dict:
+    """Runs the collector as in a probe container: a script, in an interpreter without our site-packages."""
+    (probe_dir / "tests-1.json").write_text(json.dumps({"windows": [], "fixtures": {}, **session}))
+    out = tmp_path / "report.json"
+    script = Path(probe_collect.__file__)
+    environment = {"PYTHONPATH": pythonpath} if pythonpath else {}
+    subprocess.run(
+        [sys.executable, "-S", str(script), str(probe_dir), str(tmp_path / "repo"), str(out)],
+        check=True,
+        env=environment,
+    )
+    return json.loads(out.read_text())["per_test"]["contexts"][""]
+
+
+def _run_hooked(probe_dir: Path, program: str, pythonpath: Path, **environment: str) -> None:
+    hook_dir = Path(probe_collect.__file__).parent
+    preamble = f"import sys; sys.path.insert(0, {str(hook_dir)!r}); import probe_hook\n"
+    env = {"CLIGYM_PROBE_DIR": str(probe_dir), "PYTHONPATH": str(pythonpath), **environment}
+    subprocess.run([sys.executable, "-S", "-c", preamble + program], env=env, check=True)
+
+
+def test_a_file_opened_inside_a_fallback_is_guarded_and_one_opened_plainly_is_not(tmp_path: Path) -> None:
+    library, probe_dir = tmp_path / "lib", tmp_path / "probe"
+    library.mkdir()
+    probe_dir.mkdir()
+    # The opener itself catches nothing: the guard is its caller's, a search over candidate files.
+    (library / "lookup.py").write_text(
+        "def load(path):\n"
+        "    with open(path) as handle:\n"
+        "        return handle.read()\n"
+        "\n"
+        "def first(paths):\n"
+        "    for path in paths:\n"
+        "        try:\n"
+        "            return load(path)\n"
+        "        except (IOError, ValueError):\n"
+        "            continue\n"
+    )
+    _run_hooked(probe_dir, "import lookup; lookup.first(['/etc/passwd']); lookup.load('/etc/hosts')\n", library)
+    context = _collect(tmp_path, probe_dir, {})
+    assert {"/etc/passwd", "/etc/hosts"} <= set(context["files"])
+    assert context["file_guards"] == {"/etc/passwd": [["IOError", "ValueError"]]}
+
+
+def test_a_variable_only_a_test_plugins_code_reads_is_not_the_projects(tmp_path: Path) -> None:
+    site, probe_dir = tmp_path / "site", tmp_path / "probe"
+    (site / "ciplugin-1.0.dist-info").mkdir(parents=True)
+    probe_dir.mkdir()
+    (site / "ciplugin.py").write_text("import os\nIN_CI = 'CI_FLAVOUR' in os.environ\n")
+    (site / "appconfig.py").write_text("import os\nMODE = os.environ.get('APP_MODE')\n")
+    (site / "ciplugin-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: ciplugin\nVersion: 1.0\n")
+    (site / "ciplugin-1.0.dist-info" / "RECORD").write_text("ciplugin.py,,\nciplugin-1.0.dist-info/METADATA,,\n")
+    _run_hooked(probe_dir, "import ciplugin, appconfig\n", site, CI_FLAVOUR="1", APP_MODE="x")
+    # pytest loaded the plugin before any conftest: its distribution is the test harness's.
+    context = _collect(tmp_path, probe_dir, {"harness": ["ciplugin"], "plugins": ["ciplugin"]}, str(site))
+    assert context["env"] == ["APP_MODE"]
+    without = _collect(tmp_path, probe_dir, {"harness": [], "plugins": []}, str(site))
+    assert without["env"] == ["APP_MODE", "CI_FLAVOUR"]
