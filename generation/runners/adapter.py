@@ -13,12 +13,15 @@ import json
 import posixpath
 import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cligym.errors import CligymError
-from cligym.generation.gold.junit import TestOutcome, parse_pytest_report
 from cligym.generation.repo_spec import RepoSpec, Runner
 from cligym.generation.runners.runner_report import READERS, ReportError, report_of
 from cligym.sandbox import Sandbox
+
+if TYPE_CHECKING:  # the gold package imports this module: importing it here would be circular
+    from cligym.generation.gold.junit import TestOutcome
 
 RUNNER_DIR = "/tmp/cligym"
 STREAM_PATH = f"{RUNNER_DIR}/runner-stream.txt"
@@ -78,6 +81,8 @@ class SuiteRunner:
 
 def outcomes_from_report(kind: Runner, raw: bytes) -> list[TestOutcome]:
     """Per-test outcomes of a runner's report, read exactly as the exported ``runner_report.py`` reads it."""
+    from cligym.generation.gold.junit import parse_pytest_report
+
     try:
         outcomes = READERS[kind](raw.decode("utf-8", errors="replace"), "")
     except ReportError as exc:
