@@ -17,7 +17,7 @@ from cligym.generation.gold.pytest_setup import PytestSetup
 from cligym.generation.repo_spec import RepoSpec
 
 # Bump when the record's meaning changes (what is probed, how tests are judged): records are rebuilt.
-GOLD_SCHEMA_VERSION = "cligym.gold/15"
+GOLD_SCHEMA_VERSION = "cligym.gold/16"
 ModuleOrigin = Literal["repo", "site-packages", "stdlib", "builtin", "other"]
 
 
