@@ -77,6 +77,14 @@ class HarnessManifest(BaseModel):
         description="Library name the loader resolves for the interpreter and the verifier's programs -> the file "
         "it leads to.",
     )
+    import_dirs: list[str] = Field(
+        default_factory=list, description="Directories of the repository that may be on sys.path when tests run."
+    )
+    importables: dict[str, str] | None = Field(
+        None,
+        description="What gold had importable in import_dirs -> sha256 of an untracked file ('' for a tracked "
+        "file or a directory); None in manifests recorded before it was.",
+    )
     path_config: str = Field(
         "", description="prefix:exec_prefix:sys.path of the isolated interpreter the checks run on, as in gold."
     )
@@ -211,7 +219,12 @@ def record_harness(box: Sandbox, gold: GoldRecord, plugins: list[str]) -> Harnes
     result = box.exec(command, timeout=300)
     if not result.ok:
         raise RuntimeError(f"recording the test harness failed: {result.stderr[-2000:]}")
-    return HarnessManifest.model_validate(json.loads(result.stdout))
+    manifest = HarnessManifest.model_validate(json.loads(result.stdout))
+    # A tracked file's content is the pristine copy's once the verifier restores it: only its name counts.
+    tracked = {posixpath.join(gold.repo_path, path) for path in gold.tracked_files}
+    found = manifest.importables or {}
+    manifest.importables = {path: "" if path in tracked else digest for path, digest in found.items()}
+    return manifest
 
 
 def harness_problems(box: Sandbox, manifest: HarnessManifest) -> list[str]:

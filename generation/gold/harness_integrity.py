@@ -57,6 +57,11 @@ _SYSTEM_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
 _START_UP_FILES = ("/etc/ld.so.preload",)
 # Directories where a new file changes what every process loads (a directory added to the linker's path).
 _LISTED_DIRS = ("/etc/ld.so.conf.d",)
+# Untracked files the verifier deletes from the repository before the tests run (restore_repository_script):
+# whatever they hold never runs there, so an agent's scratch test module costs nothing.
+_DELETED_BEFORE_RUN = ("conftest.py", "__init__.py")
+# Directories a build writes into the repository (``pip install .``'s ``build/``): a namespace nobody imports.
+_BUILD_OUTPUTS = ("build", "dist")
 
 
 def _interpreters():
@@ -224,6 +229,77 @@ def _bytecode(files, repo):
     return {pyc: (source, _digest(pyc)) for pyc, source in pairs if pyc and os.path.isfile(pyc)}
 
 
+def _module_name(name):
+    """The module an entry of a directory on ``sys.path`` is imported as (``m.py``, ``m.pyc``, ``m.*.so``),
+    or None for a file no import loads (``py.typed``, ``a.b.py``)."""
+    for suffix in importlib.machinery.all_suffixes():
+        stem = name[: -len(suffix)]
+        if name.endswith(suffix) and stem and "." not in stem:
+            return stem
+    return None
+
+
+def _holds_code(directory, limit=5000):
+    """Whether a namespace directory holds anything an import could load, at any depth (bytecode caches aside:
+    the interpreter reads those only for a source beside them)."""
+    seen = 0
+    for _, subdirectories, names in os.walk(directory, followlinks=True):
+        subdirectories[:] = [d for d in subdirectories if d != "__pycache__" and "." not in d]
+        seen += len(names)
+        if any(_module_name(name) for name in names) or seen > limit:
+            return True
+    return False
+
+
+def _is_importable(directory, name):
+    """Whether ``name`` in ``directory`` (a directory of the repository on ``sys.path``) could be imported:
+    a module, an extension, sourceless bytecode, a package, or a namespace portion that holds code."""
+    path = os.path.join(directory, name)
+    if os.path.isdir(path):
+        if "." in name or name == "__pycache__":
+            return False
+        if any(os.path.lexists(os.path.join(path, "__init__" + s)) for s in importlib.machinery.all_suffixes()):
+            return True
+        return name not in _BUILD_OUTPUTS and _holds_code(path)
+    if name in _DELETED_BEFORE_RUN or (name.startswith("test_") and name.endswith(".py")) or name.endswith("_test.py"):
+        return False
+    return _module_name(name) is not None and os.path.lexists(path)
+
+
+def _importables(directories):
+    """Everything importable in ``directories`` -> sha256 of the file ('' for a package or namespace)."""
+    found = {}
+    for directory in directories:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for name in names:
+            if _is_importable(directory, name):
+                path = os.path.join(directory, name)
+                try:
+                    found[path] = "" if os.path.isdir(path) else _digest(path)
+                except OSError:
+                    found[path] = "unreadable"
+    return found
+
+
+def _importable_problems(manifest):
+    """Importable files of the repository's import directories that gold did not have (an untracked module a
+    failure path or an optional import would load into the tests' process), or whose content gold's
+    untracked ones no longer have. The verifier deletes none of them: a stray module may be the break."""
+    gold = manifest.get("importables")
+    if gold is None:
+        return []
+    problems = []
+    for path, digest in sorted(_importables(manifest.get("import_dirs", [])).items()):
+        if path not in gold:
+            problems.append(f"{path} (importable, and not in the gold repository)")
+        elif gold[path] and digest != gold[path]:
+            problems.append(f"{path} (modified)")
+    return problems
+
+
 def _parse(arguments):
     options, current = {name: [] for name in _OPTIONS}, None
     for argument in arguments:
@@ -336,7 +412,10 @@ def record(options):
     scripts = [os.path.dirname(p) for p in map(shutil.which, ("pytest", "py.test")) if p]
     first = [*([repo] if repo else []), *options["--first"], *scripts]
     search_path = list(dict.fromkeys([*first, *variable, *directories]))
+    import_dirs = [d for d in dict.fromkeys(first) if repo and (d == repo or d.startswith(repo.rstrip("/") + "/"))]
     return {
+        "import_dirs": import_dirs,
+        "importables": _importables(import_dirs),
         "files": {path: _digest(path) for path in sorted(paths)},
         "hook_dirs": directories,
         "interpreter": os.path.realpath(sys.executable),
@@ -395,7 +474,7 @@ def check(manifest):
     for pyc, (source, digest) in sorted(_bytecode(files, manifest.get("repo", "")).items()):
         if gold_bytecode.get(pyc) != digest and _unlike_source(pyc, source):
             problems.append(f"{pyc} (bytecode unlike {source})")
-    return problems
+    return problems + _importable_problems(manifest)
 
 
 def main():
