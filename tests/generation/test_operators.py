@@ -14,6 +14,7 @@ from cligym.generation.gold.record import GoldRecord, Probe, ProbedFile, ProbedM
 from cligym.generation.operators import OPERATORS, Category, Target
 from cligym.generation.operators.function_stubs import startup_stub_line
 from cligym.generation.operators.probe_targets import breakable_libraries, soname_link
+from cligym.generation.repo_spec import RepoSpec
 
 TESTS = ["tests/test_a.py::test_one", "tests/test_a.py::test_two", "tests/test_b.py::test_three"]
 
@@ -21,6 +22,7 @@ TESTS = ["tests/test_a.py::test_one", "tests/test_a.py::test_two", "tests/test_b
 def gold_with(probe: Probe) -> GoldRecord:
     record = GoldRecord.model_construct(
         name="demo",
+        spec=RepoSpec(name="demo", source={"path": "."}),
         repo_path="/repo",
         probe=probe,
         gold_tests=TESTS,
@@ -209,7 +211,21 @@ def test_operators_cover_every_category() -> None:
 
 def test_every_operator_finds_a_target_in_a_probe_that_shows_what_it_aims_at() -> None:
     gold = gold_with(PROBE)
-    assert [name for name, operator in OPERATORS.items() if not operator.targets(gold)] == []
+    python = {name: op for name, op in OPERATORS.items() if op.category != Category.NODE_PACKAGE}
+    missing = [name for name, operator in python.items() if not operator.targets(gold)]
+    assert missing == ["node-preload-hides-module"]  # a Node.js project's: no node here
+    # A Node.js project's probe: node runs, and the tests load a package from node_modules.
+    node = gold_with(
+        Probe(
+            executables=[ProbedFile(path="/usr/bin/node", package="nodejs")],
+            per_test=PerTestProbe(
+                contexts={"": TestContext(files=["/repo/node_modules/left-pad/index.js"])}, tests_seen=TESTS
+            ),
+        )
+    )
+    node_operators = [op for op in OPERATORS.values() if op.name.startswith("node-")]
+    assert len(node_operators) == 4
+    assert all([t.path for t in op.targets(node)] == ["/repo/node_modules/left-pad"] for op in node_operators)
 
 
 def test_function_level_breaks_expect_the_tests_that_call_the_function() -> None:
