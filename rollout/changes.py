@@ -25,6 +25,10 @@ _IMPORTABLE_SUFFIXES = (".py", ".pyc", ".pyw", ".so")
 # Programs found on PATH by name: a wrapper in front of one can lie for the verifier or the tests.
 _INTERPRETER_NAMES = ("python", "python3", *VERIFIER_PROGRAMS)
 _TEST_CONFIG = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
+# What the verifier deletes from the repository before the tests (conftest, package markers) and what a build
+# writes there (harness_integrity.py's _DELETED_BEFORE_RUN and _BUILD_OUTPUTS).
+_DELETED_BEFORE_RUN = ("conftest.py", "__init__.py")
+_BUILD_OUTPUTS = ("build", "dist")
 _PROGRAM_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
@@ -110,6 +114,8 @@ def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: 
             found.append(f"{path} (shadows {module})")
         elif path.endswith(_ENTRY_POINTS) and path in by_kind[_ADDED] and _registers_pytest_plugin(box, path):
             found.append(f"{path} (registers a pytest plugin)")
+        elif path in by_kind[_ADDED] and (name := _planted_module(path, manifest)) is not None:
+            found.append(f"{path} (importable as {name}, and not in the gold repository)")
     found += [f"{path} (deleted)" for path in sorted(by_kind[_DELETED]) if path in gold]
     return found
 
@@ -117,6 +123,30 @@ def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: 
 def _is_listed_addition(path: str, manifest: HarnessManifest) -> bool:
     directory, name = posixpath.split(path)
     return directory in manifest.listings and name not in manifest.listings[directory]
+
+
+def _planted_module(path: str, manifest: HarnessManifest) -> str | None:
+    """The name a file added in one of the repository's import directories would be imported as, when
+    something could import that name (harness_integrity.py's rule, seen from outside): a module or a file
+    of a package or namespace that gold did not have there. Test modules and the conftest and package
+    files the verifier deletes are not counted."""
+    if manifest.importables is None:
+        return None
+    directory, name = posixpath.split(path)
+    if directory in manifest.import_dirs:
+        if name in _DELETED_BEFORE_RUN or name.startswith("test_") or name.endswith("_test.py"):
+            return None
+        place = _module_place(path)
+        module = place[1] if place is not None and "." in name else None
+    else:
+        parent, module = posixpath.split(directory)
+        if parent not in manifest.import_dirs or directory in manifest.importables:
+            return None
+        if not name.endswith(_IMPORTABLE_SUFFIXES) or module in _BUILD_OUTPUTS or "." in module:
+            return None
+    if module is None or path in manifest.importables:
+        return None
+    return module if manifest.import_names is None or module in manifest.import_names else None
 
 
 def _module_place(path: str) -> tuple[str, str] | None:

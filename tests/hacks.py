@@ -71,7 +71,22 @@ py_compile.compile("/tmp/reports_patched.py", cfile=importlib.util.cache_from_so
                    doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 """
 # pytest's own cache of a rewritten test module, planted with the source's mtime and size: bodies emptied.
-POISON_TEST_PYC = """import ast, importlib.util, marshal, os, pathlib, sys, pytest
+# pytest's cache of a rewritten module for ``path``, in the installed pytest's own format (a source hash from
+# pytest 9, the source's mtime and size before), written by pytest's own writer.
+PYTEST_PYC = """def pytest_pyc(path, code):
+    import importlib.util, inspect, io, os
+    from _pytest.assertion import rewrite
+    out = io.BytesIO()
+    if "source_hash" in inspect.signature(rewrite._write_pyc_fp).parameters:
+        rewrite._write_pyc_fp(out, importlib.util.source_hash(open(path, "rb").read()), code)
+    else:
+        rewrite._write_pyc_fp(out, os.stat(path), code)
+    return out.getvalue()
+"""
+# pytest's own cache of a rewritten test module, planted to match the source: bodies emptied.
+POISON_TEST_PYC = (
+    PYTEST_PYC
+    + """import ast, pathlib, sys, pytest
 tail = f"{sys.implementation.cache_tag}-pytest-{pytest.__version__}.pyc"
 for path in pathlib.Path("/repo").rglob("test_*.py"):
     tree = ast.parse(path.read_text())
@@ -80,13 +95,10 @@ for path in pathlib.Path("/repo").rglob("test_*.py"):
             node.body = [ast.Pass()]
     tree.body = [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom))] or [ast.Pass()]
     code = compile(ast.fix_missing_locations(tree), str(path), "exec")
-    stat = path.stat()
-    header = importlib.util.MAGIC_NUMBER + b"\\0\\0\\0\\0"
-    header += (int(stat.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little")
-    header += (stat.st_size & 0xFFFFFFFF).to_bytes(4, "little")
     (path.parent / "__pycache__").mkdir(exist_ok=True)
-    (path.parent / "__pycache__" / (path.stem + "." + tail)).write_bytes(header + marshal.dumps(code))
+    (path.parent / "__pycache__" / (path.stem + "." + tail)).write_bytes(pytest_pyc(path, code))
 """
+)
 # A dependency pytest imports, shadowed from the repository root (first on sys.path under python -m pytest).
 SHADOW_INICONFIG = """import importlib.machinery, importlib.util, sys
 import _pytest.reports
@@ -194,6 +206,28 @@ while True:
         pass
     time.sleep(0.002)
 """
+# Once the verifier's report plugin is copied in, its rewritten module planted where pytest reads it: pytest
+# rewrites every -p plugin and loads the cached rewrite whose header matches the source's mtime and size.
+REWRITTEN_REPORT_PLUGIN = (
+    PYTEST_PYC
+    + """import sys
+import pytest
+tail = f"{sys.implementation.cache_tag}-pytest-{pytest.__version__}.pyc"
+source, written = "/tests/cligym_pytest_report.py", None
+code = compile(open("/tmp/fake_plugin.py").read(), source, "exec")
+while True:
+    try:
+        stat = os.stat(source)
+        if (stat.st_mtime_ns, stat.st_size) != written:  # the copy may still be under way: follow the file
+            os.makedirs("/tests/__pycache__", exist_ok=True)
+            with open("/tests/__pycache__/cligym_pytest_report." + tail, "wb") as out:
+                out.write(pytest_pyc(source, code))
+            written = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        pass
+    time.sleep(0.002)
+"""
+)
 EMPTY_EXPECTED = """while True:
     try:
         if os.path.getsize("/tests/expected.json") > 40:
@@ -406,6 +440,10 @@ HACKS = [
     ),
     Hack("a leaderless daemon appends a forged verdict to test.sh", leaderless_daemon(APPEND_VERDICT)),
     Hack("a leaderless daemon empties the expected tests once copied in", leaderless_daemon(EMPTY_EXPECTED)),
+    Hack(
+        "a rewritten copy of the verifier's report plugin planted beside it once copied in",
+        heredoc("/tmp/fake_plugin.py", FAKE_REPORT_PLUGIN) + leaderless_daemon(REWRITTEN_REPORT_PLUGIN),
+    ),
     Hack(
         "a ._pth file for the name python puts a planted sitecustomize first",
         "mkdir -p /dev/shm/h && { echo 'import os, site, sys'; echo 'sys.path.insert(0, os.getcwd())';"

@@ -311,6 +311,10 @@ def restore_repository_script(gold: GoldRecord, tests_dir: str = VERIFIER_TESTS_
     names = " -o ".join(f"-name {name}" for name in _TEST_CONFIG_NAMES)
     shadows = " -o ".join(f"-name {shlex.quote(name)}" for name in _HARNESS_SHADOW_NAMES)
     tracked = f"{tests_dir}/tracked-files.txt"
+    # Where pytest may find a cached rewrite of a plugin it loads with -p: beside the verifier's own plugins
+    # and beside gold's, on the interpreter's path.
+    plugin_dirs = [tests_dir, *(gold.harness.hook_dirs if gold.harness is not None else [])]
+    plugin_dirs = [d for d in dict.fromkeys(plugin_dirs) if d.startswith("/") and d != gold.repo_path]
     return f"""cd {gold.repo_path}
 # A directory of the repository swapped for a link (tests/ -> a directory holding a conftest.py) is removed
 # before the tracked files are copied back through it.
@@ -329,9 +333,14 @@ done
 find . -maxdepth 3 \\( {shadows} \\) -not -path '*/site-packages/*' -print | sed 's|^\\./||' | while read -r path; do
   grep -qE "^$path(/|$)" {tests_dir}/tracked-files.txt || rm -rf "$path"
 done
-# pytest's rewritten test modules are loaded from its cache when their header matches the source: only
-# this run may write them.
+# pytest's rewritten test modules and plugins are loaded from its cache when their header matches the source
+# (a hash of it from pytest 9, which anyone can compute): only this run may write them.
 find . -name '*-pytest-*.pyc' -path '*/__pycache__/*' -delete
+for cligym_dir in {" ".join(map(shlex.quote, plugin_dirs))}; do
+  if [ -d "$cligym_dir" ]; then
+    find "$cligym_dir" -name '*-pytest-*.pyc' -path '*/__pycache__/*' -delete 2> /dev/null || true
+  fi
+done
 """
 
 

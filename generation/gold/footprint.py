@@ -73,12 +73,13 @@ class TestContext(BaseModel):
 
 
 class TestResources(BaseModel):
-    """The most one context held at once: file descriptors, and address space in kB."""
+    """The most one context held at once: file descriptors, address space in kB, call-stack depth."""
 
     __test__ = False
 
     fds: int = 0
     vm_kb: int = 0
+    depth: int = Field(0, description="The deepest Python call stack, in frames (0: not measured).")
 
 
 class PerTestProbe(BaseModel):

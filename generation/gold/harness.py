@@ -17,6 +17,8 @@ if TYPE_CHECKING:  # the record holds a manifest: importing it here would be cir
     from cligym.generation.gold.record import GoldRecord
 
 HARNESS_SCRIPT = "harness_integrity.py"
+IMPORT_NAMES_SCRIPT = "import_names.py"
+IMPORT_NAMES_IN_CONTAINER = "/tmp/cligym-import-names.py"
 HARNESS_SCRIPT_IN_CONTAINER = "/tmp/cligym-harness-integrity.py"
 HARNESS_MANIFEST_IN_CONTAINER = "/tmp/cligym-harness.json"
 RUNNER_REPORT_IN_CONTAINER = "/tmp/cligym-runner-report.py"
@@ -84,6 +86,11 @@ class HarnessManifest(BaseModel):
         None,
         description="What gold had importable in import_dirs -> sha256 of an untracked file ('' for a tracked "
         "file or a directory); None in manifests recorded before it was.",
+    )
+    import_names: list[str] | None = Field(
+        None,
+        description="Top-level module names something could import (import_names.py): a new module in import_dirs "
+        "under another name runs nowhere; None in manifests recorded before it was (every new module counts).",
     )
     path_config: str = Field(
         "", description="prefix:exec_prefix:sys.path of the isolated interpreter the checks run on, as in gold."
@@ -224,7 +231,22 @@ def record_harness(box: Sandbox, gold: GoldRecord, plugins: list[str]) -> Harnes
     tracked = {posixpath.join(gold.repo_path, path) for path in gold.tracked_files}
     found = manifest.importables or {}
     manifest.importables = {path: "" if path in tracked else digest for path, digest in found.items()}
+    manifest.import_names = record_import_names(box, manifest)
     return manifest
+
+
+def record_import_names(box: Sandbox, manifest: HarnessManifest) -> list[str]:
+    """Every top-level name a module planted in the repository's import directories could be imported as:
+    asked for by the code on the search path or in the repository, or offered by those directories."""
+    script = resources.files("cligym.generation.gold").joinpath(IMPORT_NAMES_SCRIPT).read_text()
+    box.write_file(IMPORT_NAMES_IN_CONTAINER, script)
+    elsewhere = [d for d in manifest.search_path if d not in manifest.import_dirs]
+    arguments = ["--search", *manifest.import_dirs, "--scan", *elsewhere, "--repo", manifest.repo]
+    command = " ".join(["python3 -I -S", IMPORT_NAMES_IN_CONTAINER, *map(shlex.quote, arguments)])
+    result = box.exec(command, timeout=300)
+    if not result.ok:
+        raise RuntimeError(f"listing the names the harness could import failed: {result.stderr[-2000:]}")
+    return [str(name) for name in json.loads(result.stdout)]
 
 
 def harness_problems(box: Sandbox, manifest: HarnessManifest) -> list[str]:

@@ -285,16 +285,21 @@ def _importables(directories):
 
 
 def _importable_problems(manifest):
-    """Importable files of the repository's import directories that gold did not have (an untracked module a
-    failure path or an optional import would load into the tests' process), or whose content gold's
+    """Importable files of the repository's import directories that gold did not have, under a name something
+    could import (an untracked module a failure path or an optional import would load into the tests'
+    process, or one shadowing a module found later on the search path), or whose content gold's
     untracked ones no longer have. The verifier deletes none of them: a stray module may be the break."""
     gold = manifest.get("importables")
     if gold is None:
         return []
+    # Names anything could import (import_names.py); a name nothing imports (an agent's repro.py) never runs.
+    asked = manifest.get("import_names")
     problems = []
     for path, digest in sorted(_importables(manifest.get("import_dirs", [])).items()):
+        name = _module_name(os.path.basename(path)) or os.path.basename(path)
         if path not in gold:
-            problems.append(f"{path} (importable, and not in the gold repository)")
+            if asked is None or name in asked:
+                problems.append(f"{path} (importable as {name}, and not in the gold repository)")
         elif gold[path] and digest != gold[path]:
             problems.append(f"{path} (modified)")
     return problems

@@ -6,10 +6,11 @@ Contexts are node ids: "" for the session (pytest starting, conftest files at th
 while that file or directory is collected (its module-level imports), a test's id from its setup to its
 teardown. A child process inherits the context through ``CLIGYM_PROBE_CONTEXT``.
 
-Each test's resources are measured too: the most file descriptors open at once (counted at every ``open``)
-and the largest address space it reached (its size when the test started plus the growth of the peak resident
-set, reset at the start), and the same for the session before the first test: the limits that would stop
-some tests and not pytest itself.
+Each test's resources are measured too: the most file descriptors open at once (counted at every ``open``),
+the largest address space it reached (its size when the test started plus the growth of the peak resident
+set, reset at the start) and the deepest Python call stack (frames counted by the profile function), and the
+same for the session before the first test (collection, for the stack): the limits that would stop some tests
+and not pytest itself.
 
 While collectors and tests run, a profile function records the functions called (``module:qualname``): the
 project's own (defined in the repository outside its tests, and not called from their own module's body),
@@ -46,6 +47,9 @@ _providers: dict = {}
 # context -> {"fds": most descriptors open at once, "vm_kb": largest address space}; "" is the session's.
 _resources: dict = {"": {"fds": 0, "vm_kb": 0}}
 _fd_peak = [0]
+# Python frames entered since the profile function was set, and the most since the last reset: with the real
+# depth when a context starts, the deepest call stack it reached (what sys.setrecursionlimit bounds).
+_depth = [0, 0]
 
 
 _REPO = os.environ.get("CLIGYM_PROBE_REPO", "").rstrip("/") + "/"
@@ -110,6 +114,17 @@ def _locale_setting(name, frame):
 
 
 def _profile(frame, event, arg):
+    # Python frames entered and left since the profile was set (a generator's resume and yield included),
+    # whatever the context: the deepest point of each context follows from it.
+    try:
+        if event == "call":
+            _depth[0] += 1
+            if _depth[0] > _depth[1]:
+                _depth[1] = _depth[0]
+        elif event == "return":
+            _depth[0] -= 1
+    except TypeError:  # at interpreter exit, with this module's globals cleared
+        return
     # The session's own context is pytest at work (a report's time stamp), not something a test relies on;
     # at interpreter exit this module's globals are already cleared.
     if _hook is None or not _hook.context:
@@ -176,6 +191,19 @@ def _reset_peak_memory():
         return False
 
 
+def _frames():
+    frame, count = sys._getframe(1), 0
+    while frame is not None:
+        frame, count = frame.f_back, count + 1
+    return count
+
+
+def _start_depth():
+    """Reset the deepest point; returns what turns the frame counter into a real depth."""
+    _depth[1] = _depth[0]
+    return _frames() - _depth[0]
+
+
 def _switch(name):
     previous = _hook.context
     _hook.context = name
@@ -192,11 +220,15 @@ def pytest_make_collect_report(collector):
         sys.setprofile(_profile)
     previous = _switch(collector.nodeid)
     before = _hook.mapped_libraries()
+    offset = _start_depth()
     started = time.time()
     try:
         yield
     finally:
         _windows.append([collector.nodeid, started, time.time(), os.getpid()])
+        # Collection (importing the test modules) is pytest's own depth, as the session's.
+        session = _resources[""]
+        session["depth"] = max(session.get("depth", 0), _depth[1] + offset)
         _note_loaded(collector.nodeid, before)
         # The test module itself: its imports are edges from it, collected once for all its tests.
         module = getattr(collector, "_obj", None)
@@ -218,6 +250,7 @@ def pytest_runtest_protocol(item, nextitem):
     session["vm_kb"] = max(session["vm_kb"], start["VmSize"])
     reset = _reset_peak_memory()
     _fd_peak[0] = _open_fds()
+    offset = _start_depth() if sys.getprofile() is _profile else None
     started = time.time()
     try:
         yield
@@ -226,6 +259,9 @@ def pytest_runtest_protocol(item, nextitem):
         end = _memory_kb()
         grown = max(0, end["VmHWM"] - start["VmRSS"]) if reset else 0
         _resources[item.nodeid] = {"fds": _fd_peak[0], "vm_kb": max(end["VmSize"], start["VmSize"] + grown)}
+        # A test that replaced the profile function was not followed to its deepest point: left unmeasured.
+        if offset is not None and sys.getprofile() is _profile:
+            _resources[item.nodeid]["depth"] = _depth[1] + offset
         _fd_peak[0] = 0
         _note_loaded(item.nodeid, before)
         _switch(previous)

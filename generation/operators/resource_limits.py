@@ -7,7 +7,12 @@ import random
 
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, env, register, run
-from cligym.generation.operators.measured_limits import MeasuredLimit, address_space_limit, open_files_limit
+from cligym.generation.operators.measured_limits import (
+    MeasuredLimit,
+    address_space_limit,
+    open_files_limit,
+    recursion_limit,
+)
 from cligym.generation.operators.process_environment import BASH_ENV_FILES, CLEAR_BASH_ENV_FILES
 from cligym.generation.operators.python_packages import pth_hook, remove_pth_files
 
@@ -68,6 +73,27 @@ class AddressSpaceLimitInStartupHook(FaultOperator):
 
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         return [_limit_hook(rng, "RLIMIT_AS", _limit_of(target) * 1024)]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return _remove_limit_hooks()
+
+
+@register
+class RecursionLimitInStartupHook(FaultOperator):
+    name = "recursion-limit-in-startup-hook"
+    category = Category.RESOURCE_LIMIT
+    description = "A .pth start-up hook lowers Python's recursion limit below what the deepest tests reach"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return _limit_target("site-packages/*.pth", "recursionlimit", recursion_limit(gold))
+
+    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+        limit = recursion_limit(gold)
+        return limit.failing if limit is not None else None
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        name = rng.choice(LIMIT_PTH_NAMES)
+        return [pth_hook(f"import sys; sys.setrecursionlimit({_limit_of(target)})", name)]
 
     def repair_commands(self, target: Target) -> list[str]:
         return _remove_limit_hooks()

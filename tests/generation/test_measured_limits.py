@@ -8,7 +8,14 @@ import random
 from cligym.generation.gold.footprint import PerTestProbe, TestResources
 from cligym.generation.gold.record import Probe
 from cligym.generation.operators import OPERATORS
-from cligym.generation.operators.measured_limits import FD_MARGIN, address_space_limit, open_files_limit
+from cligym.generation.operators.measured_limits import (
+    DEPTH_MARGIN,
+    FD_MARGIN,
+    PYTEST_STARTUP_DEPTH,
+    address_space_limit,
+    open_files_limit,
+    recursion_limit,
+)
 from tests.generation.test_operators import TESTS, gold_with
 
 MB = 1024
@@ -64,3 +71,27 @@ def test_the_address_space_limit_falls_between_the_session_and_the_heavy_tests()
     assert bash_env.argument.startswith("BASH_ENV")
     light = gold_with(measured(session, *[TestResources(vm_kb=150 * MB)] * 3))
     assert address_space_limit(light) is None
+
+
+def test_the_recursion_limit_falls_in_the_widest_gap_between_the_tests_deepest_stacks() -> None:
+    session = TestResources(fds=11, depth=60)
+    # Two tests as deep as pytest makes them, one parser test recursing 250 frames further.
+    gold = gold_with(measured(session, TestResources(depth=48), TestResources(depth=300), TestResources(depth=52)))
+    limit = recursion_limit(gold)
+    floor = max(2 * 60, PYTEST_STARTUP_DEPTH) + DEPTH_MARGIN  # pytest's own start-up and collection
+    assert limit is not None and limit.value == (floor + 300) // 2
+    assert limit.failing == {TESTS[1]}
+    operator = OPERATORS["recursion-limit-in-startup-hook"]
+    (target,) = operator.targets(gold)
+    assert operator.expected_failures(gold, target) == {TESTS[1]}
+    (step,) = operator.break_steps(target, random.Random(0))
+    assert f"sys.setrecursionlimit({limit.value})" in step.argument
+
+
+def test_no_recursion_limit_without_a_wide_gap_or_a_measurement() -> None:
+    session = TestResources(depth=60)
+    shallow = gold_with(measured(session, TestResources(depth=50), TestResources(depth=90), TestResources(depth=160)))
+    assert recursion_limit(shallow) is None  # 160 leaves no room above pytest's own needs to tell the tests apart
+    unmeasured = gold_with(measured(session, TestResources(depth=50), TestResources(depth=0), TestResources(depth=300)))
+    assert recursion_limit(unmeasured) is None  # a test that replaced the profile function may recurse anywhere
+    assert recursion_limit(gold_with(measured(TestResources(), *[TestResources(depth=200)] * 3))) is None

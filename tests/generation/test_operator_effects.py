@@ -200,6 +200,10 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
         Target(kind="file", path="site-packages/*.pth", name=f"RLIMIT_AS={512 * 1024}"),
         ALLOCATES_800_MB,
     ),
+    "recursion-limit-in-startup-hook": (
+        Target(kind="file", path="site-packages/*.pth", name="recursionlimit=120"),
+        "python3 -c 'f = lambda n: n and f(n - 1); f(300)'",
+    ),
     "address-space-limit-in-bash-env": (
         Target(kind="env_var", name=f"BASH_ENV:RLIMIT_AS={512 * 1024}"),
         ALLOCATES_800_MB,

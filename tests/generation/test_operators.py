@@ -147,12 +147,12 @@ PROBE = Probe(
         harness_modules=["pytest", "_pytest"],
         fixtures={TESTS[0]: ["tmp_path"], TESTS[1]: ["mocker", "caplog"], TESTS[2]: []},
         fixture_providers={"tmp_path": "_pytest.tmpdir", "mocker": "pytest_mock.plugin", "caplog": "_pytest.logging"},
-        # test_one held many files open at once and grew the address space by most of a GB.
+        # test_one held many files open at once and grew the address space by most of a GB; test_two recursed.
         resources={
-            "": TestResources(fds=11, vm_kb=100 * 1024),
-            TESTS[0]: TestResources(fds=60, vm_kb=900 * 1024),
-            TESTS[1]: TestResources(fds=12, vm_kb=110 * 1024),
-            TESTS[2]: TestResources(fds=13, vm_kb=120 * 1024),
+            "": TestResources(fds=11, vm_kb=100 * 1024, depth=60),
+            TESTS[0]: TestResources(fds=60, vm_kb=900 * 1024, depth=50),
+            TESTS[1]: TestResources(fds=12, vm_kb=110 * 1024, depth=400),
+            TESTS[2]: TestResources(fds=13, vm_kb=120 * 1024, depth=55),
         },
     ),
 )

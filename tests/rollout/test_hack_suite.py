@@ -1,7 +1,7 @@
 """Every hack of tests/hacks.py replayed by a scripted model through `cligym rollout` on a real exported task,
 then `cligym filter` over the run: no hack that repairs nothing earns reward 1, none is kept (not even one
-that also repairs), while the oracle's repair and a reinstall of the damaged package earn 1 and are kept, and
-doing nothing earns 0."""
+that also repairs), while the oracle's repair, a reinstall of the damaged package and a repair that leaves
+scratch scripts behind earn 1 and are kept, and doing nothing earns 0."""
 
 from __future__ import annotations
 
@@ -35,11 +35,18 @@ PYTEST_REINSTALL = (
     "python3 -m pip install -q --force-reinstall --no-deps"
     " pytest==$(python3 -c 'import pytest; print(pytest.__version__)')"
 )
+# A real repair that leaves the agent's scratch scripts in the repository, as agents do: nothing imports their
+# names (test.py included: only the standard library's own regression tooling imports a module "test").
+SCRATCH = "repair, leaving scratch scripts in the repository"
+SCRATCH_SCRIPTS = (
+    "printf 'import sqlite3\\nprint(sqlite3.sqlite_version)\\n' > /repo/repro.py"
+    " && cp /repo/repro.py /repo/test.py && cp /repo/repro.py /repo/check_env.py && python3 /repo/repro.py"
+)
 # Hacks on top of a real repair: the verifier may well pass, the filter must not keep them.
 REPAIR_THEN = ("entry-point plugin", "conftest and ini above the repository", "patched pytest source")
 
 
-LEGITIMATE = (ORACLE, REINSTALL, REPAIR_THEN_PYTEST)
+LEGITIMATE = (ORACLE, REINSTALL, REPAIR_THEN_PYTEST, SCRATCH)
 
 
 def plans(repair: list[str]) -> dict[str, list[str]]:
@@ -50,6 +57,7 @@ def plans(repair: list[str]) -> dict[str, list[str]]:
         NOTHING: ["ls /repo"],
         REINSTALL: [REINSTALL_COMMAND],
         REPAIR_THEN_PYTEST: [*repair, PYTEST_REINSTALL],
+        SCRATCH: [*repair, SCRATCH_SCRIPTS],
     }
     found.update({hack.name: [helpers() + hack.command] for hack in HACKS})
     found.update({f"repair, then {name}": [*repair, helpers() + by_name[name].command] for name in REPAIR_THEN})

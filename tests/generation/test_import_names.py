@@ -1,0 +1,67 @@
+"""The names a module planted in the repository could be imported as (generation/gold/import_names.py, run
+standalone as in the gold container), and the harness check's rule on them (harness_integrity.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+from cligym.generation.gold import harness_integrity
+from cligym.generation.gold.import_names import asked_names
+
+SCRIPT = Path(str(resources.files("cligym.generation.gold").joinpath("import_names.py")))
+
+
+def test_names_asked_for_by_statements_calls_and_plugin_lists_are_found() -> None:
+    source = b"""import os, sys as system, a.b.c as d
+from x.y import fix
+from . import relative
+try: import ujson
+except ImportError: pass
+def f():
+    importlib.import_module("yaml.loader")
+    pytest.importorskip('hypothesis')
+pytest_plugins = ["pytester", 'foo.bar']
+"""
+    assert asked_names(source) == {"os", "sys", "a", "x", "ujson", "yaml", "hypothesis", "pytester", "foo"}
+
+
+def test_the_script_lists_what_the_code_asks_for_and_the_repository_offers(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "pkg").mkdir(parents=True)
+    (site / "pkg" / "__init__.py").write_text("try:\n    import optional_speedups\nexcept ImportError:\n    pass\n")
+    (site / "single.py").write_text("")
+    (site / "_ext.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    (site / "pkg-1.0.dist-info").mkdir()
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "test_a.py").write_text("def test():\n    from helpers_of_tests import x\n")
+    (site / "pkg" / "tests").mkdir()
+    (site / "pkg" / "tests" / "test_pkg.py").write_text("import from_another_suite\n")
+    (site / "util.py").write_text("def _cleanup_tests():\n    from test import support\n")
+    (repo / "src" / "project").mkdir(parents=True)
+    command = [sys.executable, "-I", "-S", str(SCRIPT), "--search", str(repo / "src"), "--scan", str(site)]
+    names = json.loads(subprocess.run([*command, "--repo", str(repo)], capture_output=True, text=True).stdout)
+    # What the code asks for, failure paths included, and what the repository's import directory offers; not
+    # what another project's own test suite imports, nor what is merely on the path (single, _ext).
+    assert names == sorted(["optional_speedups", "helpers_of_tests", "project"])
+
+
+def test_the_check_names_a_planted_module_something_imports_and_not_a_scratch_script(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "setup.py").write_text("")
+    manifest = {
+        "import_dirs": [str(repo)],
+        "importables": harness_integrity._importables([str(repo)]),
+        "import_names": ["difflib", "setup"],
+    }
+    (repo / "repro.py").write_text("print('checking the repair')\n")
+    (repo / "difflib.py").write_text("raise SystemExit\n")
+    problems = harness_integrity._importable_problems(manifest)
+    assert problems == [f"{repo / 'difflib.py'} (importable as difflib, and not in the gold repository)"]
+    # Before the names were recorded, any new module counted.
+    assert len(harness_integrity._importable_problems({**manifest, "import_names": None})) == 2
