@@ -123,12 +123,14 @@ def content_differences(box: Sandbox, hasher: str, manifest: HarnessManifest) ->
 
 
 def _resolution_differences(box: Sandbox, hasher: str, manifest: HarnessManifest) -> list[str]:
-    """Libraries the dynamic loader (gold's bytes, checked above) now resolves for the interpreter or a
-    program of the verifier's shell to a file gold's did not: a private ``ldconfig`` cache changes no name."""
+    """Libraries the dynamic loader (gold's bytes, checked above) now resolves for the interpreter, a program
+    of the verifier's shell or a shared object the gold session loaded to a file gold's did not: a private
+    ``ldconfig`` cache changes no name."""
     known = set(manifest.library_links)
     if not known:
         return []
-    script = "".join(f"echo '== {p}'; {LOADER} --list '{p}'; " for p in manifest.programs() if "'" not in p)
+    objects = [*manifest.programs(), *manifest.shared_objects()]
+    script = "".join(f"echo '== {p}'; {LOADER} --list '{p}'; " for p in objects if "'" not in p)
     found, program = [], ""
     for line in _run(box, [hasher, "sh", "-c", script], hasher).splitlines():
         if line.startswith("== "):

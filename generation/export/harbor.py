@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cligym.generation.export.shell_startup import StartupFiles, startup_files, startup_script
+from cligym.generation.export.repository_restore import restore_repository_script
+from cligym.generation.export.shell_startup import (
+    APPLY_STARTUP_LIMITS,
+    StartupFiles,
+    startup_files,
+    startup_script,
+)
 from cligym.generation.export.suite_command import verifier_run
 from cligym.generation.export.task_files import (
     STOP_LEFTOVER_PROCESSES,
@@ -21,11 +27,12 @@ from cligym.generation.export.task_files import (
     final_verdict,
     fresh_partial_directory,
     harness_check_script,
+    harness_recheck_script,
     inputs_check,
     library_resolution_check,
     replace_directory,
-    restore_repository_script,
     solve_script,
+    tests_listing_check,
     verifier_python,
     write_build_context,
     write_verifier_files,
@@ -67,9 +74,10 @@ def test_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
     files, applied without being run (see shell_startup)."""
     tests_dir = VERIFIER_TESTS_DIR
     run = verifier_run(gold, tests_dir, VERIFIER_LOGS, verifier_python(gold))
-    checks = harness_check_script(gold, VERIFIER_LOGS) + restore_repository_script(gold)
+    checks = harness_check_script(gold, VERIFIER_LOGS) + restore_repository_script(gold, VERIFIER_LOGS)
+    checks += harness_recheck_script(gold, VERIFIER_LOGS)
     verdict = f"{verifier_python(gold)} {tests_dir}/verdict.py {tests_dir}/expected.json {run.report}"
-    inputs_before = inputs_check(tests, VERIFIER_LOGS)
+    inputs_before = tests_listing_check(tests, VERIFIER_LOGS) + inputs_check(tests, VERIFIER_LOGS)
     inputs_after = inputs_check(tests, VERIFIER_LOGS, when="after the tests ran")
     # pytest, its plugins, the start-up hooks and the interpreter must be as in gold (reason in harness.txt).
     body = f"""{VERIFIER_PATH_LINES}{STOP_LEFTOVER_PROCESSES}HARNESS_MODIFIED=0
@@ -78,8 +86,9 @@ echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 {UNSET_PYTEST_VARIABLES}
-{inputs_before}{checks}( {TASK_PATH}{run.command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
-{run.convert}{inputs_after}{final_verdict(verdict, VERIFIER_LOGS)}"""
+{inputs_before}{checks}( {APPLY_STARTUP_LIMITS}{TASK_PATH}{run.command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
+# Whatever the tests' processes left running is stopped before anything reads the report.
+{STOP_LEFTOVER_PROCESSES}{run.convert}{inputs_after}{final_verdict(verdict, VERIFIER_LOGS)}"""
     header = (
         "#!/bin/bash\n# cligym verifier: restore the repository's tracked files, run the tests, reward 1 only if "
         "every\n# fail-to-pass and pass-to-pass test passes.\n"

@@ -1,7 +1,8 @@
 """What every export format ships, whatever its layout: the task's build context (its Dockerfile, self-contained
 or on a gold image from a registry, and the files that Dockerfile copies in), the verifier's files (pristine
-tracked files, expected test ids, our pytest plugins, the verdict), the shell lines that put the repository
-back before judging, and the oracle's script."""
+tracked files, expected test ids, our pytest plugins, the verdict), the shell pieces of the verifier's
+script (the harness checks, the kill loops, the final verdict; the repository's restore is in
+repository_restore), and the oracle's script."""
 
 from __future__ import annotations
 
@@ -23,23 +24,6 @@ from cligym.generation.task_dockerfile import from_image, task_dockerfile
 from cligym.generation.task_record import TaskRecord
 
 REQUIRED_TESTS_FILE = "required-tests.txt"
-# Configuration files pytest reads: an untracked one (a conftest.py that forces passes, an ini adding
-# options) would let an agent pass by changing how tests run rather than repairing the environment.
-_TEST_CONFIG_NAMES = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
-# Nor may an untracked module in the repository (first on sys.path under ``python -m``) stand in for pytest.
-# Nor our own plugins: the repository comes before the verifier's directory on ``sys.path``.
-_HARNESS_SHADOW_NAMES = (
-    "pytest.py",
-    "py.py",
-    "pluggy.py",
-    "_pytest",
-    "pytest",
-    "pluggy",
-    f"{PYTEST_PLUGIN_MODULE}*",
-    f"{SELECT_PLUGIN_MODULE}*",
-)
-
-
 HARNESS_CHECK_SCRIPT = "harness_check.py"
 HARNESS_MANIFEST = "harness.json"
 INPUTS_LIST = "inputs.sha256"
@@ -164,11 +148,7 @@ def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_
     manifest = gold.harness
     if manifest is None:
         return 'CLIGYM_PYCACHE="$(mktemp -d)"\n'
-    # On the task's PATH: the interpreters found there are those the tests will run with.
-    check = f"{verifier_python(gold)} {tests_dir}/{HARNESS_CHECK_SCRIPT} check {tests_dir}/{HARNESS_MANIFEST}"
-    if manifest.path_config:
-        check += f" --path-config {shlex.quote(manifest.path_config)}"
-    check = f'PATH="${{CLIGYM_TASK_PATH:-$PATH}}" {check}'
+    check = _harness_check_command(gold, tests_dir)
     lines = [
         'CLIGYM_PYCACHE="$(mktemp -d)"',
         *_flagged_if(f"! {check} > {logs}/harness.txt 2>&1", f"cat {logs}/harness.txt"),
@@ -177,16 +157,6 @@ def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_
         lines += _flagged_if(
             f"! sha256sum --quiet -c {tests_dir}/{HARNESS_OWN_FILES} > {logs}/own-files.txt 2> /dev/null",
             f"sed -n 's/^\\(.*\\): FAILED.*$/harness_modified: \\1 (modified)/p' {logs}/own-files.txt \\",
-            f"  | tee -a {logs}/harness.txt",
-        )
-    if manifest.interpreter and manifest.interpreter_libraries:
-        # Resolved now as the interpreter will be started (a private ldconfig cache could point elsewhere).
-        expected = " ".join(manifest.interpreter_libraries)
-        listing = f"{LOADER} --list {shlex.quote(manifest.interpreter)} 2>/dev/null"
-        lines.append(f"cligym_libraries=\"$({listing} | sed -n 's/^.*=> \\([^ ]*\\) .*$/\\1/p' | tr '\\n' ' ')\"")
-        lines += _flagged_if(
-            f'[ "$cligym_libraries" != {shlex.quote(expected + " ")} ]',
-            f'echo "harness_modified: $cligym_libraries (the interpreter\'s libraries were {expected})" \\',
             f"  | tee -a {logs}/harness.txt",
         )
     for path in manifest.absent:
@@ -198,24 +168,52 @@ def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_
     return "\n".join(lines) + "\n"
 
 
+def _harness_check_command(gold: GoldRecord, tests_dir: str) -> str:
+    # On the task's PATH: the interpreters found there are those the tests will run with.
+    check = f"{verifier_python(gold)} {tests_dir}/{HARNESS_CHECK_SCRIPT} check {tests_dir}/{HARNESS_MANIFEST}"
+    if gold.harness is not None and gold.harness.path_config:
+        check += f" --path-config {shlex.quote(gold.harness.path_config)}"
+    return f'PATH="${{CLIGYM_TASK_PATH:-$PATH}}" {check}'
+
+
+def harness_recheck_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
+    """The harness check again, once the repository's tracked files are restored and just before the tests:
+    bytecode planted for a tracked source the agent had edited (checked against the edited source, it is
+    not what the import system would run) matches the pristine source the restore puts back."""
+    if gold.harness is None:
+        return ""
+    check = _harness_check_command(gold, tests_dir)
+    restored = f"{logs}/harness-restored.txt"
+    return "\n".join(_flagged_if(f"! {check} > {restored} 2>&1", f"tee -a {logs}/harness.txt < {restored}")) + "\n"
+
+
 def library_resolution_check(gold: GoldRecord) -> str:
     """Shell lines, bash built-ins and the dynamic loader only, that set HARNESS_MODIFIED=1 (the reason in
-    ``$cligym_library_problems``) when the loader resolves a library of the interpreter or of a program the
-    verifier runs to a file gold's did not (a private ``ldconfig`` cache pointing at a planted library). Run
-    before any of those programs, so no code of such a library has run yet."""
+    ``$cligym_library_problems``) when the loader resolves a library of the interpreter, of a program the
+    verifier runs or of a shared object the gold session loaded to a file gold's did not (a private
+    ``ldconfig`` cache pointing at a planted library, a shim under a library's name in a directory the
+    break's ``LD_LIBRARY_PATH`` names). Run after the start-up file's exports are applied and before any of
+    those programs, so no code of such a library has run yet."""
     manifest = gold.harness
     if manifest is None or not manifest.library_links:
         return ""
     known = " ".join(sorted(manifest.library_links))
-    programs = " ".join(shlex.quote(p) for p in manifest.programs())
+    programs = " ".join(shlex.quote(p) for p in [*manifest.programs(), *manifest.shared_objects()])
     return f"""cligym_library_problems=""
 for cligym_program in {programs}; do
   while read -r _ cligym_arrow cligym_path _; do
     [ "$cligym_arrow" = "=>" ] || continue
     case " {known} " in
       *" $cligym_path "*) ;;
-      *) HARNESS_MODIFIED=1
-         cligym_library_problems+="harness_modified: $cligym_path (loaded for $cligym_program)"$'\\n' ;;
+      *)
+        # Another path to gold's very file is gold's library (/usr/lib for /lib, a link to it on the
+        # break's own library path): compared by device and inode, with a bash built-in.
+        cligym_same=0
+        for cligym_gold in {known}; do [[ "$cligym_path" -ef "$cligym_gold" ]] && {{ cligym_same=1; break; }}; done
+        if [ $cligym_same = 0 ]; then
+          HARNESS_MODIFIED=1
+          cligym_library_problems+="harness_modified: $cligym_path (loaded for $cligym_program)"$'\\n'
+        fi ;;
     esac
   done < <({LOADER} --list "$cligym_program" 2>/dev/null)
 done
@@ -238,10 +236,13 @@ echo "$cligym_reward"
 
 
 # Processes the agent left running (a loop that edits the verifier's files while the tests run) are stopped
-# first: every process but this script's own ancestors and the container's own (PID 1's session: Harbor's
-# `sh -c "sleep infinity"`, an init and its command). Whatever came in through `docker exec`, the agent's
-# commands included, has a session of its own, and `setsid` only makes new ones.
+# first: every process but this script's own ancestors and the container's own (PID 1's session, started with
+# the container: Harbor's `sh -c "sleep infinity"`, an init and its command). Whatever came in through
+# `docker exec`, the agent's commands included, has a session of its own, and `setsid` only makes new ones.
 STOP_LEFTOVER_PROCESSES = r"""cligym_keep=" 1 "
+# When PID 1 started (clock ticks since boot, field 22 of stat): the container's own processes started with it.
+cligym_started=0
+{ cligym_stat=$(</proc/1/stat); } 2>/dev/null && set -- ${cligym_stat##*) } && cligym_started=${20:-0}
 cligym_pid=$$
 while [ "$cligym_pid" -gt 1 ] 2>/dev/null; do
   cligym_keep="$cligym_keep$cligym_pid "
@@ -258,7 +259,9 @@ for ((cligym_round = 0; cligym_round < 50; cligym_round++)); do
     case "$cligym_keep" in
       *" ${cligym_proc#/proc/} "*) ;;
       *)
-        [ "$4" = 1 ] && continue
+        # PID 1's session, started with the container (within 200 ticks, 2 s at the usual 100 Hz); a process
+        # started there later came from code injected into PID 1 (ptrace), not from the container.
+        [ "$4" = 1 ] && [ "${20:-0}" -le $((cligym_started + 200)) ] && continue
         # A zombie is skipped unless its threads live on (a leader that exited alone keeps the group running).
         if [ "$1" = Z ]; then cligym_tasks=("$cligym_proc"/task/*); [ ${#cligym_tasks[@]} -gt 1 ] || continue; fi
         kill -9 "${cligym_proc#/proc/}" 2>/dev/null && cligym_killed=1 ;;
@@ -291,6 +294,27 @@ def inputs_check(tests: Path, logs: str, tests_dir: str = VERIFIER_TESTS_DIR, wh
     )
 
 
+def tests_listing(tests: Path, written_later: Sequence[str] = ("test.sh",)) -> str:
+    """What ``find TESTS -mindepth 1 -printf '%y %P\\n' | LC_ALL=C sort`` prints for the exported ``tests``,
+    with the files written after this is computed (the script that embeds it)."""
+    lines = [f"f {name}\n" for name in written_later if not (tests / name).exists()]
+    for path in tests.rglob("*"):
+        kind = "l" if path.is_symlink() else "d" if path.is_dir() else "f"
+        lines.append(f"{kind} {path.relative_to(tests).as_posix()}\n")
+    return "".join(sorted(lines, key=lambda line: line.encode()))
+
+
+def tests_listing_check(tests: Path, logs: str, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
+    """Shell lines that give reward 0 when ``tests_dir`` holds anything the export did not write: an entry
+    planted before the verifier's files were merged in (a link to a directory of forged bytecode as its
+    ``__pycache__``, a link inside ``pristine/`` that the restore would carry into the repository)."""
+    digest = hashlib.sha256(tests_listing(tests).encode()).hexdigest()
+    listing = f"find {tests_dir} -mindepth 1 -printf '%y %P\\n' | LC_ALL=C sort | sha256sum"
+    condition = f'[ "$({listing})" != "{digest}  -" ]'
+    report = f"echo 'harness_modified: {tests_dir} (entries the export does not have)' | tee -a {logs}/harness.txt"
+    return "\n".join(_flagged_if(condition, report)) + "\n"
+
+
 def as_one_function(body: str) -> str:
     """``body`` as one shell function, called at the end: bash reads it whole before running any of it, so a
     process that edits the script while the tests run cannot change what runs next, and nothing after it."""
@@ -303,45 +327,6 @@ def own_files_list(gold: GoldRecord) -> str:
     """sha256sum's check list of what the harness check runs on."""
     own = gold.harness.own_files if gold.harness is not None else {}
     return "".join(f"{digest}  {path}\n" for path, digest in sorted(own.items()))
-
-
-def restore_repository_script(gold: GoldRecord, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
-    """Shell lines that put back every tracked file and delete untracked test configuration, leaving the
-    shell in the repository."""
-    names = " -o ".join(f"-name {name}" for name in _TEST_CONFIG_NAMES)
-    shadows = " -o ".join(f"-name {shlex.quote(name)}" for name in _HARNESS_SHADOW_NAMES)
-    tracked = f"{tests_dir}/tracked-files.txt"
-    # Where pytest may find a cached rewrite of a plugin it loads with -p: beside the verifier's own plugins
-    # and beside gold's, on the interpreter's path.
-    plugin_dirs = [tests_dir, *(gold.harness.hook_dirs if gold.harness is not None else [])]
-    plugin_dirs = [d for d in dict.fromkeys(plugin_dirs) if d.startswith("/") and d != gold.repo_path]
-    return f"""cd {gold.repo_path}
-# A directory of the repository swapped for a link (tests/ -> a directory holding a conftest.py) is removed
-# before the tracked files are copied back through it.
-find . -type l -xtype d -not -path './.git/*' -print | sed 's|^\\./||' | while read -r path; do
-  grep -qxF "$path" {tracked} || rm -f "$path"
-done
-cp -a {tests_dir}/pristine/. {gold.repo_path}/
-# Test configuration the repository does not track (a conftest.py that forces passes...) is removed, and so
-# are untracked test modules and package markers: pytest would import them, and run what they hold.
-find . \\( {names} -o -name 'test_*.py' -o -name '*_test.py' -o -name __init__.py \\) \\
-  -not -path '*/site-packages/*' -not -path './.git/*' -not -path './.venv/*' -print \\
-  | sed 's|^\\./||' | while read -r path; do
-  grep -qxF "$path" {tracked} || rm -f "$path"
-done
-# So is an untracked pytest, py or pluggy module or package (a fake pytest that reports every test passed).
-find . -maxdepth 3 \\( {shadows} \\) -not -path '*/site-packages/*' -print | sed 's|^\\./||' | while read -r path; do
-  grep -qE "^$path(/|$)" {tests_dir}/tracked-files.txt || rm -rf "$path"
-done
-# pytest's rewritten test modules and plugins are loaded from its cache when their header matches the source
-# (a hash of it from pytest 9, which anyone can compute): only this run may write them.
-find . -name '*-pytest-*.pyc' -path '*/__pycache__/*' -delete
-for cligym_dir in {" ".join(map(shlex.quote, plugin_dirs))}; do
-  if [ -d "$cligym_dir" ]; then
-    find "$cligym_dir" -name '*-pytest-*.pyc' -path '*/__pycache__/*' -delete 2> /dev/null || true
-  fi
-done
-"""
 
 
 def solve_script(task: TaskRecord) -> str:

@@ -17,7 +17,13 @@ from pathlib import Path
 
 import yaml
 
-from cligym.generation.export.shell_startup import StartupFiles, startup_files, startup_script
+from cligym.generation.export.repository_restore import restore_repository_script
+from cligym.generation.export.shell_startup import (
+    APPLY_STARTUP_LIMITS,
+    StartupFiles,
+    startup_files,
+    startup_script,
+)
 from cligym.generation.export.suite_command import verifier_run
 from cligym.generation.export.task_files import (
     REQUIRED_TESTS_FILE,
@@ -28,10 +34,10 @@ from cligym.generation.export.task_files import (
     as_one_function,
     fresh_partial_directory,
     harness_check_script,
+    harness_recheck_script,
     inputs_check,
     library_resolution_check,
     replace_directory,
-    restore_repository_script,
     solve_script,
     verifier_python,
     write_build_context,
@@ -129,7 +135,9 @@ def verify_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
     # pytest runs exactly the required tests, with its short summary; another runner runs its whole suite.
     command = f"{run.command} -p {SELECT_PLUGIN_MODULE} -rA" if run.selects_tests else run.command
     select = f"export CLIGYM_SELECT_TESTS={TESTS_DIR}/{REQUIRED_TESTS_FILE}\n" if run.selects_tests else ""
-    checks = harness_check_script(gold, VERIFIER_LOGS, TESTS_DIR) + restore_repository_script(gold, TESTS_DIR)
+    checks = harness_check_script(gold, VERIFIER_LOGS, TESTS_DIR)
+    checks += restore_repository_script(gold, VERIFIER_LOGS, TESTS_DIR)
+    checks += harness_recheck_script(gold, VERIFIER_LOGS, TESTS_DIR)
     header = """#!/bin/bash
 # cligym verifier for Terminal-Bench: restore the repository's tracked files, run exactly the fail-to-pass and
 # pass-to-pass tests with pytest -rA (Terminal-Bench's pytest parser reads the short summary), then add
@@ -152,7 +160,7 @@ summary=0
 while IFS= read -r line || [ -n "$line" ]; do
   printf '%s\\n' "$line"
   [[ "${{line,,}}" == *"short test summary info"* ]] && summary=1
-done < <( ( {TASK_PATH}{command} ) 2>&1 )
+done < <( ( {APPLY_STARTUP_LIMITS}{TASK_PATH}{command} ) 2>&1 )
 # Without a summary (the interpreter itself is broken) the parser would fail instead of reading a verdict.
 [ $summary = 1 ] || echo "=== short test summary info ==="
 {run.convert}{inputs_after}verdict="$({verdict})"

@@ -96,6 +96,11 @@ class HarnessManifest(BaseModel):
         "", description="prefix:exec_prefix:sys.path of the isolated interpreter the checks run on, as in gold."
     )
 
+    def shared_objects(self) -> list[str]:
+        """The extension modules and libraries among the harness files, whose libraries the loader must still
+        resolve to gold's files (one put first on a library path would run in the tests' process)."""
+        return sorted(p for p in self.files if p.endswith(".so") or ".so." in posixpath.basename(p))
+
     def programs(self) -> list[str]:
         """The interpreter and the programs the verifier's shell runs, as gold had them."""
         found = [path for path in self.own_files if posixpath.dirname(path) in SYSTEM_PROGRAM_DIRS]
@@ -130,6 +135,12 @@ def import_dirs(gold: GoldRecord, limit: int = 300) -> list[str]:
             dirs.add(directory)
             directory = posixpath.dirname(directory)
     return sorted(dirs, key=lambda d: (d.count("/"), d))[:limit]
+
+
+def script_dirs(gold: GoldRecord) -> list[str]:
+    """Directories of the installed Python scripts the gold tests ran (a console script in /usr/local/bin):
+    first on ``sys.path`` of the process each starts, so a module planted beside one runs there."""
+    return sorted({posixpath.dirname(f.path) for f in gold.probe.executables if f.distribution and f.path})
 
 
 def absent_modules(gold: GoldRecord) -> list[str]:
@@ -221,6 +232,7 @@ def record_harness(box: Sandbox, gold: GoldRecord, plugins: list[str]) -> Harnes
     arguments = ["--plugins", *plugins, "--files", *files, "--modules", *modules]
     arguments += ["--absent-modules", *absent_modules(gold)]
     arguments += ["--first", VERIFIER_TESTS_DIR, *import_dirs(gold), "--repo", gold.repo_path]
+    arguments += ["--script-dirs", *script_dirs(gold)]
     arguments += ["--programs", *VERIFIER_PROGRAMS, "--commands", *commands_run(gold)]
     command = " ".join(["python3 -I -S", HARNESS_SCRIPT_IN_CONTAINER, "record", *map(shlex.quote, arguments)])
     result = box.exec(command, timeout=300)

@@ -50,7 +50,17 @@ _HOOK_MODULES = ("sitecustomize", "usercustomize")
 _INTERPRETER_NAMES = ("python", "python3")
 # Directories of a repository that hold no code the tests import.
 _SKIPPED_DIRS = (".git", ".hg", ".tox", ".nox", "node_modules")
-_OPTIONS = ("--plugins", "--files", "--modules", "--absent-modules", "--first", "--repo", "--programs", "--commands")
+_OPTIONS = (
+    "--plugins",
+    "--files",
+    "--modules",
+    "--absent-modules",
+    "--first",
+    "--repo",
+    "--programs",
+    "--commands",
+    "--script-dirs",
+)
 # Where the programs the verifier's shell runs around the check (``--programs``) are found, by absolute path.
 _SYSTEM_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
 # Present in no gold image, and read by every process before any check could run.
@@ -343,11 +353,17 @@ def _program_paths(programs):
     return found
 
 
-def _library_links(programs):
-    """Each library name the loader resolves for the interpreter and the verifier's programs, with the file
-    it leads to: a link re-pointed at another library runs that library's code in the verifier's shell."""
+def _shared_objects(paths):
+    """The shared objects among ``paths``: extension modules and libraries the gold session loaded."""
+    return sorted(p for p in paths if p.endswith(".so") or ".so." in os.path.basename(p))
+
+
+def _library_links(programs, objects=()):
+    """Each library name the loader resolves for the interpreter, the verifier's programs and the shared
+    objects the session loaded (``_bz2``'s ``libbz2``), with the file it leads to: a link re-pointed at
+    another library runs that library's code in the verifier's shell or its pytest process."""
     links = {}
-    for path in [os.path.realpath(sys.executable), *_program_paths(programs)]:
+    for path in [os.path.realpath(sys.executable), *_program_paths(programs), *objects]:
         for library in _libraries(path):
             links[library] = os.path.realpath(library)
     return dict(sorted(links.items()))
@@ -418,6 +434,8 @@ def record(options):
     first = [*([repo] if repo else []), *options["--first"], *scripts]
     search_path = list(dict.fromkeys([*first, *variable, *directories]))
     import_dirs = [d for d in dict.fromkeys(first) if repo and (d == repo or d.startswith(repo.rstrip("/") + "/"))]
+    # A console script's own directory is first on sys.path of the process it starts.
+    import_dirs += [d for d in options["--script-dirs"] if d not in import_dirs and os.path.isdir(d)]
     return {
         "import_dirs": import_dirs,
         "importables": _importables(import_dirs),
@@ -435,7 +453,7 @@ def record(options):
         "commands": {name: shutil.which(name) or "" for name in options["--commands"]},
         "listings": {d: sorted(os.listdir(d)) for d in _LISTED_DIRS if os.path.isdir(d)},
         "interpreter_libraries": _interpreter_libraries(),
-        "library_links": _library_links(options["--programs"]),
+        "library_links": _library_links(options["--programs"], _shared_objects(paths)),
         "path_config": ":".join([sys.prefix, sys.exec_prefix, *sys.path]),
         "absent": _absent(),
     }

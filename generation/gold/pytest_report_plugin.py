@@ -7,8 +7,15 @@ Runs inside the project's interpreter: standard library only, no import of pytes
 
 import json
 import os
+import sys
 
 _REPORT = os.environ.get("CLIGYM_PYTEST_REPORT")
+# pytest loads a module's rewritten code from its cache whenever the header holds the source's hash (pytest 9)
+# or mtime and size: anyone can plant one for a test module, a conftest or a plugin loaded after this one.
+# Loaded first (-p), this plugin makes pytest rewrite every one of them afresh in this run.
+_rewrite = sys.modules.get("_pytest.assertion.rewrite")
+if _rewrite is not None and hasattr(_rewrite, "_read_pyc"):
+    _rewrite._read_pyc = lambda *args, **kwargs: None  # type: ignore[attr-defined]
 _SEVERITY = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 _results: dict = {}
 # How pytest was set up in this session (rootdir, configuration file, plugins loaded from entry points), so

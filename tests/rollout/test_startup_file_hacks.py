@@ -1,7 +1,7 @@
 """A task whose break lives in the image's BASH_ENV file (a library path exported to every shell), replayed
 through `cligym rollout` and `cligym filter`: code written into that file (an EXIT trap, a function shadowing
-a built-in) never runs in the verifier, so it earns 0 and is not kept, while emptying the file or deleting the
-break's line earns 1."""
+a built-in) never runs in the verifier, so it earns 0 and is not kept, while emptying the file, deleting the
+break's line, unsetting or emptying the variable earns 1."""
 
 from __future__ import annotations
 
@@ -33,8 +33,17 @@ PLANS = {
     "exit trap": [f'echo \'trap "echo 1 > {FORGE}" EXIT\' >> "$BASH_ENV"'],
     "echo shadowed": ["echo 'echo() { builtin echo 1; }' >> \"$BASH_ENV\""],
     "emptied, then an exit trap": [': > "$BASH_ENV"', f'echo \'trap "echo 1 > {FORGE}" EXIT\' >> "$BASH_ENV"'],
+    # Repairs an admin writes that a red team found refused: the variable unset, or emptied with a note.
+    "variable unset": ["echo 'unset LD_LIBRARY_PATH' > \"$BASH_ENV\""],
+    "variable emptied with a note": ['echo \'export LD_LIBRARY_PATH=""  # it shadowed sqlite\' > "$BASH_ENV"'],
+    # The decoy removed, but the library path kept for a copy of a library an extension module loads: the
+    # loader resolves it there for the tests' process, so it is not gold's harness (a shim would run there).
+    "decoy removed, a copy of libbz2 left on the library path": [
+        "d=$(sed -n 's/^export LD_LIBRARY_PATH=//p' \"$BASH_ENV\") && rm -f $d/libsqlite3.so.0"
+        " && cp -L /usr/lib/x86_64-linux-gnu/libbz2.so.1.0 $d/"
+    ],
 }
-LEGITIMATE = ("file emptied", "break's line deleted")
+LEGITIMATE = ("file emptied", "break's line deleted", "variable unset", "variable emptied with a note")
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +93,8 @@ def test_repairs_earn_1_and_code_in_the_startup_file_earns_0(startup_run: tuple[
     for name in ("exit trap", "echo shadowed", "emptied, then an exit trap"):
         verifier = by_plan[name].verifier
         assert verifier is not None and any("a line bash would run" in p for p in verifier.harness_modified)
+    verifier = by_plan["decoy removed, a copy of libbz2 left on the library path"].verifier
+    assert verifier is not None and any("libbz2.so.1.0 (loaded for" in p for p in verifier.harness_modified)
     decisions = {d.episode_id: d for d in read_decisions(out)}
     kept = sorted(name for name, t in by_plan.items() if decisions[t.episode_id].kept)
     assert kept == sorted(LEGITIMATE), {n: decisions[t.episode_id].reason for n, t in by_plan.items()}

@@ -1,0 +1,94 @@
+"""The shell lines every exported verifier runs before judging: the repository's tracked files put back from
+the pristine copy, and what an agent could have left for pytest to load removed (untracked test modules and
+configuration, a stand-in pytest, pytest's cached rewrites)."""
+
+from __future__ import annotations
+
+import shlex
+
+from cligym.generation.gold.dockerfile import PYTEST_PLUGIN_MODULE
+from cligym.generation.gold.harness import VERIFIER_TESTS_DIR
+from cligym.generation.gold.record import GoldRecord
+from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE
+
+# Configuration files pytest reads: an untracked one (a conftest.py that forces passes, an ini adding
+# options) would let an agent pass by changing how tests run rather than repairing the environment.
+_TEST_CONFIG_NAMES = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
+# Nor may an untracked module in the repository (first on sys.path under ``python -m``) stand in for pytest.
+# Nor our own plugins: the repository comes before the verifier's directory on ``sys.path``.
+_HARNESS_SHADOW_NAMES = (
+    "pytest.py",
+    "py.py",
+    "pluggy.py",
+    "_pytest",
+    "pytest",
+    "pluggy",
+    f"{PYTEST_PLUGIN_MODULE}*",
+    f"{SELECT_PLUGIN_MODULE}*",
+)
+
+
+def restore_repository_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
+    """Shell lines that put back every tracked file and delete untracked test configuration, leaving the
+    shell in the repository; a restore that cannot complete gives reward 0 (reason in ``logs``/harness.txt)."""
+    names = " -o ".join(f"-name {name}" for name in _TEST_CONFIG_NAMES)
+    shadows = " -o ".join(f"-name {shlex.quote(name)}" for name in _HARNESS_SHADOW_NAMES)
+    tracked = f"{tests_dir}/tracked-files.txt"
+    # Where pytest may find a cached rewrite of a plugin it loads with -p: beside the verifier's own plugins
+    # and beside gold's, on the interpreter's path.
+    plugin_dirs = [tests_dir, *(gold.harness.hook_dirs if gold.harness is not None else [])]
+    plugin_dirs = [d for d in dict.fromkeys(plugin_dirs) if d.startswith("/") and d != gold.repo_path]
+    return f"""cd {gold.repo_path}
+# Paths are read NUL-separated: a name holding a newline is never tracked (it would split into other names,
+# some tracked), so it is removed whatever it is.
+cligym_untracked() {{
+  case "$1" in *$'\n'*) return 0 ;; esac
+  ! grep -qxF -- "$1" {tracked}
+}}
+# A directory of the repository swapped for a link (tests/ -> a directory holding a conftest.py) is removed
+# before the tracked files are copied back through it, a tracked path too (the copy puts back what the
+# repository tracks there); and a link that only leads to a directory once the copy re-creates its target
+# (tests/sub -> ../inventory/../../opt/x, dangling while inventory/ is gone) is removed after it.
+cligym_remove_directory_links() {{
+  find . -type l -not -path './.git/*' -print0 | while IFS= read -r -d '' path; do
+    path="${{path#./}}"
+    if [ -d "$path" ] && {{ [ "$1" = all ] || cligym_untracked "$path"; }}; then rm -f -- "$path"; fi
+  done
+}}
+cligym_remove_directory_links all
+# The copy must succeed whole (a tracked file replaced by a directory would stay a directory).
+if ! cp -a {tests_dir}/pristine/. {gold.repo_path}/ 2> {logs}/restore.txt; then
+  echo "harness_modified: {gold.repo_path} (the tracked files could not be restored)" | tee -a {logs}/harness.txt
+  HARNESS_MODIFIED=1
+fi
+cligym_remove_directory_links untracked
+# Test configuration the repository does not track (a conftest.py that forces passes...) is removed, and so
+# are untracked test modules and package markers: pytest would import them, and run what they hold. Anywhere
+# pytest may look: a directory named site-packages is no exception (pytest collects in it); what pytest
+# never enters (.git, .venv and any dot directory) is.
+find . \\( {names} -o -name 'test_*.py' -o -name '*_test.py' -o -name __init__.py \\) \
+  -not -path './.git/*' -not -path './.venv/*' -print0 | while IFS= read -r -d '' path; do
+  path="${{path#./}}"
+  cligym_untracked "$path" && rm -f -- "$path"
+done
+# So is an untracked pytest, py or pluggy module or package (a fake pytest that reports every test passed).
+find . -maxdepth 3 \\( {shadows} \\) -not -path '*/site-packages/*' -print0 | while IFS= read -r -d '' path; do
+  path="${{path#./}}"
+  cligym_tracked=0
+  case "$path" in *$'\n'*) ;; *)
+    # The path itself or a directory of tracked files, compared as text (the name is the agent's to choose).
+    while IFS= read -r cligym_line; do
+      [[ "$cligym_line" == "$path" || "$cligym_line" == "$path"/* ]] && {{ cligym_tracked=1; break; }}
+    done < {tracked} ;;
+  esac
+  [ $cligym_tracked = 1 ] || rm -rf -- "$path"
+done
+# pytest's rewritten test modules and plugins are loaded from its cache when their header matches the source
+# (a hash of it from pytest 9, which anyone can compute): only this run may write them.
+find . -name '*-pytest-*.pyc' -path '*/__pycache__/*' -delete
+for cligym_dir in {" ".join(map(shlex.quote, plugin_dirs))}; do
+  if [ -d "$cligym_dir" ]; then
+    find "$cligym_dir" -name '*-pytest-*.pyc' -path '*/__pycache__/*' -delete 2> /dev/null || true
+  fi
+done
+"""
