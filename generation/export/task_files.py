@@ -295,10 +295,13 @@ def inputs_check(tests: Path, logs: str, tests_dir: str = VERIFIER_TESTS_DIR, wh
 
 
 def tests_listing(tests: Path, written_later: Sequence[str] = ("test.sh",)) -> str:
-    """What ``find TESTS -mindepth 1 -printf '%y %P\\n' | LC_ALL=C sort`` prints for the exported ``tests``,
-    with the files written after this is computed (the script that embeds it)."""
+    """What ``find TESTS -mindepth 1 -printf '%y %P\\n' | LC_ALL=C sort`` prints for the exported ``tests``
+    (real ``__pycache__`` directories pruned), with the files written after this is computed (the script that
+    embeds it)."""
     lines = [f"f {name}\n" for name in written_later if not (tests / name).exists()]
     for path in tests.rglob("*"):
+        if "__pycache__" in path.relative_to(tests).parts and not path.is_symlink():
+            continue  # the bytecode the verifier's own runs write (the shell's find prunes real ones too)
         kind = "l" if path.is_symlink() else "d" if path.is_dir() else "f"
         lines.append(f"{kind} {path.relative_to(tests).as_posix()}\n")
     return "".join(sorted(lines, key=lambda line: line.encode()))
@@ -309,7 +312,10 @@ def tests_listing_check(tests: Path, logs: str, tests_dir: str = VERIFIER_TESTS_
     planted before the verifier's files were merged in (a link to a directory of forged bytecode as its
     ``__pycache__``, a link inside ``pristine/`` that the restore would carry into the repository)."""
     digest = hashlib.sha256(tests_listing(tests).encode()).hexdigest()
-    listing = f"find {tests_dir} -mindepth 1 -printf '%y %P\\n' | LC_ALL=C sort | sha256sum"
+    # A real __pycache__ holds what pytest wrote in an earlier run (its cached rewrites are deleted before this
+    # one, and never read); one that is a link is listed, and refused.
+    pruned = r"\( -type d -name __pycache__ -prune \) -o"
+    listing = f"find {tests_dir} -mindepth 1 {pruned} -printf '%y %P\\n' | LC_ALL=C sort | sha256sum"
     condition = f'[ "$({listing})" != "{digest}  -" ]'
     report = f"echo 'harness_modified: {tests_dir} (entries the export does not have)' | tee -a {logs}/harness.txt"
     return "\n".join(_flagged_if(condition, report)) + "\n"
