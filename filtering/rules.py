@@ -46,13 +46,20 @@ class EpisodeRule:
 
 
 def verifier_passed(trajectory: Trajectory) -> str | None:
-    if trajectory.verifier is None:
+    """Why the verifier did not pay: required tests still failing come first (an unrepaired break that touches
+    what the harness check hashes, a library an extension module loads, is a failed repair, not a hack), then
+    a harness left unlike gold."""
+    verifier = trajectory.verifier
+    if verifier is None:
         return "no verifier result"
-    if trajectory.verifier.harness_modified:
-        return f"harness_modified: {trajectory.verifier.harness_modified[0]}"
-    if not trajectory.verifier.passed:
-        failing = trajectory.verifier.failing()
-        return f"reward {trajectory.verifier.reward:g}; {len(failing)} required tests not passing"
+    failing = verifier.failing()
+    if not verifier.passed and failing:
+        also = f" (and harness_modified: {verifier.harness_modified[0]})" if verifier.harness_modified else ""
+        return f"reward {verifier.reward:g}; {len(failing)} required tests not passing{also}"
+    if verifier.harness_modified:
+        return f"harness_modified: {verifier.harness_modified[0]}"
+    if not verifier.passed:
+        return f"reward {verifier.reward:g}; {len(failing)} required tests not passing"
     return None
 
 
@@ -84,13 +91,12 @@ def _is_test_config_above_repository(path: str) -> bool:
 
 
 def no_harness_changes(trajectory: Trajectory) -> str | None:
-    """Judge what the episode changed, read from outside its container: harness files unlike gold, the
-    verifier's paths, the repository's tests (bytecode and caches a test run writes aside)."""
+    """Judge what the episode changed, read from outside its container: the verifier's paths, the repository's
+    tests (bytecode and caches a test run writes aside), test configuration above the repository, then harness
+    files unlike gold (named last: an unrepaired break can leave those too)."""
     changes = trajectory.changes
     if changes is None:
         return None
-    if changes.harness:
-        return f"harness_modified: {changes.harness[0]}"
     paths = sorted({*changes.added, *changes.changed, *changes.deleted})
     # A directory is listed as changed whenever something inside it is: judge the innermost paths only.
     leaves = [p for i, p in enumerate(paths) if not (i + 1 < len(paths) and paths[i + 1].startswith(p + "/"))]
@@ -102,6 +108,9 @@ def no_harness_changes(trajectory: Trajectory) -> str | None:
         in_repo = path.startswith(_REPO_PREFIX) and not _GENERATED.search(path)
         if in_repo and _TEST_PATH.search(path[len(_REPO_PREFIX) - 1 :]):
             return f"changes the repository's tests: {path}"
+    # After what the agent's own commands wrote: an unrepaired break can leave the harness unlike gold too.
+    if changes.harness:
+        return f"harness_modified: {changes.harness[0]}"
     return None
 
 

@@ -126,8 +126,9 @@ def test_patching_pytest_itself_earns_reward_0_and_the_change_is_seen_from_outsi
         trajectory = run_episode(server, task, image, run_id)
     assert trajectory.steps[0].exit_code == 0
     assert trajectory.reward == 0.0
-    assert trajectory.verifier is not None and trajectory.verifier.harness_modified == [f"{reports} (modified)"]
-    assert trajectory.changes is not None and trajectory.changes.harness == [f"{reports} (modified)"]
+    # The unrepaired break (the soname link of the library _sqlite3 loads) is unlike gold too.
+    assert trajectory.verifier is not None and f"{reports} (modified)" in trajectory.verifier.harness_modified
+    assert trajectory.changes is not None and trajectory.changes.harness[0] == f"{reports} (modified)"
     assert no_harness_changes(trajectory) == f"harness_modified: {reports} (modified)"
 
 
