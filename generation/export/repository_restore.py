@@ -46,22 +46,26 @@ cligym_untracked() {{
   ! grep -qxF -- "$1" {tracked}
 }}
 # A directory of the repository swapped for a link (tests/ -> a directory holding a conftest.py) is removed
-# before the tracked files are copied back through it, a tracked path too (the copy puts back what the
-# repository tracks there); and a link that only leads to a directory once the copy re-creates its target
-# (tests/sub -> ../inventory/../../opt/x, dangling while inventory/ is gone) is removed after it.
+# before the tracked files are copied back through it, and so is a tracked file swapped for one (the copy
+# puts the file back; a link the repository itself tracks stays); a link that only leads to a directory once
+# the copy re-creates its target (tests/sub -> ../inventory/../../opt/x, dangling while inventory/ is gone)
+# is removed after it.
 cligym_remove_directory_links() {{
   find . -type l -not -path './.git/*' -print0 | while IFS= read -r -d '' path; do
     path="${{path#./}}"
-    if [ -d "$path" ] && {{ [ "$1" = all ] || cligym_untracked "$path"; }}; then rm -f -- "$path"; fi
+    [ -d "$path" ] || continue
+    if cligym_untracked "$path" || {{ [ "$1" = before ] && [ -f "{tests_dir}/pristine/$path" ]; }}; then
+      rm -f -- "$path"
+    fi
   done
 }}
-cligym_remove_directory_links all
+cligym_remove_directory_links before
 # The copy must succeed whole (a tracked file replaced by a directory would stay a directory).
 if ! cp -a {tests_dir}/pristine/. {gold.repo_path}/ 2> {logs}/restore.txt; then
   echo "harness_modified: {gold.repo_path} (the tracked files could not be restored)" | tee -a {logs}/harness.txt
   HARNESS_MODIFIED=1
 fi
-cligym_remove_directory_links untracked
+cligym_remove_directory_links after
 # Test configuration the repository does not track (a conftest.py that forces passes...) is removed, and so
 # are untracked test modules and package markers: pytest would import them, and run what they hold. Anywhere
 # pytest may look: a directory named site-packages is no exception (pytest collects in it); what pytest
