@@ -4,7 +4,8 @@ Checks, in order (the first that fails rejects the candidate, with the reason ke
   builds          the task Dockerfile (FROM the gold image + break steps) builds
   breaks          first the tests the per-test probe expects to fail run alone: when none of them fails the
                   candidate is rejected without a full-suite run; then in a fresh container at least one
-                  gold test fails (F2P), the others still pass (P2P)
+                  gold test fails (F2P), the others still pass (P2P); a break aimed at one function or name
+                  that some tests use must not fail every test
   near_duplicate  the failing set and the cause do not duplicate a task the run already has
   repo_untouched  every file the repository tracks has its gold content
   deterministic   a second fresh container gives the same F2P set
@@ -101,6 +102,11 @@ def validate_candidate(
                 raise Rejected("breaks", "no gold test fails in the broken image")
             validation.fail_to_pass = sorted(failing)
             validation.pass_to_pass = sorted(set(gold.gold_tests) - failing)
+            target = candidate.target
+            if expected and target is not None and target.attribute and failing >= set(gold.gold_tests):
+                # A break aimed at one function or name that fails every test reached pytest or an import
+                # every test shares: the task would teach a cause it does not have.
+                raise Rejected("breaks", f"every gold test fails, not only the {len(expected)} using {target.label()}")
             _passed(validation, "breaks", started)
             duplicate = duplicate_reason(candidate, validation.fail_to_pass) if duplicate_reason else None
             if duplicate:

@@ -102,6 +102,10 @@ class PerTestProbe(BaseModel):
     harness_modules: list[str] = Field(
         default_factory=list, description="Modules pytest had loaded before any conftest: the test harness."
     )
+    harness_functions: list[str] = Field(
+        default_factory=list,
+        description="Library functions (module:qualname) the repository calls that code outside it called too.",
+    )
     fixtures: dict[str, list[str]] = Field(default_factory=dict, description="test -> the fixtures it requested.")
     fixture_providers: dict[str, str] = Field(default_factory=dict, description="fixture -> its defining module.")
     pytest_plugins: list[str] = Field(default_factory=list, description="Plugin modules the gold run loaded.")

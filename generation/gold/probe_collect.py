@@ -476,6 +476,7 @@ def collect(probe_dir, repo):
                 name: sorted({path, *links.get(path, [])}) for name, path in sorted(extensions.items())
             },
             "harness_modules": harness,
+            "harness_functions": sorted({f for session in sessions for f in session.get("harness_functions", [])}),
             "fixtures": fixtures,
             "fixture_providers": providers,
             "pytest_plugins": sorted(plugins - set(PROBE_MODULES)),

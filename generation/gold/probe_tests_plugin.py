@@ -15,7 +15,9 @@ and not pytest itself.
 While collectors and tests run, a profile function records the functions called (``module:qualname``): the
 project's own (defined in the repository outside its tests, and not called from their own module's body),
 the library and standard-library functions the repository's code calls directly, the clock functions of the C
-library it calls, and ``setlocale`` whoever calls it, so the tests that call one are known.
+library it calls, and ``setlocale`` whoever calls it, so the tests that call one are known. Of the library
+functions the repository calls, those that code outside it calls too (pytest, a plugin, another library) are
+written as the harness's: stubbing one would fail more than the tests that call it.
 
 Runs inside the project's interpreter: standard library and pytest only.
 """
@@ -58,6 +60,11 @@ _WATCHED_C_MODULES = {"time", "_locale", "datetime", "_datetime"}
 _own_code: dict = {}
 _repo_code: dict = {}
 _c_names: dict = {}
+# Library functions the repository calls directly (code -> module:qualname), and every function something
+# outside the repository called (pytest, its plugins, other libraries): a function in both is one a stub would
+# break for pytest's sake too, not only for the tests that call it.
+_direct: dict = {}
+_foreign: set = set()
 
 
 def _project_function(code):
@@ -117,12 +124,16 @@ def _profile(frame, event, arg):
     # Python frames entered and left since the profile was set (a generator's resume and yield included),
     # whatever the context: the deepest point of each context follows from it.
     try:
+        caller = frame.f_back
         if event == "call":
             _depth[0] += 1
             if _depth[0] > _depth[1]:
                 _depth[1] = _depth[0]
+            if caller is not None and not _in_repository(caller.f_code):
+                _foreign.add(frame.f_code)
         elif event == "return":
             _depth[0] -= 1
+            return
     except TypeError:  # at interpreter exit, with this module's globals cleared
         return
     # The session's own context is pytest at work (a report's time stamp), not something a test relies on;
@@ -133,7 +144,6 @@ def _profile(frame, event, arg):
         if event == "call":
             code = frame.f_code
             qualname = _project_function(code)
-            caller = frame.f_back
             if qualname is not None:
                 # A module's body calling its own helpers runs at import, before any break could bite.
                 if caller is not None and caller.f_globals is frame.f_globals and caller.f_code.co_name == "<module>":
@@ -143,7 +153,8 @@ def _profile(frame, event, arg):
                 # A library or standard-library function the project or its tests call directly.
                 qualname = getattr(code, "co_qualname", "<")
                 if "<" not in qualname:
-                    _hook._add("functions", f"{frame.f_globals.get('__name__')}:{qualname}")
+                    name = _direct[code] = f"{frame.f_globals.get('__name__')}:{qualname}"
+                    _hook._add("functions", name)
         elif event == "c_call":
             name = _c_function(arg)
             # The clock read by the repository's own code (not the standard library's locale tables), and
@@ -309,6 +320,7 @@ def pytest_sessionfinish(session, exitstatus):
                 "plugins": plugins,
                 "harness": _HARNESS,
                 "resources": _resources,
+                "harness_functions": sorted({name for code, name in _direct.items() if code in _foreign}),
             },
             out,
         )

@@ -239,10 +239,14 @@ def project_functions(gold: GoldRecord, limit: int) -> list[Target]:
 
 def library_functions(gold: GoldRecord, limit: int, origin: str) -> list[Target]:
     """Functions of standard-library (``origin="stdlib"``) or installed (``"site-packages"``) source modules
-    that the repository's code calls directly, pytest does not need, and only some gold tests reach."""
+    that the repository's code calls directly, pytest does not call, and only some gold tests reach."""
     modules: dict[str, Target] = {}
+    footprint = gold.footprint
+    # Of a module pytest loads too, only functions nothing outside the repository called: stubbing one fails
+    # the tests that call it and leaves pytest's own work alone.
+    harness = {m.name for m in gold.probe.modules if footprint is not None and footprint.is_harness_module(m.name)}
     for m in gold.probe.modules:
-        if not (m.file or "").endswith(".py") or not _used(gold, m.name):
+        if not (m.file or "").endswith(".py") or not (_used(gold, m.name) or m.name in harness):
             continue
         # The call itself shows the repository uses the module: it need not import it by name (the C
         # datetime calls _strptime for it). Private pure-Python modules count; start-up modules do not.
@@ -253,18 +257,45 @@ def library_functions(gold: GoldRecord, limit: int, origin: str) -> list[Target]
             modules[m.name] = Target(
                 kind="module", name=m.name, path=m.file, distribution=m.distribution, version=m.distribution_version
             )
-    return functions_called(gold, modules, limit)
+    spared = set(footprint.probe.harness_functions) if footprint is not None else set()
+    return functions_called(gold, modules, limit, {f for f in spared if f.partition(":")[0] in harness})
 
 
-def functions_called(gold: GoldRecord, modules: dict[str, Target], limit: int) -> list[Target]:
-    """A target (the module's, with the function as ``attribute``) per distinct set of calling tests."""
+def _is_test_toolchain(distribution: str) -> bool:
+    return distribution.lower() in ("pytest", "pluggy") or distribution.lower().startswith("pytest-")
+
+
+def toolchain_functions(gold: GoldRecord, limit: int) -> list[Target]:
+    """Functions of pytest and its plugins (``pytest.raises``, ``MonkeyPatch.setattr``, a plugin's helper) that
+    the tests call directly and nothing outside the repository called."""
+    footprint = gold.footprint
+    if footprint is None:
+        return []
+    modules = {
+        m.name: Target(
+            kind="module", name=m.name, path=m.file, distribution=m.distribution, version=m.distribution_version
+        )
+        for m in gold.probe.modules
+        if m.origin == "site-packages"
+        and (m.file or "").endswith(".py")
+        and m.distribution_version
+        and _is_test_toolchain(m.distribution or "")
+    }
+    return functions_called(gold, modules, limit, set(footprint.probe.harness_functions))
+
+
+def functions_called(
+    gold: GoldRecord, modules: dict[str, Target], limit: int, spared: set[str] | frozenset[str] = frozenset()
+) -> list[Target]:
+    """A target (the module's, with the function as ``attribute``) per distinct set of calling tests, less
+    the ``spared`` functions."""
     footprint = gold.footprint
     if footprint is None:
         return []
     every = frozenset(gold.gold_tests)
     by_callers: dict[frozenset[str], str] = {}
     for function in sorted(footprint.things("functions")):
-        if function.partition(":")[0] not in modules:
+        if function.partition(":")[0] not in modules or function in spared:
             continue
         callers = footprint.tests_using("functions", function)
         if callers and callers != every:

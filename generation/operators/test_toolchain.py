@@ -1,4 +1,5 @@
-"""The test toolchain the tests rely on: pytest plugins that provide fixtures, and pytest's scratch space."""
+"""The test toolchain the tests rely on: pytest plugins that provide fixtures, the helpers of pytest the tests
+call (``pytest.raises``, ``monkeypatch.setattr``), and pytest's scratch space."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from cligym.generation.operators.footprint_targets import (
     fixture_plugins,
     tests_requesting_fixtures_of,
     tmp_fixture_users,
+    toolchain_functions,
 )
+from cligym.generation.operators.function_stubs import FUNCTION_TARGETS, STUB_ERRORS, FunctionStubFault, stub_function
 from cligym.generation.operators.repairs import pip_reinstall
 
 # pytest keeps tmp_path directories under $TMPDIR/pytest-of-<user>, and falls back to pytest-of-unknown.
@@ -53,6 +56,22 @@ class PytestPluginEntryPointRemoved(_PluginFault):
     def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
         info = DIST_INFO.format(shlex.quote(target.distribution or ""))
         return [run(f"rm {info}/entry_points.txt")]
+
+
+@register
+class PytestHelperEdited(FunctionStubFault):
+    name = "pytest-helper-edited"
+    category = Category.TEST_TOOLCHAIN
+    description = "Leave a local patch in pytest or a plugin that stubs out a helper the tests call"
+
+    def targets(self, gold: GoldRecord) -> list[Target]:
+        return toolchain_functions(gold, FUNCTION_TARGETS)
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        return [stub_function(target, rng.choice(STUB_ERRORS), into="source")]
+
+    def repair_commands(self, target: Target) -> list[str]:
+        return pip_reinstall(target)
 
 
 class _BasetempFault(FaultOperator):

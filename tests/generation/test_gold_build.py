@@ -78,6 +78,11 @@ def test_probe_sees_the_libraries_modules_programs_and_files_the_tests_use(inven
         t for t in inventory_record.gold_tests if t.startswith("tests/test_store.py::")
     }
     assert not any(f.startswith("test_") for f in footprint.things("functions"))
+    # Library functions the project calls that code outside it calls too: json.load calls loads for it.
+    assert probe.per_test is not None
+    assert {"json:loads", "json:load", "dataclasses:asdict"} <= footprint.things("functions")
+    assert "json:loads" in probe.per_test.harness_functions
+    assert not {"json:load", "dataclasses:asdict"} & set(probe.per_test.harness_functions)
 
     # What each test held at once, and pytest before the first test: the base the measured limits start from.
     assert probe.per_test is not None

@@ -184,6 +184,17 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
         'python3 -c \'import textwrap; assert textwrap.wrap("a b") == ["a b"]\'',
     ),
     "dependency-function-edited": (TABULATE.model_copy(update={"attribute": "tabulate"}), USES_TABULATE),
+    "pytest-helper-edited": (
+        Target(
+            kind="module",
+            name="_pytest.python_api",
+            path=f"{SITE}/_pytest/python_api.py",
+            attribute="raises",
+            distribution="pytest",
+            version="8.3.4",
+        ),
+        "python3 -c 'import pytest; pytest.raises(ZeroDivisionError, lambda: 1 / 0)'",
+    ),
     "transitive-dependency-removed": (SIX, "python3 -c 'import dateutil.tz'"),
     "pytest-plugin-uninstalled": (PYTEST_MOCK, USES_MOCKER),
     "pytest-plugin-entry-point-removed": (PYTEST_MOCK, USES_MOCKER),

@@ -123,7 +123,7 @@ PROBE = Probe(
                     "tabulate:tabulate",
                 ],
             ),
-            TESTS[1]: TestContext(functions=["demo.store:Store.total"]),
+            TESTS[1]: TestContext(functions=["demo.store:Store.total", "_pytest:raises"]),
             TESTS[2]: TestContext(
                 files=["/etc/nsswitch.conf", "/etc/ssl/certs/ca-certificates.crt", "/root/.cache/demo/state.json"],
                 executables=["/usr/bin/python3"],
@@ -247,6 +247,49 @@ def test_function_level_breaks_expect_the_tests_that_call_the_function() -> None
     assert OPERATORS["locale-not-generated"].expected_failures(gold, Target(kind="env_var", name="LC_ALL")) == {
         TESTS[2]
     }
+
+
+def test_functions_pytest_loads_are_stubbed_only_where_nothing_outside_the_repository_calls_them() -> None:
+    stdlib = [ProbedModule(name="json", file="/usr/lib/python3.11/json/__init__.py", origin="stdlib")]
+    toolchain = [
+        ProbedModule(
+            name=name,
+            file=f"/usr/local/lib/python3.11/dist-packages/{name.replace('.', '/')}.py",
+            origin="site-packages",
+            distribution="pytest",
+            distribution_version="8.3.4",
+        )
+        for name in ("_pytest.python_api", "_pytest.recwarn")
+    ]
+    gold = gold_with(
+        Probe(
+            modules=[*stdlib, *toolchain],
+            per_test=PerTestProbe(
+                contexts={
+                    TESTS[0]: TestContext(functions=["json:loads", "_pytest.python_api:raises"]),
+                    TESTS[1]: TestContext(functions=["json:dumps", "_pytest.recwarn:warns"]),
+                    TESTS[2]: TestContext(functions=["json:dumps"]),
+                },
+                harness_modules=["json", "_pytest.python_api", "_pytest.recwarn"],
+                # pytest's own deprecated_call calls warns, and a plugin wrote a report with dumps.
+                harness_functions=["json:dumps", "_pytest.recwarn:warns"],
+                tests_seen=TESTS,
+            ),
+        )
+    )
+    [loads] = OPERATORS["stdlib-function-edited"].targets(gold)
+    assert (loads.name, loads.attribute) == ("json", "loads")
+    assert OPERATORS["stdlib-function-edited"].expected_failures(gold, loads) == {TESTS[0]}
+    [raises] = OPERATORS["pytest-helper-edited"].targets(gold)
+    assert (raises.name, raises.attribute, raises.distribution, raises.version) == (
+        "_pytest.python_api",
+        "raises",
+        "pytest",
+        "8.3.4",
+    )
+    assert OPERATORS["pytest-helper-edited"].repair_commands(raises) == [
+        "python -m pip install --force-reinstall --no-deps pytest==8.3.4"
+    ]
 
 
 def test_cli_lists_the_catalog(tmp_path: Path) -> None:

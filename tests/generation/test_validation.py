@@ -156,3 +156,20 @@ def test_rejected_when_an_oracle_command_fails(gold: GoldRecord, run_id: str) ->
     validation = validate_candidate(gold, candidate, load_settings(), run_id)
     assert validation.rejected_by == "oracle_repairs"
     assert "repair command failed (exit 3" in validation.reason and "trying" in validation.reason
+
+
+def test_a_stubbed_pytest_helper_is_a_task_and_a_stub_that_reaches_pytest_itself_is_rejected(
+    gold: GoldRecord, run_id: str
+) -> None:
+    settings = load_settings(overrides=["generation.depth_sweep=false"])
+    setenv = catalog(gold, "pytest-helper-edited", "_pytest.monkeypatch:MonkeyPatch.setenv")
+    validation = validate_candidate(gold, setenv, settings, run_id)
+    # Reinstalling pytest gives back a harness equal to gold's (the oracle check compares it).
+    assert validation.valid, validation.reason
+    assert set(validation.fail_to_pass) == set(setenv.expected_failures or ())
+    # pytest's own plugins apply @fixture as they are imported, before any probe runs: the stub stops pytest.
+    fixture = catalog(gold, "pytest-helper-edited", "_pytest.fixtures:fixture")
+    assert fixture.expected_failures and len(fixture.expected_failures) < len(gold.gold_tests)
+    rejected = validate_candidate(gold, fixture, settings, run_id)
+    assert rejected.rejected_by == "breaks"
+    assert rejected.reason.startswith("every gold test fails, not only the")

@@ -30,7 +30,10 @@ from tests.generation.test_generate_with_agent import generate as generate_with_
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.ray]
 
-OPTIONS = ("--candidates-at-once", "2", "--categories", "python-package,shared-library")
+# The depth sweep is covered in test_validation; here it would only lengthen every validation on both sides.
+OPTIONS = (
+    "--candidates-at-once", "2", "--categories", "python-package,shared-library", "-o", "generation.depth_sweep=false",
+)  # fmt: skip
 
 
 def _generation_workers() -> list[psutil.Process]:
