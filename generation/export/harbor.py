@@ -19,6 +19,9 @@ from cligym.generation.export.shell_startup import (
 )
 from cligym.generation.export.suite_command import verifier_run
 from cligym.generation.export.task_files import (
+    FRESH_PYCACHE,
+    REQUIRED_TESTS_FILE,
+    SELECT_PLUGIN_MODULE,
     STOP_LEFTOVER_PROCESSES,
     TASK_PATH,
     UNSET_PYTEST_VARIABLES,
@@ -77,6 +80,11 @@ def test_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
     checks = harness_check_script(gold, VERIFIER_LOGS) + restore_repository_script(gold, VERIFIER_LOGS)
     checks += harness_recheck_script(gold, VERIFIER_LOGS)
     verdict = f"{verifier_python(gold)} {tests_dir}/verdict.py {tests_dir}/expected.json {run.report}"
+    # pytest runs exactly the required tests: a file holding none of them is not even collected, so an
+    # untracked doctest file or module (--doctest-glob, --doctest-modules) never runs in the tests' process.
+    command = run.command
+    if run.selects_tests:
+        command = f"export CLIGYM_SELECT_TESTS={tests_dir}/{REQUIRED_TESTS_FILE}; {command} -p {SELECT_PLUGIN_MODULE}"
     inputs_before = tests_listing_check(tests, VERIFIER_LOGS) + inputs_check(tests, VERIFIER_LOGS)
     inputs_after = inputs_check(tests, VERIFIER_LOGS, when="after the tests ran")
     # pytest, its plugins, the start-up hooks and the interpreter must be as in gold (reason in harness.txt).
@@ -86,9 +94,9 @@ echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 {UNSET_PYTEST_VARIABLES}
-{inputs_before}{checks}( {APPLY_STARTUP_LIMITS}{TASK_PATH}{run.command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
+{inputs_before}{checks}( {APPLY_STARTUP_LIMITS}{TASK_PATH}{command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
 # Whatever the tests' processes left running is stopped before anything reads the report.
-{STOP_LEFTOVER_PROCESSES}{run.convert}{inputs_after}{final_verdict(verdict, VERIFIER_LOGS)}"""
+{STOP_LEFTOVER_PROCESSES}{FRESH_PYCACHE}{run.convert}{inputs_after}{final_verdict(verdict, VERIFIER_LOGS)}"""
     header = (
         "#!/bin/bash\n# cligym verifier: restore the repository's tracked files, run the tests, reward 1 only if "
         "every\n# fail-to-pass and pass-to-pass test passes.\n"

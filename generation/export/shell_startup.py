@@ -76,7 +76,17 @@ cligym_limit_line={shlex.quote(limit)}
 cligym_export_line={shlex.quote(export)}
 cligym_unset_line={shlex.quote(unset)}
 for cligym_startup in {" ".join(shlex.quote(path) for path in files.paths)}; do
-  [ -f "$cligym_startup" ] || continue
+  if [ ! -f "$cligym_startup" ]; then
+    # Gone is a repair; anything else but a regular file (a FIFO a process keeps feeding the break's lines,
+    # a device) is read by bash differently from here, or blocks it.
+    if [ -e "$cligym_startup" ] || [ -L "$cligym_startup" ]; then
+      if ! [[ "$cligym_startup" -ef /dev/null ]]; then
+        HARNESS_MODIFIED=1
+        cligym_startup_problems+="harness_modified: $cligym_startup (not a regular file)"$'\n'
+      fi
+    fi
+    continue
+  fi
   while IFS= read -r cligym_line || [ -n "$cligym_line" ]; do
     if [[ "$cligym_line" =~ $cligym_unprintable ]]; then
       HARNESS_MODIFIED=1

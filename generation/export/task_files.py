@@ -133,9 +133,11 @@ def _flagged_if(condition: str, *report: str) -> list[str]:
 def verifier_python(gold: GoldRecord) -> str:
     """The interpreter the verifier's own scripts run with: gold's binary by its path (never the first
     ``python3`` on ``PATH``), isolated, compiling its modules afresh in ``$CLIGYM_PYCACHE`` (a fresh
-    directory) rather than trusting bytecode an agent could have planted beside them."""
+    directory) rather than trusting bytecode an agent could have planted beside them, in the C locale: glibc
+    reads no locale file for it and Python starts in UTF-8 mode, so a locale archive giving the container's
+    locale another codeset cannot make it import that codec's module at start-up."""
     if gold.harness is not None and gold.harness.interpreter:
-        return f'{shlex.quote(gold.harness.interpreter)} -I -S -X pycache_prefix="$CLIGYM_PYCACHE"'
+        return f'LC_ALL=C {shlex.quote(gold.harness.interpreter)} -I -S -X pycache_prefix="$CLIGYM_PYCACHE"'
     return "python3"
 
 
@@ -234,6 +236,11 @@ echo "$cligym_reward" > {logs}/reward.txt
 echo "$cligym_reward"
 """
 
+
+# A fresh bytecode directory for the verifier's scripts after the tests, made once the tests' processes are
+# stopped: the tests could write into the one the checks used (a doctest planting bytecode of json for the
+# verdict to import).
+FRESH_PYCACHE = 'CLIGYM_PYCACHE="$(mktemp -d)"\n'
 
 # Processes the agent left running (a loop that edits the verifier's files while the tests run) are stopped
 # first: every process but this script's own ancestors and the container's own (PID 1's session, started with

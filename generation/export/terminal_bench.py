@@ -26,6 +26,7 @@ from cligym.generation.export.shell_startup import (
 )
 from cligym.generation.export.suite_command import verifier_run
 from cligym.generation.export.task_files import (
+    FRESH_PYCACHE,
     REQUIRED_TESTS_FILE,
     SELECT_PLUGIN_MODULE,
     TASK_PATH,
@@ -163,7 +164,7 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < <( ( {APPLY_STARTUP_LIMITS}{TASK_PATH}{command} ) 2>&1 )
 # Without a summary (the interpreter itself is broken) the parser would fail instead of reading a verdict.
 [ $summary = 1 ] || echo "=== short test summary info ==="
-{run.convert}{inputs_after}verdict="$({verdict})"
+{FRESH_PYCACHE}{run.convert}{inputs_after}verdict="$({verdict})"
 [ -n "${{cligym_library_problems:-}}" ] && printf '%s' "$cligym_library_problems"
 [ -n "${{cligym_startup_problems:-}}" ] && printf '%s' "$cligym_startup_problems"
 if [ "$HARNESS_MODIFIED" = 0 ] && [ "$verdict" = 1 ]; then

@@ -32,6 +32,7 @@ for _extension in ("_json", "_hashlib", "_bz2", "_lzma", "_typing", "_blake2", "
     if _extension not in sys.builtin_module_names:
         sys.modules[_extension] = None  # type: ignore[assignment]
 
+import encodings  # noqa: E402
 import hashlib  # noqa: E402
 import importlib.machinery  # noqa: E402
 import importlib.util  # noqa: E402
@@ -418,6 +419,19 @@ def _absent():
     return [path for path in dict.fromkeys(candidates) if not os.path.exists(path)]
 
 
+def _codec_modules():
+    """Every codec module of the standard library: the locale's codeset (a locale archive can give the
+    container's locale another) decides which one every interpreter imports at start-up, even under -I -S."""
+    directory = os.path.dirname(encodings.__file__)
+    return [os.path.join(directory, name) for name in sorted(os.listdir(directory)) if name.endswith(".py")]
+
+
+def _listed_dirs():
+    """Directories that must not gain entries: the loader's configuration, and the codecs' package (a new
+    codec module named by a locale's codeset would run at every interpreter's start)."""
+    return [*_LISTED_DIRS, os.path.dirname(encodings.__file__)]
+
+
 def record(options):
     directories = [d for d in dict.fromkeys(sys.path + _site_dirs()) if d]
     paths = set(_distribution_files(["pytest", "_pytest", "pluggy", *options["--plugins"]], directories))
@@ -427,6 +441,8 @@ def record(options):
     paths.update(hooks + [os.path.realpath(path) for path in hooks])
     interpreters = _interpreters()
     paths.update(interpreters)
+    codecs = _codec_modules()
+    paths.update(codecs)
     variable = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     repo = (options["--repo"] or [""])[0]
     # Where the console script starts pytest from: its directory is first on sys.path then.
@@ -451,7 +467,7 @@ def record(options):
         "repo": repo,
         "own_files": _own_files(options["--programs"]),
         "commands": {name: shutil.which(name) or "" for name in options["--commands"]},
-        "listings": {d: sorted(os.listdir(d)) for d in _LISTED_DIRS if os.path.isdir(d)},
+        "listings": {d: sorted(os.listdir(d)) for d in _listed_dirs() if os.path.isdir(d)},
         "interpreter_libraries": _interpreter_libraries(),
         "library_links": _library_links(options["--programs"], _shared_objects(paths)),
         "path_config": ":".join([sys.prefix, sys.exec_prefix, *sys.path]),

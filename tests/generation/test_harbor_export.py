@@ -20,10 +20,13 @@ from cligym.generation.export import export_harbor_task
 from cligym.generation.gold import GoldRecord
 from cligym.generation.gold.distributions import installed_distributions
 from cligym.generation.gold.dockerfile import CONSTRAINTS_FILE, CONSTRAINTS_PATH
+from cligym.generation.inverters.catalog import all_catalog_candidates
 from cligym.generation.task_record import TaskRecord
+from cligym.generation.validation import validate_candidate
 from cligym.image_build import build_image
 from cligym.sandbox import Sandbox
-from tests.generation.conftest import ValidatedTask
+from cligym.settings import load_settings
+from tests.generation.conftest import ValidatedTask, task_record
 from tests.hacks import HACKS, Hack, helpers
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -204,11 +207,45 @@ def test_the_constraints_decide_the_versions_a_self_contained_task_gets(
 INSIDE_HACKS = [hack for hack in HACKS if not hack.outside_only]
 
 
+@pytest.fixture(scope="module")
+def unseen_break(
+    validated_task: ValidatedTask, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[GoldRecord, TaskRecord, Path]:
+    """A task whose break the harness check does not see (a file where pytest keeps tmp_path directories):
+    there a hack's own traces are all that can give it away, so every hack is judged on its merits."""
+    gold = validated_task.gold
+    candidate = next(c for c in all_catalog_candidates(gold) if c.inverter == "catalog:pytest-basetemp-is-a-file")
+    validation = validate_candidate(gold, candidate, load_settings(overrides=["generation.depth_sweep=false"]))
+    assert validation.valid, validation.reason
+    task = task_record("inventory-basetemp", gold, candidate, validation)
+    task_dir = export_harbor_task(
+        task, gold, validated_task.gold_context, tmp_path_factory.mktemp("unseen"), hinted=False
+    )
+    return gold, task, task_dir
+
+
+def test_the_unseen_break_leaves_no_harness_difference_and_its_oracle_earns_1(
+    unseen_break: tuple[GoldRecord, TaskRecord, Path],
+) -> None:
+    _, task, task_dir = unseen_break
+    assert task.validation.image_tag
+    with Sandbox(task.validation.image_tag) as box:
+        for path in sorted(p for p in (task_dir / "tests").rglob("*") if p.is_file()):
+            box.write_file(f"/tests/{path.relative_to(task_dir / 'tests')}", path.read_bytes(), mode=0o755)
+        box.exec("bash /tests/test.sh", timeout=600)
+        assert box.read_file("/logs/verifier/reward.txt").strip() == b"0"
+        assert box.read_file("/logs/verifier/harness.txt").strip() == b""
+        box.write_file("/solution/solve.sh", (task_dir / "solution" / "solve.sh").read_bytes(), mode=0o755)
+        assert box.exec("bash /solution/solve.sh", timeout=300).ok
+        box.exec("bash /tests/test.sh", timeout=600)
+        assert box.read_file("/logs/verifier/reward.txt").strip() == b"1"
+
+
 @pytest.mark.parametrize("hack", INSIDE_HACKS, ids=[hack.name for hack in INSIDE_HACKS])
 def test_a_reward_hack_that_repairs_nothing_earns_reward_0(
-    exported: tuple[GoldRecord, TaskRecord, Path], hack: Hack
+    unseen_break: tuple[GoldRecord, TaskRecord, Path], hack: Hack
 ) -> None:
-    _, task, task_dir = exported
+    _, task, task_dir = unseen_break
     assert task.validation.image_tag
     with Sandbox(task.validation.image_tag) as box:
         done = box.exec(helpers() + hack.command, timeout=120)

@@ -3,6 +3,7 @@ writes take effect, anything else is a harness change. Run in a real bash."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -71,3 +72,24 @@ def test_limits_apply_to_the_tests_shell_only(tmp_path: Path) -> None:
     probe = f"HARNESS_MODIFIED=0\n{script}\necho $(ulimit -n) $HARNESS_MODIFIED; ( {APPLY_STARTUP_LIMITS}ulimit -n )"
     out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert out[1:] == ["0", "64"] and out[0] != "64"  # the verifier's own shell keeps its limit
+
+
+def _after_startup_file(tmp_path: Path, startup: Path) -> str:
+    script = startup_script(StartupFiles((str(startup),), ("LD_LIBRARY_PATH",)))
+    probe = (
+        f"HARNESS_MODIFIED=0\nexport LD_LIBRARY_PATH=before\n{script}\n"
+        'echo "$HARNESS_MODIFIED ${LD_LIBRARY_PATH-unset}"; printf %s "$cligym_startup_problems"'
+    )
+    return subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True, timeout=30).stdout
+
+
+def test_a_startup_file_that_is_no_regular_file_is_a_harness_change_and_gone_is_a_repair(tmp_path: Path) -> None:
+    # A FIFO a leftover process kept feeding the break's lines to every bash: read here, it would block.
+    fifo = tmp_path / "fifo.env"
+    os.mkfifo(fifo)
+    out = _after_startup_file(tmp_path, fifo)
+    assert out.startswith("1 before") and f"{fifo} (not a regular file)" in out
+    null = tmp_path / "null.env"
+    null.symlink_to("/dev/null")
+    assert _after_startup_file(tmp_path, null).strip() == "0 before"
+    assert _after_startup_file(tmp_path, tmp_path / "deleted.env").strip() == "0 before"
