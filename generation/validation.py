@@ -4,8 +4,8 @@ Checks, in order (the first that fails rejects the candidate, with the reason ke
   builds          the task Dockerfile (FROM the gold image + break steps) builds
   breaks          first the tests the per-test probe expects to fail run alone: when none of them fails the
                   candidate is rejected without a full-suite run; then in a fresh container at least one
-                  gold test fails (F2P), the others still pass (P2P); a break aimed at one function or name
-                  that some tests use must not fail every test
+                  gold test fails (F2P), the others still pass (P2P); a stub of one function that some tests
+                  call must not fail every test
   near_duplicate  the failing set and the cause do not duplicate a task the run already has
   repo_untouched  every file the repository tracks has its gold content
   deterministic   a second fresh container gives the same F2P set
@@ -35,6 +35,8 @@ from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE, install_select_plugin, read_outcomes, run_suite
 from cligym.generation.gold.tracked_files import repo_file_hashes
 from cligym.generation.gold.verdict import changed_files, failing_tests, failure_messages
+from cligym.generation.operators import OPERATORS
+from cligym.generation.operators.function_stubs import FunctionStubFault
 from cligym.generation.task_dockerfile import from_image, task_dockerfile
 from cligym.generation.task_record import Candidate, CheckName, Validation
 from cligym.image_build import build_image
@@ -102,11 +104,11 @@ def validate_candidate(
                 raise Rejected("breaks", "no gold test fails in the broken image")
             validation.fail_to_pass = sorted(failing)
             validation.pass_to_pass = sorted(set(gold.gold_tests) - failing)
-            target = candidate.target
-            if expected and target is not None and target.attribute and failing >= set(gold.gold_tests):
-                # A break aimed at one function or name that fails every test reached pytest or an import
-                # every test shares: the task would teach a cause it does not have.
-                raise Rejected("breaks", f"every gold test fails, not only the {len(expected)} using {target.label()}")
+            if expected and _stubs_one_function(candidate) and failing >= set(gold.gold_tests):
+                # A stub of one function that fails every test reached pytest or an import every test
+                # shares: the task would teach a cause it does not have.
+                label = candidate.target.label() if candidate.target is not None else candidate.inverter
+                raise Rejected("breaks", f"every gold test fails, not only the {len(expected)} calling {label}")
             _passed(validation, "breaks", started)
             duplicate = duplicate_reason(candidate, validation.fail_to_pass) if duplicate_reason else None
             if duplicate:
@@ -167,6 +169,14 @@ def validate_candidate(
         if not keep_rejected_image:
             _remove_image(tag)
     return validation
+
+
+def _stubs_one_function(candidate: Candidate) -> bool:
+    """Whether the candidate's (first) fault is a catalog operator stubbing one function."""
+    if not candidate.inverter.startswith("catalog:"):
+        return False
+    operator = OPERATORS.get(candidate.inverter.removeprefix("catalog:").split("+", 1)[0])
+    return isinstance(operator, FunctionStubFault)
 
 
 def _passed(validation: Validation, check: CheckName, started: float) -> None:

@@ -16,8 +16,10 @@ While collectors and tests run, a profile function records the functions called 
 project's own (defined in the repository outside its tests, and not called from their own module's body),
 the library and standard-library functions the repository's code calls directly, the clock functions of the C
 library it calls, and ``setlocale`` whoever calls it, so the tests that call one are known. Of the library
-functions the repository calls, those that code outside it calls too (pytest, a plugin, another library) are
-written as the harness's: stubbing one would fail more than the tests that call it.
+functions the repository calls, those that code outside it calls too (pytest, a plugin, another library), and
+those of a module pytest had loaded that a module body of the repository calls (a decorator pytest's own
+modules applied too, before the profile was set), are written as the harness's: stubbing one would fail more
+than the tests that call it.
 
 Runs inside the project's interpreter: standard library and pytest only.
 """
@@ -43,6 +45,7 @@ _DIR = os.environ.get("CLIGYM_PROBE_DIR")
 # What pytest imported before loading this plugin (itself, pluggy, entry-point plugins): the test harness.
 # PYTEST_PLUGINS is read after the entry points, before any conftest.
 _HARNESS = sorted(sys.modules)
+_HARNESS_LOADED = set(_HARNESS)
 _windows: list = []
 _fixtures: dict = {}
 _providers: dict = {}
@@ -65,6 +68,9 @@ _c_names: dict = {}
 # break for pytest's sake too, not only for the tests that call it.
 _direct: dict = {}
 _foreign: set = set()
+# Of those, the ones a module body of the repository calls (a decorator, a registration): pytest's own module
+# bodies ran before this plugin could watch, so one of a module pytest had loaded counts as pytest's too.
+_at_import: set = set()
 
 
 def _project_function(code):
@@ -155,6 +161,8 @@ def _profile(frame, event, arg):
                 if "<" not in qualname:
                     name = _direct[code] = f"{frame.f_globals.get('__name__')}:{qualname}"
                     _hook._add("functions", name)
+                    if caller.f_code.co_name == "<module>":
+                        _at_import.add(name)
         elif event == "c_call":
             name = _c_function(arg)
             # The clock read by the repository's own code (not the standard library's locale tables), and
@@ -320,7 +328,10 @@ def pytest_sessionfinish(session, exitstatus):
                 "plugins": plugins,
                 "harness": _HARNESS,
                 "resources": _resources,
-                "harness_functions": sorted({name for code, name in _direct.items() if code in _foreign}),
+                "harness_functions": sorted(
+                    {name for code, name in _direct.items() if code in _foreign}
+                    | {name for name in _at_import if name.partition(":")[0] in _HARNESS_LOADED}
+                ),
             },
             out,
         )

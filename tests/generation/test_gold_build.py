@@ -82,6 +82,8 @@ def test_probe_sees_the_libraries_modules_programs_and_files_the_tests_use(inven
     assert probe.per_test is not None
     assert {"json:loads", "json:load", "dataclasses:asdict"} <= footprint.things("functions")
     assert "json:loads" in probe.per_test.harness_functions
+    # The conftest applies @pytest.fixture as it is imported, as pytest's own plugins did before the probe ran.
+    assert "_pytest.fixtures:fixture" in probe.per_test.harness_functions
     assert not {"json:load", "dataclasses:asdict"} & set(probe.per_test.harness_functions)
 
     # What each test held at once, and pytest before the first test: the base the measured limits start from.

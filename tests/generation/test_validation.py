@@ -9,7 +9,8 @@ import pytest
 from cligym.base_images import BaseImage
 from cligym.docker_connection import docker_client
 from cligym.generation.gold import GoldRecord, build_gold
-from cligym.generation.inverters.catalog import all_catalog_candidates
+from cligym.generation.inverters.catalog import all_catalog_candidates, catalog_candidate
+from cligym.generation.operators import OPERATORS
 from cligym.generation.operators.base import Category, run
 from cligym.generation.task_record import Candidate
 from cligym.generation.validation import validate_candidate
@@ -167,8 +168,12 @@ def test_a_stubbed_pytest_helper_is_a_task_and_a_stub_that_reaches_pytest_itself
     # Reinstalling pytest gives back a harness equal to gold's (the oracle check compares it).
     assert validation.valid, validation.reason
     assert set(validation.fail_to_pass) == set(setenv.expected_failures or ())
-    # pytest's own plugins apply @fixture as they are imported, before any probe runs: the stub stops pytest.
-    fixture = catalog(gold, "pytest-helper-edited", "_pytest.fixtures:fixture")
+    # pytest's own plugins apply @fixture as they are imported: a stub of it stops pytest, whatever the probe
+    # expected (the catalog no longer aims there: the repository applies it at import, like pytest).
+    assert not any(c.target.label() == "_pytest.fixtures:fixture" for c in all_catalog_candidates(gold))
+    target = setenv.target.model_copy(update={"name": "_pytest.fixtures", "attribute": "fixture"})
+    expected = frozenset(setenv.expected_failures or ())
+    fixture = catalog_candidate(gold, OPERATORS["pytest-helper-edited"], target, 0, expected)
     assert fixture.expected_failures and len(fixture.expected_failures) < len(gold.gold_tests)
     rejected = validate_candidate(gold, fixture, settings, run_id)
     assert rejected.rejected_by == "breaks"
