@@ -19,6 +19,7 @@ from cligym.generation.export.shell_startup import (
 )
 from cligym.generation.export.suite_command import verifier_run
 from cligym.generation.export.task_files import (
+    CONTAINER_ENVIRONMENT,
     FRESH_PYCACHE,
     REQUIRED_TESTS_FILE,
     SELECT_PLUGIN_MODULE,
@@ -88,7 +89,7 @@ def test_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
     inputs_before = tests_listing_check(tests, VERIFIER_LOGS) + inputs_check(tests, VERIFIER_LOGS)
     inputs_after = inputs_check(tests, VERIFIER_LOGS, when="after the tests ran")
     # pytest, its plugins, the start-up hooks and the interpreter must be as in gold (reason in harness.txt).
-    body = f"""{VERIFIER_PATH_LINES}{STOP_LEFTOVER_PROCESSES}HARNESS_MODIFIED=0
+    body = f"""{VERIFIER_PATH_LINES}{CONTAINER_ENVIRONMENT}{STOP_LEFTOVER_PROCESSES}HARNESS_MODIFIED=0
 {startup_script(startup)}{library_resolution_check(gold)}mkdir -p {VERIFIER_LOGS}
 echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.

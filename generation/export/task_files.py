@@ -30,6 +30,27 @@ INPUTS_LIST = "inputs.sha256"
 # pytest reads these from the environment; a start-up file the verifier's shell sourced (a BASH_ENV script
 # the agent could edit) must not add options or plugins to the verifier's run.
 UNSET_PYTEST_VARIABLES = "unset PYTEST_ADDOPTS PYTEST_PLUGINS PYTEST_DEBUG_TEMPROOT"
+# The variables the interpreter, the loader, getpass, tempfile and the locale read, as the container itself
+# has them (PID 1's environment, set by the image): a harness that starts the verifier from a login or an
+# interactive shell (`bash -lc`, `bash -ic`) has it read files the agent could write (/etc/profile.d,
+# ~/.profile, ~/.bashrc) that export PYTHONPATH, TMPDIR or LOGNAME. The task's start-up file is applied after.
+CONTAINER_ENVIRONMENT = r"""cligym_sensitive() {
+  case "$1" in
+    PYTHON*|LD_*|LC_*|TMPDIR|TEMP|TMP|LOGNAME|USER|LNAME|USERNAME|HOME|LANG|LANGUAGE|TZ|GCONV_PATH|LOCPATH) ;;
+    GLIBC_TUNABLES|NODE_OPTIONS|NODE_PATH|PERL5LIB|RUBYOPT) ;;
+    *) return 1 ;;
+  esac
+}
+for cligym_name in $(compgen -e); do
+  cligym_sensitive "$cligym_name" && unset "$cligym_name"
+done
+if [ -r /proc/1/environ ]; then
+  while IFS= read -r -d '' cligym_pair; do
+    cligym_name="${cligym_pair%%=*}"
+    [[ "$cligym_name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] && cligym_sensitive "$cligym_name" && export "$cligym_pair"
+  done < /proc/1/environ
+fi
+"""
 
 
 def required_tests(task: TaskRecord) -> list[str]:

@@ -26,6 +26,7 @@ from cligym.generation.export.shell_startup import (
 )
 from cligym.generation.export.suite_command import verifier_run
 from cligym.generation.export.task_files import (
+    CONTAINER_ENVIRONMENT,
     FRESH_PYCACHE,
     REQUIRED_TESTS_FILE,
     SELECT_PLUGIN_MODULE,
@@ -149,7 +150,7 @@ def verify_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
     verdict = f"{verifier_python(gold)} {TESTS_DIR}/verdict.py {TESTS_DIR}/expected.json {run.report}"
     # No process is stopped here: Terminal-Bench's own tmux server, its clients waiting on the test run and
     # the panes' shells share the container with whatever the agent left, and cannot be told apart from it.
-    body = f"""HARNESS_MODIFIED=0
+    body = f"""{CONTAINER_ENVIRONMENT}HARNESS_MODIFIED=0
 {startup_script(startup)}{library_resolution_check(gold)}mkdir -p {VERIFIER_LOGS}
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml

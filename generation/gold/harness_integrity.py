@@ -68,6 +68,7 @@ _SYSTEM_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
 _START_UP_FILES = ("/etc/ld.so.preload",)
 # Directories where a new file changes what every process loads (a directory added to the linker's path).
 _LISTED_DIRS = ("/etc/ld.so.conf.d",)
+_ACCOUNT_FILES = ("/etc/passwd", "/etc/group")
 # Untracked files the verifier deletes from the repository before the tests run (restore_repository_script):
 # whatever they hold never runs there, so an agent's scratch test module costs nothing.
 _DELETED_BEFORE_RUN = ("conftest.py", "__init__.py")
@@ -441,8 +442,9 @@ def record(options):
     paths.update(hooks + [os.path.realpath(path) for path in hooks])
     interpreters = _interpreters()
     paths.update(interpreters)
-    codecs = _codec_modules()
-    paths.update(codecs)
+    paths.update(_codec_modules())
+    # Who the tests run as, by name (getpass, and so pytest's temporary directories, reads it from here).
+    paths.update(p for p in _ACCOUNT_FILES if os.path.isfile(p))
     variable = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     repo = (options["--repo"] or [""])[0]
     # Where the console script starts pytest from: its directory is first on sys.path then.

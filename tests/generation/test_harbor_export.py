@@ -27,7 +27,7 @@ from cligym.image_build import build_image
 from cligym.sandbox import Sandbox
 from cligym.settings import load_settings
 from tests.generation.conftest import ValidatedTask, task_record
-from tests.hacks import HACKS, Hack, helpers
+from tests.hacks import HACKS, SHELL_STARTUP_HACKS, Hack, helpers
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -239,6 +239,23 @@ def test_the_unseen_break_leaves_no_harness_difference_and_its_oracle_earns_1(
         assert box.exec("bash /solution/solve.sh", timeout=300).ok
         box.exec("bash /tests/test.sh", timeout=600)
         assert box.read_file("/logs/verifier/reward.txt").strip() == b"1"
+
+
+@pytest.mark.parametrize("name", sorted(SHELL_STARTUP_HACKS))
+def test_variables_a_login_or_interactive_shell_exports_do_not_reach_the_tests(
+    unseen_break: tuple[GoldRecord, TaskRecord, Path], name: str
+) -> None:
+    """Several of Harbor's environments start test.sh from `bash -lc`: the shell reads files the agent wrote."""
+    _, task, task_dir = unseen_break
+    assert task.validation.image_tag
+    with Sandbox(task.validation.image_tag) as box:
+        assert box.exec(SHELL_STARTUP_HACKS[name], timeout=60).ok
+        for path in sorted(p for p in (task_dir / "tests").rglob("*") if p.is_file()):
+            box.write_file(f"/tests/{path.relative_to(task_dir / 'tests')}", path.read_bytes(), mode=0o755)
+        shell = "bash -ic" if "bashrc" in name else "bash -lc"
+        run = f"mkdir -p /logs/verifier && {shell} '/tests/test.sh > /logs/verifier/stdout.txt 2>&1'"
+        result = box.exec(run, timeout=600)
+        assert box.read_file("/logs/verifier/reward.txt").strip() == b"0", result.stdout[-2000:]
 
 
 @pytest.mark.parametrize("hack", INSIDE_HACKS, ids=[hack.name for hack in INSIDE_HACKS])
