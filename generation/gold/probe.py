@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 from importlib import resources
+from typing import Any
 
 from cligym.generation.gold.probe_units import PROCESS_CALLS, per_unit_probe
 from cligym.generation.gold.record import Probe
@@ -63,9 +64,39 @@ def run_probe(
         collected = box.exec(f"python {_COLLECTOR} {PROBE_DIR} {repo_path} {_REPORT}", timeout=600)
         if not collected.ok:
             raise RuntimeError(f"probe collection failed: {collected.stderr[-2000:]}")
-        report = json.loads(box.read_file(_REPORT))
+        report = without_undecodable_names(json.loads(box.read_file(_REPORT)))
         probe = Probe.model_validate(report)
         if traced and unit_tests is not None:
             log = box.read_file(f"{PROBE_DIR}/strace.log").decode(errors="replace")
             probe.per_test = per_unit_probe(log, unit_tests, repo_path)
     return probe
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def without_undecodable_names(value: Any) -> Any:
+    """The probe's report less every path or name that is not UTF-8 (a test's file named with raw bytes comes
+    back as surrogates, which a record cannot store and no operator could aim at): such a string is dropped
+    from its list, and so is a row holding one; a key holding one is dropped from its mapping."""
+    if isinstance(value, list):
+        kept = []
+        for item in value:
+            if isinstance(item, str) and not _encodable(item):
+                continue
+            if isinstance(item, dict) and any(isinstance(v, str) and not _encodable(v) for v in item.values()):
+                continue
+            kept.append(without_undecodable_names(item))
+        return kept
+    if isinstance(value, dict):
+        return {
+            key: without_undecodable_names(item)
+            for key, item in value.items()
+            if _encodable(key) and not (isinstance(item, str) and not _encodable(item))
+        }
+    return value

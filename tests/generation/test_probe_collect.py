@@ -9,6 +9,7 @@ import sysconfig
 from pathlib import Path
 
 from cligym.generation.gold import probe_collect
+from cligym.generation.gold.probe import without_undecodable_names
 from cligym.generation.gold.probe_collect import (
     context_at,
     guarded_lines,
@@ -20,6 +21,7 @@ from cligym.generation.gold.probe_collect import (
     parse_strace_events,
     usrmerge_variants,
 )
+from cligym.generation.gold.record import Probe
 
 STRACE_LOG = """\
 100   execve("/bin/sh", ["/bin/sh", "-c", "python -m pytest"], 0x7ffd /* 9 vars */) = 0
@@ -238,3 +240,23 @@ def test_a_variable_only_a_test_plugins_code_reads_is_not_the_projects(tmp_path:
     assert context["env"] == ["APP_MODE"]
     without = _collect(tmp_path, probe_dir, {"harness": [], "plugins": []}, str(site))
     assert without["env"] == ["APP_MODE", "CI_FLAVOUR"]
+
+
+def test_paths_that_are_not_utf8_are_dropped_before_the_record_holds_them() -> None:
+    # What json.loads gives for a file a test named with raw bytes (click's tests do): a lone surrogate.
+    raw = json.loads(
+        json.dumps(
+            {
+                "files": [{"path": "/tmp/caf\udcff", "package": None}, {"path": "/etc/os-release", "package": None}],
+                "env_vars": ["PATH", "X\udcff"],
+                "per_test": {"contexts": {"t::a": {"files": ["/tmp/\udcff", "/etc/hosts"]}, "\udcff": {}}},
+            }
+        )
+    )
+    cleaned = without_undecodable_names(raw)
+    assert cleaned == {
+        "files": [{"path": "/etc/os-release", "package": None}],
+        "env_vars": ["PATH"],
+        "per_test": {"contexts": {"t::a": {"files": ["/etc/hosts"]}}},
+    }
+    Probe.model_validate(cleaned).model_dump_json()
