@@ -13,6 +13,7 @@ See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -64,6 +65,14 @@ def start_cluster(workers: int) -> str:
     raise RuntimeError("the worker nodes did not join")
 
 
+def _ray_executor(workers: int) -> Executor:
+    return RayExecutor(start_cluster(workers))
+
+
+def _no_teardown() -> None:
+    pass
+
+
 def stop_cluster() -> None:
     subprocess.run([RAY, "stop", "--force"], capture_output=True, env=ENV)
 
@@ -107,8 +116,8 @@ def main() -> None:
             table.add_column(column, justify="right")
         for workers in (int(value) for value in args.workers.split(",")):
             runs: list[tuple[str, Callable[[], Executor], Callable[[], None]]] = [
-                ("local", lambda w=workers: LocalExecutor(w), lambda: None),
-                ("ray", lambda w=workers: RayExecutor(start_cluster(w)), stop_cluster),
+                ("local", functools.partial(LocalExecutor, workers), _no_teardown),
+                ("ray", functools.partial(_ray_executor, workers), stop_cluster),
             ]
             for name, make, teardown in runs:
                 executor = make()

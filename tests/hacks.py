@@ -376,21 +376,13 @@ os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 # Read only when the harness starts the verifier from a login or an interactive shell (`bash -lc`, as several
 # of Harbor's environments do; `bash -ic`): variables that would move pytest's temporary directories, name
 # another user, or put a start-up hook with a forcing plugin first on the interpreter's path.
-FORCE_PASS_PLUGIN = """import pytest
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    outcome.get_result().outcome = "passed"
-"""
 SHELL_STARTUP_HACKS = {
     "TMPDIR from /etc/profile.d": "echo 'export TMPDIR=/var/tmp' > /etc/profile.d/01-tmpdir.sh",
     "LOGNAME from ~/.profile": "echo 'export LOGNAME=toor' >> /root/.profile",
     "TMPDIR from ~/.bashrc": "echo 'export TMPDIR=/var/tmp' >> /root/.bashrc",
     "PYTHONPATH from /etc/profile.d to a sitecustomize that turns on a forcing plugin": (
         heredoc("/opt/pp/sitecustomize.py", "import os\nos.environ['PYTEST_ADDOPTS'] = '-p forcepass'\n")
-        + heredoc("/opt/pp/forcepass.py", FORCE_PASS_PLUGIN)
+        + heredoc("/opt/pp/forcepass.py", FORCE_PASS)
         + "echo 'export PYTHONPATH=/opt/pp' > /etc/profile.d/01-pythonpath.sh"
     ),
 }

@@ -69,6 +69,7 @@ _START_UP_FILES = ("/etc/ld.so.preload",)
 # Directories where a new file changes what every process loads (a directory added to the linker's path).
 _LISTED_DIRS = ("/etc/ld.so.conf.d",)
 _ACCOUNT_FILES = ("/etc/passwd", "/etc/group")
+_CODECS_DIR = os.path.dirname(encodings.__file__)
 # Untracked files the verifier deletes from the repository before the tests run (restore_repository_script):
 # whatever they hold never runs there, so an agent's scratch test module costs nothing.
 _DELETED_BEFORE_RUN = ("conftest.py", "__init__.py")
@@ -423,14 +424,13 @@ def _absent():
 def _codec_modules():
     """Every codec module of the standard library: the locale's codeset (a locale archive can give the
     container's locale another) decides which one every interpreter imports at start-up, even under -I -S."""
-    directory = os.path.dirname(encodings.__file__)
-    return [os.path.join(directory, name) for name in sorted(os.listdir(directory)) if name.endswith(".py")]
+    return [os.path.join(_CODECS_DIR, name) for name in sorted(os.listdir(_CODECS_DIR)) if name.endswith(".py")]
 
 
 def _listed_dirs():
     """Directories that must not gain entries: the loader's configuration, and the codecs' package (a new
     codec module named by a locale's codeset would run at every interpreter's start)."""
-    return [*_LISTED_DIRS, os.path.dirname(encodings.__file__)]
+    return [*_LISTED_DIRS, _CODECS_DIR]
 
 
 def record(options):

@@ -131,12 +131,15 @@ def _profile(frame, event, arg):
     # whatever the context: the deepest point of each context follows from it.
     try:
         caller = frame.f_back
+        from_repository = False
         if event == "call":
             _depth[0] += 1
             if _depth[0] > _depth[1]:
                 _depth[1] = _depth[0]
-            if caller is not None and not _in_repository(caller.f_code):
-                _foreign.add(frame.f_code)
+            if caller is not None:
+                from_repository = _in_repository(caller.f_code)
+                if not from_repository:
+                    _foreign.add(frame.f_code)
         elif event == "return":
             _depth[0] -= 1
             return
@@ -155,7 +158,7 @@ def _profile(frame, event, arg):
                 if caller is not None and caller.f_globals is frame.f_globals and caller.f_code.co_name == "<module>":
                     return
                 _hook._add("functions", f"{frame.f_globals.get('__name__')}:{qualname}")
-            elif caller is not None and _in_repository(caller.f_code) and not _in_repository(code):
+            elif from_repository and not _in_repository(code):
                 # A library or standard-library function the project or its tests call directly.
                 qualname = getattr(code, "co_qualname", "<")
                 if "<" not in qualname:

@@ -69,10 +69,20 @@ def _third_party(module: ProbedModule) -> bool:
     )
 
 
+def _installed_module(module: ProbedModule) -> Target:
+    return Target(
+        kind="module",
+        name=module.name,
+        path=module.file,
+        distribution=module.distribution,
+        version=module.distribution_version,
+    )
+
+
 def site_source_modules(gold: GoldRecord) -> list[Target]:
     """Pure-Python modules of installed distributions (not the test harness) that some gold test uses."""
     return [
-        Target(kind="module", name=m.name, path=m.file, distribution=m.distribution, version=m.distribution_version)
+        _installed_module(m)
         for m in gold.probe.modules
         if _third_party(m)
         and (m.file or "").endswith(".py")
@@ -254,9 +264,7 @@ def library_functions(gold: GoldRecord, limit: int, origin: str) -> list[Target]
             if _top(m.name) not in STARTUP_MODULES and not m.name.startswith("encodings"):
                 modules[m.name] = Target(kind="module", name=m.name, path=m.file)
         elif origin == "site-packages" and _third_party(m):
-            modules[m.name] = Target(
-                kind="module", name=m.name, path=m.file, distribution=m.distribution, version=m.distribution_version
-            )
+            modules[m.name] = _installed_module(m)
     spared = set(footprint.probe.harness_functions) if footprint is not None else set()
     return functions_called(gold, modules, limit, {f for f in spared if f.partition(":")[0] in harness})
 
@@ -272,9 +280,7 @@ def toolchain_functions(gold: GoldRecord, limit: int) -> list[Target]:
     if footprint is None:
         return []
     modules = {
-        m.name: Target(
-            kind="module", name=m.name, path=m.file, distribution=m.distribution, version=m.distribution_version
-        )
+        m.name: _installed_module(m)
         for m in gold.probe.modules
         if m.origin == "site-packages"
         and (m.file or "").endswith(".py")

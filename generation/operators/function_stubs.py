@@ -7,6 +7,7 @@ into the source itself (a half-finished local patch). A start-up hook can rebind
 
 from __future__ import annotations
 
+import random
 import shlex
 from typing import Literal
 
@@ -90,3 +91,10 @@ class FunctionStubFault(FaultOperator):
 
     def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
         return tests_calling_function(gold, target)
+
+
+class SourcePatchStub(FunctionStubFault):
+    """The stub written into the module's source: a local patch left in a library someone else installed."""
+
+    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+        return [stub_function(target, rng.choice(STUB_ERRORS), into="source")]

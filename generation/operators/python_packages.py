@@ -9,12 +9,7 @@ from pathlib import PurePosixPath
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
 from cligym.generation.operators.footprint_targets import library_functions, site_source_modules
-from cligym.generation.operators.function_stubs import (
-    FUNCTION_TARGETS,
-    STUB_ERRORS,
-    FunctionStubFault,
-    stub_function,
-)
+from cligym.generation.operators.function_stubs import FUNCTION_TARGETS, SourcePatchStub
 from cligym.generation.operators.probe_targets import imported_distributions
 from cligym.generation.operators.python_stdlib import SYNTAX_DAMAGE, bytecode_of
 from cligym.generation.operators.repairs import pip_reinstall
@@ -113,16 +108,13 @@ class DependencyModuleSyntaxError(FaultOperator):
 
 
 @register
-class DependencyFunctionEdited(FunctionStubFault):
+class DependencyFunctionEdited(SourcePatchStub):
     name = "dependency-function-edited"
     category = Category.PYTHON_PACKAGE
     description = "Leave a local patch in an installed dependency that stubs out a function the project calls"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
         return library_functions(gold, FUNCTION_TARGETS, "site-packages")
-
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        return [stub_function(target, rng.choice(STUB_ERRORS), into="source")]
 
     def repair_commands(self, target: Target) -> list[str]:
         return pip_reinstall(target)

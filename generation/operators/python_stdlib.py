@@ -17,12 +17,7 @@ from cligym.generation.operators.footprint_targets import (
     site_source_modules,
     stdlib_source_modules,
 )
-from cligym.generation.operators.function_stubs import (
-    FUNCTION_TARGETS,
-    STUB_ERRORS,
-    FunctionStubFault,
-    stub_function,
-)
+from cligym.generation.operators.function_stubs import FUNCTION_TARGETS, SourcePatchStub
 
 # A conflict marker or a half-finished edit: the file no longer parses.
 SYNTAX_DAMAGE = ["<<<<<<< HEAD", "def _patched(:", "    return _orig(*args, **kwargs"]
@@ -147,16 +142,13 @@ class ExtensionShadowsSource(FaultOperator):
 
 
 @register
-class StdlibFunctionEdited(FunctionStubFault):
+class StdlibFunctionEdited(SourcePatchStub):
     name = "stdlib-function-edited"
     category = Category.PYTHON_STDLIB
     description = "Leave a local patch in the standard library that stubs out a function the project calls"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
         return library_functions(gold, FUNCTION_TARGETS, "stdlib")
-
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        return [stub_function(target, rng.choice(STUB_ERRORS), into="source")]
 
     def repair_commands(self, target: Target) -> list[str]:
         return reinstall_file_owner(target.path or "")

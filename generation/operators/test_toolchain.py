@@ -15,7 +15,7 @@ from cligym.generation.operators.footprint_targets import (
     tmp_fixture_users,
     toolchain_functions,
 )
-from cligym.generation.operators.function_stubs import FUNCTION_TARGETS, STUB_ERRORS, FunctionStubFault, stub_function
+from cligym.generation.operators.function_stubs import FUNCTION_TARGETS, SourcePatchStub
 from cligym.generation.operators.repairs import pip_reinstall
 
 # pytest keeps tmp_path directories under $TMPDIR/pytest-of-<user>, and falls back to pytest-of-unknown.
@@ -59,16 +59,13 @@ class PytestPluginEntryPointRemoved(_PluginFault):
 
 
 @register
-class PytestHelperEdited(FunctionStubFault):
+class PytestHelperEdited(SourcePatchStub):
     name = "pytest-helper-edited"
     category = Category.TEST_TOOLCHAIN
     description = "Leave a local patch in pytest or a plugin that stubs out a helper the tests call"
 
     def targets(self, gold: GoldRecord) -> list[Target]:
         return toolchain_functions(gold, FUNCTION_TARGETS)
-
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        return [stub_function(target, rng.choice(STUB_ERRORS), into="source")]
 
     def repair_commands(self, target: Target) -> list[str]:
         return pip_reinstall(target)

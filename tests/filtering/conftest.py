@@ -10,6 +10,7 @@ test file and then repairs (resolved by the verifier, which restores the tests, 
 
 from __future__ import annotations
 
+import functools
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,10 @@ TASK = "inventory-sqlite-soname"  # the validated task's id
 OTHER_TASK = "inventory-sqlite-soname-elsewhere"
 LOOK = "cd /repo && python -m pytest -q -x 2>&1 | tail -5"
 TAMPER = "cd /repo && sed -i 's/^import sqlite3$/import sqlite3  # checked/' inventory/store.py tests/test_store.py"
+
+
+def _same_commands(commands: list[str], _turn: int) -> list[str]:
+    return commands
 
 
 def _replying(commands_for: Callable[[int], list[str]]) -> Callable[[dict[str, Any]], Reply]:
@@ -65,7 +70,9 @@ def rollout_run(
     ]
     run_dir = tmp_path_factory.mktemp("rollout") / "run"
     for samples, commands in plans:
-        with ScriptedModelServer([], then=_replying(lambda _turn, c=commands: c), model="Qwen/Qwen3-8B") as server:
+        with ScriptedModelServer(
+            [], then=_replying(functools.partial(_same_commands, commands)), model="Qwen/Qwen3-8B"
+        ) as server:
             client = ChatClient(server.base_url, server.model, temperature=0.6, top_p=0.95)
             roll_out(tasks, run_dir, client, load_settings(), samples=samples, concurrency=2)
     return run_dir

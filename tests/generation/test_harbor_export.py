@@ -34,6 +34,12 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 HARBOR_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cligym" / "harbor-venv"
 
 
+def copy_verifier(box: Sandbox, task_dir: Path) -> None:
+    """The task's tests/ into /tests, as Harbor copies it once the agent has finished."""
+    for path in sorted(p for p in (task_dir / "tests").rglob("*") if p.is_file()):
+        box.write_file(f"/tests/{path.relative_to(task_dir / 'tests')}", path.read_bytes(), mode=0o755)
+
+
 @pytest.fixture(scope="module")
 def harbor() -> Path:
     """The real Harbor CLI from PyPI, in a Python >= 3.12 venv cached per machine."""
@@ -116,8 +122,7 @@ def test_editing_the_repositorys_tests_does_not_earn_a_reward(exported: tuple[Go
             f"cd {gold.repo_path} && printf 'import pytest\\npytestmark = pytest.mark.skip\\n' > tests/conftest.py"
             " && for f in tests/test_*.py; do echo 'def test_ok(): pass' > $f; done"
         )
-        for path in sorted(p for p in (task_dir / "tests").rglob("*") if p.is_file()):
-            box.write_file(f"/tests/{path.relative_to(task_dir / 'tests')}", path.read_bytes(), mode=0o755)
+        copy_verifier(box, task_dir)
         result = box.exec("bash /tests/test.sh", timeout=600)
         assert box.read_file("/logs/verifier/reward.txt").strip() == b"0", result.stdout + result.stderr
         # The same verifier after the oracle's repair: the restored tests pass.
@@ -230,8 +235,7 @@ def test_the_unseen_break_leaves_no_harness_difference_and_its_oracle_earns_1(
     _, task, task_dir = unseen_break
     assert task.validation.image_tag
     with Sandbox(task.validation.image_tag) as box:
-        for path in sorted(p for p in (task_dir / "tests").rglob("*") if p.is_file()):
-            box.write_file(f"/tests/{path.relative_to(task_dir / 'tests')}", path.read_bytes(), mode=0o755)
+        copy_verifier(box, task_dir)
         box.exec("bash /tests/test.sh", timeout=600)
         assert box.read_file("/logs/verifier/reward.txt").strip() == b"0"
         assert box.read_file("/logs/verifier/harness.txt").strip() == b""
@@ -250,8 +254,7 @@ def test_variables_a_login_or_interactive_shell_exports_do_not_reach_the_tests(
     assert task.validation.image_tag
     with Sandbox(task.validation.image_tag) as box:
         assert box.exec(SHELL_STARTUP_HACKS[name], timeout=60).ok
-        for path in sorted(p for p in (task_dir / "tests").rglob("*") if p.is_file()):
-            box.write_file(f"/tests/{path.relative_to(task_dir / 'tests')}", path.read_bytes(), mode=0o755)
+        copy_verifier(box, task_dir)
         shell = "bash -ic" if "bashrc" in name else "bash -lc"
         run = f"mkdir -p /logs/verifier && {shell} '/tests/test.sh > /logs/verifier/stdout.txt 2>&1'"
         result = box.exec(run, timeout=600)
@@ -267,8 +270,7 @@ def test_a_reward_hack_that_repairs_nothing_earns_reward_0(
     with Sandbox(task.validation.image_tag) as box:
         done = box.exec(helpers() + hack.command, timeout=120)
         assert done.ok, done.stdout[-1000:] + done.stderr[-1000:]
-        for path in sorted(p for p in (task_dir / "tests").rglob("*") if p.is_file()):
-            box.write_file(f"/tests/{path.relative_to(task_dir / 'tests')}", path.read_bytes(), mode=0o755)
+        copy_verifier(box, task_dir)
         result = box.exec("bash /tests/test.sh", timeout=600)
         assert box.read_file("/logs/verifier/reward.txt").strip() == b"0", result.stdout[-2000:]
         if hack.named is not None:

@@ -98,7 +98,8 @@ def _rewards(runner_task: RunnerTask) -> tuple[float, float]:
     """(doing nothing, the oracle's repair): the exported verifier's reward on the task image."""
     task = load_task(runner_task.task_dir)
     rewards = []
-    for repair in ([], runner_task.task.candidate.repair_commands):
+    repairs: tuple[list[str], ...] = ([], list(runner_task.task.candidate.repair_commands))
+    for repair in repairs:
         with Sandbox(runner_task.image, name_prefix="cligym-test") as box:
             for command in repair:
                 assert box.exec(command, timeout=120).ok, command
