@@ -31,7 +31,7 @@ from cligym.generation.gold.dockerfile import (
     render_gold_dockerfile,
 )
 from cligym.generation.gold.harness import record_harness
-from cligym.generation.gold.missing_requirements import missing_requirements, top_level_modules
+from cligym.generation.gold.missing_requirements import missing_requirements, older_pytest, top_level_modules
 from cligym.generation.gold.probe import run_probe
 from cligym.generation.gold.pytest_setup import PytestSetup, setup_from_report
 from cligym.generation.gold.record import GOLD_SCHEMA_VERSION, GoldImage, GoldRecord, SuiteRun
@@ -127,10 +127,13 @@ def build_gold_from_spec(
             pytest_setup, test_command, missing = None, key_command, []
             break
         progress("collecting tests")
-        collected, pytest_setup, collect_output = _collect(tag, base_command, settings, logs)
+        collected, pytest_setup, collect_output, pytest_major = _collect(tag, base_command, settings, logs)
         # Every later run (the second below, validation, the exported verifiers) is pinned to this setup.
         test_command = pytest_run_command(base_command, setup=pytest_setup)
         missing = _new(missing_requirements(collect_output, project_modules), discovered)
+        ceiling = older_pytest(collect_output, len(collected), pytest_major, discovered)
+        if ceiling is not None and ceiling not in discovered:
+            missing.append(ceiling)
         if not missing:
             progress("running the tests (1/2)")
             first_run = _run_suite(tag, test_command, spec, settings, logs / "run1")
@@ -274,16 +277,21 @@ def _new(requirements: list[str], known: list[str]) -> list[str]:
     return [r for r in requirements if r not in known]
 
 
-def _collect(tag: str, base_command: str, settings: Settings, logs: Path) -> tuple[list[str], PytestSetup | None, str]:
+def _collect(
+    tag: str, base_command: str, settings: Settings, logs: Path
+) -> tuple[list[str], PytestSetup | None, str, int]:
+    """Collected test ids, pytest's setup, the collection's output and the major release of pytest installed."""
     with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
         install_report_plugin(box)
         result = box.exec(pytest_collect_command(base_command), timeout=600, workdir=REPO_PATH)
         report = None
         with contextlib.suppress(FileNotFoundError):
             report = box.read_file(PYTEST_REPORT_PATH)
+        version = box.exec("python -c 'import pytest; print(pytest.__version__)'", timeout=60, workdir="/")
     output = result.stdout + result.stderr
     (logs / "collect.txt").write_text(output)
-    return parse_collected(result.stdout), setup_from_report(report), output
+    major = version.stdout.strip().split(".")[0]
+    return parse_collected(result.stdout), setup_from_report(report), output, int(major) if major.isdigit() else 0
 
 
 def _tracked_in_image(box: Sandbox, source: SourceTree) -> dict[str, str]:

@@ -72,6 +72,21 @@ _MISSING_FIXTURE = re.compile(r"fixture '(\w+)' not found")
 _UNRECOGNIZED = re.compile(r"error: unrecognized arguments: (.+)")
 _ASYNC_UNSUPPORTED = re.compile(r"async def functions are not natively supported")
 _UNKNOWN_MARK_OR_OPTION = re.compile(r"Unknown config option: asyncio_mode")
+# A suite written for an older pytest than the newest: a hook argument a major release removed (`path` in
+# `pytest_collect_file`, gone in 9), a name pytest no longer exports, a deprecation the suite's config makes an
+# error. Only read when collection failed: the same words in a passing run's warnings summary ask for nothing.
+_PYTEST_TOO_NEW = re.compile(
+    r"are declared in the hookimpl but can not be found in the hookspec"
+    r"|PytestRemovedIn\d+Warning"
+    r"|AttributeError: module 'pytest' has no attribute"
+    r"|ImportError: cannot import name '\w+' from '_?pytest"
+)
+_COLLECTION_FAILED = re.compile(
+    r"errors? during collection|ERROR collecting|ImportError while loading conftest|INTERNALERROR|PluginValidationError"
+)
+_PYTEST_CEILING = re.compile(r"pytest<(\d+)")
+# Below this no release reads today's Python 3.11 configuration reliably; the build reports the failure instead.
+OLDEST_PYTEST_MAJOR = 6
 
 
 def missing_requirements(output: str, project_modules: set[str]) -> list[str]:
@@ -104,6 +119,18 @@ def missing_requirements(output: str, project_modules: set[str]) -> list[str]:
     if _ASYNC_UNSUPPORTED.search(output) or _UNKNOWN_MARK_OR_OPTION.search(output):
         add("pytest-asyncio")
     return found
+
+
+def older_pytest(collect_output: str, collected: int, installed_major: int, known: list[str]) -> str | None:
+    """``pytest<N`` when collection failed on pytest's own API as an older release had it: one major below the
+    release installed, or below the last ceiling already tried (``known``), down to ``OLDEST_PYTEST_MAJOR``."""
+    if not _PYTEST_TOO_NEW.search(collect_output):
+        return None
+    if collected and not _COLLECTION_FAILED.search(collect_output):
+        return None
+    ceilings = [int(match[1]) for requirement in known if (match := _PYTEST_CEILING.fullmatch(requirement))]
+    major = min([installed_major, *ceilings])
+    return f"pytest<{major}" if major > OLDEST_PYTEST_MAJOR else None
 
 
 def top_level_modules(root: Path) -> set[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cligym.generation.gold.detect import detect_install_plan
 from cligym.generation.gold.dockerfile import install_steps
-from cligym.generation.gold.missing_requirements import missing_requirements, top_level_modules
+from cligym.generation.gold.missing_requirements import missing_requirements, older_pytest, top_level_modules
 from cligym.generation.repo_spec import RepoSpec
 
 OUTPUT = Path(__file__).resolve().parents[1] / "fixtures" / "pytest-output"
@@ -61,3 +61,27 @@ def test_each_discovered_requirement_is_its_own_step_that_may_fail() -> None:
         "python -m pip install hypothesis || echo 'cligym: hypothesis is not installable'",
         "python -m pip install pytest-mock || echo 'cligym: pytest-mock is not installable'",
     ]
+
+
+# What pytest 9 printed collecting docopt-ng 0.9.0, whose conftest still takes the `path` hook argument.
+HOOKSPEC_ERROR = """Traceback (most recent call last):
+  File "/usr/local/lib/python3.11/dist-packages/pluggy/_manager.py", line 448, in _verify_hook
+    raise PluginValidationError(
+pluggy._manager.PluginValidationError: Plugin '/repo/tests/conftest.py' for hook 'pytest_collect_file'
+hookimpl definition: pytest_collect_file(file_path: pathlib.Path, path, parent)
+Argument(s) {'path'} are declared in the hookimpl but can not be found in the hookspec
+"""
+
+
+def test_a_suite_written_for_an_older_pytest_steps_down_one_major_release_at_a_time() -> None:
+    assert older_pytest(HOOKSPEC_ERROR, 0, 9, []) == "pytest<9"
+    # The release below did not do either: the next ceiling is one lower, whatever was installed.
+    assert older_pytest(HOOKSPEC_ERROR, 0, 8, ["pytest<9"]) == "pytest<8"
+    assert older_pytest(HOOKSPEC_ERROR, 0, 6, ["pytest-mock", "pytest<7"]) is None
+
+
+def test_pytest_deprecations_in_a_collection_that_worked_ask_for_no_older_pytest() -> None:
+    warnings = "tests/test_x.py: PytestRemovedIn9Warning: the (path: py.path.local) argument is deprecated\n"
+    assert older_pytest(warnings, 12, 9, []) is None
+    assert older_pytest(warnings + "Interrupted: 1 error during collection\n", 12, 9, []) == "pytest<9"
+    assert older_pytest("ModuleNotFoundError: No module named 'hypothesis'\n", 0, 9, []) is None
