@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cligym.generation.export.container_environment import container_environment_script, image_environment
 from cligym.generation.export.repository_restore import restore_repository_script
 from cligym.generation.export.shell_startup import (
     APPLY_STARTUP_LIMITS,
@@ -19,7 +20,6 @@ from cligym.generation.export.shell_startup import (
 )
 from cligym.generation.export.suite_command import verifier_run
 from cligym.generation.export.task_files import (
-    CONTAINER_ENVIRONMENT,
     FRESH_PYCACHE,
     REQUIRED_TESTS_FILE,
     SELECT_PLUGIN_MODULE,
@@ -73,9 +73,9 @@ def task_toml(task: TaskRecord, gold: GoldRecord, hinted: bool) -> str:
     return config.to_toml()
 
 
-def test_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
+def test_script(gold: GoldRecord, tests: Path, startup: StartupFiles, environment: dict[str, str]) -> str:
     """tests/test.sh for the verifier files already written to ``tests``; ``startup``: the task's BASH_ENV
-    files, applied without being run (see shell_startup)."""
+    files, applied without being run (see shell_startup); ``environment``: the task image's."""
     tests_dir = VERIFIER_TESTS_DIR
     run = verifier_run(gold, tests_dir, VERIFIER_LOGS, verifier_python(gold))
     checks = harness_check_script(gold, VERIFIER_LOGS) + restore_repository_script(gold, VERIFIER_LOGS)
@@ -89,7 +89,8 @@ def test_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
     inputs_before = tests_listing_check(tests, VERIFIER_LOGS) + inputs_check(tests, VERIFIER_LOGS)
     inputs_after = inputs_check(tests, VERIFIER_LOGS, when="after the tests ran")
     # pytest, its plugins, the start-up hooks and the interpreter must be as in gold (reason in harness.txt).
-    body = f"""{VERIFIER_PATH_LINES}{CONTAINER_ENVIRONMENT}{STOP_LEFTOVER_PROCESSES}HARNESS_MODIFIED=0
+    image_environment_lines = container_environment_script(environment)
+    body = f"""{VERIFIER_PATH_LINES}{image_environment_lines}{STOP_LEFTOVER_PROCESSES}HARNESS_MODIFIED=0
 {startup_script(startup)}{library_resolution_check(gold)}mkdir -p {VERIFIER_LOGS}
 echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
@@ -129,7 +130,9 @@ def export_harbor_task(
     (partial / "instruction.md").write_text(task.statement_with_hint if hinted else task.statement)
     write_build_context(gold, task, gold_context, environment, gold_image_reference)
     write_verifier_files(task, gold, gold_context, tests)
-    (tests / "test.sh").write_text(test_script(gold, tests, startup_files(task.candidate.break_steps)))
+    break_steps = task.candidate.break_steps
+    environment_values = image_environment(gold, break_steps)
+    (tests / "test.sh").write_text(test_script(gold, tests, startup_files(break_steps), environment_values))
     (partial / "solution" / "solve.sh").write_text(solve_script(task))
     for script in (tests / "test.sh", partial / "solution" / "solve.sh"):
         script.chmod(0o755)

@@ -30,27 +30,6 @@ INPUTS_LIST = "inputs.sha256"
 # pytest reads these from the environment; a start-up file the verifier's shell sourced (a BASH_ENV script
 # the agent could edit) must not add options or plugins to the verifier's run.
 UNSET_PYTEST_VARIABLES = "unset PYTEST_ADDOPTS PYTEST_PLUGINS PYTEST_DEBUG_TEMPROOT"
-# The variables the interpreter, the loader, getpass, tempfile and the locale read, as the container itself
-# has them (PID 1's environment, set by the image): a harness that starts the verifier from a login or an
-# interactive shell (`bash -lc`, `bash -ic`) has it read files the agent could write (/etc/profile.d,
-# ~/.profile, ~/.bashrc) that export PYTHONPATH, TMPDIR or LOGNAME. The task's start-up file is applied after.
-CONTAINER_ENVIRONMENT = r"""cligym_sensitive() {
-  case "$1" in
-    PYTHON*|LD_*|LC_*|TMPDIR|TEMP|TMP|LOGNAME|USER|LNAME|USERNAME|HOME|LANG|LANGUAGE|TZ|GCONV_PATH|LOCPATH) ;;
-    GLIBC_TUNABLES|NODE_OPTIONS|NODE_PATH|PERL5LIB|RUBYOPT) ;;
-    *) return 1 ;;
-  esac
-}
-for cligym_name in $(compgen -e); do
-  cligym_sensitive "$cligym_name" && unset "$cligym_name"
-done
-if [ -r /proc/1/environ ]; then
-  while IFS= read -r -d '' cligym_pair; do
-    cligym_name="${cligym_pair%%=*}"
-    [[ "$cligym_name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] && cligym_sensitive "$cligym_name" && export "$cligym_pair"
-  done < /proc/1/environ
-fi
-"""
 
 
 def required_tests(task: TaskRecord) -> list[str]:
@@ -170,10 +149,10 @@ def harness_check_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_
     checked first, with coreutils' sha256sum: the check could not be trusted to judge its own files."""
     manifest = gold.harness
     if manifest is None:
-        return 'CLIGYM_PYCACHE="$(mktemp -d)"\n'
+        return FRESH_PYCACHE
     check = _harness_check_command(gold, tests_dir)
     lines = [
-        'CLIGYM_PYCACHE="$(mktemp -d)"',
+        FRESH_PYCACHE.rstrip(),
         *_flagged_if(f"! {check} > {logs}/harness.txt 2>&1", f"cat {logs}/harness.txt"),
     ]
     if manifest.own_files:
@@ -261,7 +240,18 @@ echo "$cligym_reward"
 # A fresh bytecode directory for the verifier's scripts after the tests, made once the tests' processes are
 # stopped: the tests could write into the one the checks used (a doctest planting bytecode of json for the
 # verdict to import).
-FRESH_PYCACHE = 'CLIGYM_PYCACHE="$(mktemp -d)"\n'
+#
+# Made in /tmp whatever TMPDIR says, and never empty: with an empty ``pycache_prefix`` the interpreter reads
+# bytecode beside the sources again (a /tmp replaced by a file made mktemp fail, and a planted cache of json
+# answered for the check and the verdict). If /tmp takes no directory, the prefix is one nothing can be
+# written under and the reward is 0.
+FRESH_PYCACHE = r"""CLIGYM_PYCACHE="$(mktemp -d -p /tmp cligym-pycache.XXXXXXXX 2> /dev/null)" || CLIGYM_PYCACHE=""
+if [[ -z "$CLIGYM_PYCACHE" || -L "$CLIGYM_PYCACHE" || ! -d "$CLIGYM_PYCACHE" ]]; then
+  CLIGYM_PYCACHE=/proc/cligym-no-pycache
+  HARNESS_MODIFIED=1
+  cligym_startup_problems+="harness_modified: /tmp (no fresh directory for the verifier's bytecode)"$'\n'
+fi
+"""
 
 # Processes the agent left running (a loop that edits the verifier's files while the tests run) are stopped
 # first: every process but this script's own ancestors and the container's own (PID 1's session, started with

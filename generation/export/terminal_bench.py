@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from cligym.generation.export.container_environment import container_environment_script, image_environment
 from cligym.generation.export.repository_restore import restore_repository_script
 from cligym.generation.export.shell_startup import (
     APPLY_STARTUP_LIMITS,
@@ -26,7 +27,6 @@ from cligym.generation.export.shell_startup import (
 )
 from cligym.generation.export.suite_command import verifier_run
 from cligym.generation.export.task_files import (
-    CONTAINER_ENVIRONMENT,
     FRESH_PYCACHE,
     REQUIRED_TESTS_FILE,
     SELECT_PLUGIN_MODULE,
@@ -129,7 +129,7 @@ def task_yaml(task: TaskRecord, gold: GoldRecord, hinted: bool) -> str:
     return yaml.dump(config, Dumper=_LiteralDumper, sort_keys=False, allow_unicode=True, width=4096)
 
 
-def verify_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
+def verify_script(gold: GoldRecord, tests: Path, startup: StartupFiles, environment: dict[str, str]) -> str:
     """tests/verify.sh: restore the repository, run exactly the required tests, print pytest's -rA summary and
     cligym's verdict as one more line of it. ``startup``: the task's BASH_ENV files, applied without being
     run (see shell_startup)."""
@@ -150,7 +150,7 @@ def verify_script(gold: GoldRecord, tests: Path, startup: StartupFiles) -> str:
     verdict = f"{verifier_python(gold)} {TESTS_DIR}/verdict.py {TESTS_DIR}/expected.json {run.report}"
     # No process is stopped here: Terminal-Bench's own tmux server, its clients waiting on the test run and
     # the panes' shells share the container with whatever the agent left, and cannot be told apart from it.
-    body = f"""{CONTAINER_ENVIRONMENT}HARNESS_MODIFIED=0
+    body = f"""{container_environment_script(environment)}HARNESS_MODIFIED=0
 {startup_script(startup)}{library_resolution_check(gold)}mkdir -p {VERIFIER_LOGS}
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
 rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
@@ -209,7 +209,8 @@ def export_terminal_bench_task(
     (partial / "docker-compose.yaml").write_text(COMPOSE)
     write_verifier_files(task, gold, gold_context, partial / "tests")
     startup = startup_files(task.candidate.break_steps)
-    (partial / "tests" / "verify.sh").write_text(verify_script(gold, partial / "tests", startup))
+    environment = image_environment(gold, task.candidate.break_steps)
+    (partial / "tests" / "verify.sh").write_text(verify_script(gold, partial / "tests", startup, environment))
     (partial / "run-tests.sh").write_text(RUN_TESTS)
     (partial / "solution.sh").write_text(solve_script(task))
     for script in (partial / "run-tests.sh", partial / "solution.sh"):

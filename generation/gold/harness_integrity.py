@@ -224,14 +224,18 @@ def _repository_bytecode(repo):
         return pairs
     for directory, subdirectories, names in os.walk(repo):
         subdirectories[:] = [d for d in subdirectories if d not in _SKIPPED_DIRS]
-        if os.path.basename(directory) != "__pycache__":
-            continue
-        for name in names:
-            if name.endswith(".pyc") and "-pytest-" not in name:
-                pyc = os.path.join(directory, name)
-                source = _source_of(pyc)
-                if source:
-                    pairs.append((pyc, source))
+        caches = [(directory, names)] if os.path.basename(directory) == "__pycache__" else []
+        # A cache directory swapped for a link elsewhere is one the interpreter follows, and os.walk does not.
+        linked = os.path.join(directory, "__pycache__")
+        if "__pycache__" in subdirectories and os.path.islink(linked):
+            caches.append((linked, os.listdir(linked)))
+        for cache, cached in caches:
+            for name in cached:
+                if name.endswith(".pyc") and "-pytest-" not in name:
+                    pyc = os.path.join(cache, name)
+                    source = _source_of(pyc)
+                    if source:
+                        pairs.append((pyc, source))
     return pairs
 
 

@@ -60,3 +60,15 @@ def test_test_configuration_above_the_repository_is_dropped_but_an_unpacked_sdis
         total=4,
     )
     assert no_harness_changes(episode(sdist)) is None
+
+
+def test_a_shell_start_up_file_added_or_changed_is_dropped_but_one_deleted_is_a_repair() -> None:
+    # A login shell's verifier (`bash -lc`) runs /etc/profile.d first: code there runs before any check can.
+    profile = FileChanges(changed=["/etc", "/etc/profile.d"], added=["/etc/profile.d/00-ssl.sh"], total=3)
+    assert no_harness_changes(episode(profile)) == (
+        "adds or changes a shell start-up file (runs before a login shell's verifier): /etc/profile.d/00-ssl.sh"
+    )
+    bashrc = FileChanges(changed=["/root", "/root/.bashrc"], total=2)
+    assert no_harness_changes(episode(bashrc)) is not None
+    removed = FileChanges(changed=["/etc", "/etc/profile.d"], deleted=["/etc/profile.d/cligym-limits.sh"], total=3)
+    assert no_harness_changes(episode(removed)) is None

@@ -1,0 +1,70 @@
+"""The environment the verifier's tests run in: the task image's own, fixed when the task is exported.
+
+A harness may start the verifier from a login or an interactive shell (`bash -lc`, `bash -ic`), which reads
+files the agent could write (/etc/profile.d, ~/.profile, ~/.bashrc) exporting PYTHONPATH, TMPDIR or
+LOGNAME; and PID 1's environment, which an earlier verifier read as the image's, is memory a root agent can
+rewrite through /proc/1/mem (a TMPDIR that made the verifier's fresh bytecode directory fail, an LD_PRELOAD
+for its interpreter). So the values come from the image's configuration and the break's ENV steps, written
+into test.sh; the task's start-up file is applied after, as bash would.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from cligym.docker_connection import docker_client
+from cligym.generation.gold.record import GoldRecord
+from cligym.generation.operators.base import BreakStep
+
+# The variables the interpreter, the loader, getpass, tempfile, the locale and the other runtimes read.
+SENSITIVE_PATTERNS = (
+    "PYTHON*|LD_*|LC_*|TMPDIR|TEMP|TMP|LOGNAME|USER|LNAME|USERNAME|HOME|LANG|LANGUAGE|TZ|GCONV_PATH|LOCPATH",
+    "GLIBC_TUNABLES|NODE_OPTIONS|NODE_PATH|PERL5LIB|RUBYOPT",
+)
+# What `docker exec` sets when the image does not: the tests ran with it in validation.
+DOCKER_EXEC_DEFAULTS = {"HOME": "/root"}
+
+
+class ImageEnvironmentError(RuntimeError):
+    """The gold image whose environment the verifier must fix is not on this Docker host."""
+
+
+def image_environment(gold: GoldRecord, break_steps: list[BreakStep]) -> dict[str, str]:
+    """The task image's environment: gold's image configuration, then the break's ENV steps in order."""
+    try:
+        configured = docker_client().images.get(gold.image.id).attrs["Config"].get("Env") or []
+    except Exception as error:  # docker.errors.ImageNotFound, a daemon that does not answer
+        raise ImageEnvironmentError(
+            f"{gold.name}: the gold image {gold.image.tag} ({gold.image.id[:19]}) is not on this Docker host "
+            f"({error}); run `cligym gold` on its spec again before exporting its tasks"
+        ) from error
+    values = dict(DOCKER_EXEC_DEFAULTS)
+    values.update(entry.split("=", 1) for entry in configured if "=" in entry)
+    for step in break_steps:
+        if step.instruction == "ENV" and "=" in step.argument:
+            name, value = step.argument.split("=", 1)
+            values[name] = value
+    return values
+
+
+def _sensitive(name: str) -> bool:
+    patterns = "|".join(SENSITIVE_PATTERNS).split("|")
+    return any(name.startswith(p[:-1]) if p.endswith("*") else name == p for p in patterns)
+
+
+def container_environment_script(values: dict[str, str]) -> str:
+    """Shell lines that unset every sensitive variable the calling shell had and export the image's."""
+    exports = "".join(
+        f"export {name}={shlex.quote(value)}\n" for name, value in sorted(values.items()) if _sensitive(name)
+    )
+    return f"""cligym_sensitive() {{
+  case "$1" in
+    {SENSITIVE_PATTERNS[0]}) ;;
+    {SENSITIVE_PATTERNS[1]}) ;;
+    *) return 1 ;;
+  esac
+}}
+for cligym_name in $(compgen -e); do
+  cligym_sensitive "$cligym_name" && unset "$cligym_name"
+done
+{exports}"""
