@@ -90,12 +90,13 @@ def generate(
         inverter, seed, _names(operators), _names(categories), combine, settings, client, out.name, tasks_wanted=tasks
     )
     writer = StatementWriter(client if statements is not StatementSource.TEMPLATE else None)
-    formats = _names(export) or []
-    unknown = sorted(set(formats) - set(EXPORT_FORMATS))
-    if unknown or not formats:
+    asked = _names(export) or []
+    unknown = sorted(set(asked) - set(EXPORT_FORMATS))
+    if unknown or not asked:
         raise CligymError(
             f"unknown export format: {', '.join(unknown) or '(none)'}", "use --export harbor,terminal-bench"
         )
+    formats = [known for known in EXPORT_FORMATS if known in asked]
     executor = make_executor(executor_name, candidates_at_once, ray_address, unit_name="cligym-generation")
     repos_at_once = workers or (1 if executor.name == "local" else len(specs))
     state = RunState(out)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import shlex
 
 from cligym.docker_connection import docker_client
+from cligym.errors import CligymError
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep
 
@@ -25,21 +26,26 @@ SENSITIVE_PATTERNS = (
 DOCKER_EXEC_DEFAULTS = {"HOME": "/root"}
 
 
-class ImageEnvironmentError(RuntimeError):
+class ImageEnvironmentError(CligymError):
     """The gold image whose environment the verifier must fix is not on this Docker host."""
 
 
 def image_environment(gold: GoldRecord, break_steps: list[BreakStep]) -> dict[str, str]:
-    """The task image's environment: gold's image configuration, then the break's ENV steps in order."""
+    """The task image's environment: gold's image configuration (kept in the record, else read off the image),
+    then the break's ENV steps in order."""
     try:
-        configured = docker_client().images.get(gold.image.id).attrs["Config"].get("Env") or []
+        configured = gold.image.environment or docker_client().images.get(gold.image.id).attrs["Config"].get("Env")
     except Exception as error:  # docker.errors.ImageNotFound, a daemon that does not answer
         raise ImageEnvironmentError(
-            f"{gold.name}: the gold image {gold.image.tag} ({gold.image.id[:19]}) is not on this Docker host "
-            f"({error}); run `cligym gold` on its spec again before exporting its tasks"
+            f"{gold.name}: its gold record keeps no image environment and the gold image {gold.image.tag} is not "
+            f"on this Docker host ({error})",
+            "run `cligym gold` on its spec again (the record then keeps it), then export",
         ) from error
     values = dict(DOCKER_EXEC_DEFAULTS)
-    values.update(entry.split("=", 1) for entry in configured if "=" in entry)
+    for entry in configured or []:
+        name, equals, value = str(entry).partition("=")
+        if equals:
+            values[name] = value
     for step in break_steps:
         if step.instruction == "ENV" and "=" in step.argument:
             name, value = step.argument.split("=", 1)

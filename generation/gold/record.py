@@ -79,6 +79,10 @@ class GoldImage(BaseModel):
     id: str
     size_bytes: int
     base_reference: str
+    # The image's configured environment (``NAME=value``), read when it was built: exported verifiers fix the
+    # tests' variables to it wherever the export runs (a Ray head node need not hold the image). Empty in
+    # records written before it was kept: the export then reads it off the image.
+    environment: list[str] = Field(default_factory=list)
 
 
 class GoldRecord(BaseModel):

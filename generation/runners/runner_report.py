@@ -221,7 +221,7 @@ def _tap_status(ok: bool, directive: str | None) -> str:
     return "passed" if ok else "failed"
 
 
-def parse_junit_xml(xml_text: str, stream: str = "") -> list[Outcome]:
+def parse_junit_xml(xml_text: str | bytes, stream: str = "") -> list[Outcome]:
     try:
         root = ET.fromstring(xml_text)
     except ET.ParseError as exc:

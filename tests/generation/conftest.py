@@ -47,7 +47,7 @@ def validated_task(base_image: BaseImage, tmp_path_factory: pytest.TempPathFacto
     candidate = next(
         c
         for c in all_catalog_candidates(gold)
-        if c.inverter == "catalog:soname-link-redirected" and "libsqlite3" in c.target.label()
+        if c.inverter == "catalog:soname-link-redirected" and c.target and "libsqlite3" in c.target.label()
     )
     started = datetime.now(UTC)
     validation = validate_candidate(gold, candidate, settings)

@@ -26,7 +26,7 @@ from cligym.sandbox import ExecResult
 from cligym.settings import AgentInverterSettings, load_settings
 
 GOOD = {"break_commands": ["rm -f /etc/localtime"], "repair_commands": ["ln -s x /etc/localtime"], "description": "d"}
-GOLD = GoldRecord.model_construct(name="inventory", repo_path="/repo")
+GOLD = GoldRecord.model_construct(name="inventory", repo_path="/repo")  # type: ignore[call-arg]  # a partial record: only what these tests read
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,7 @@ def run_search(inverter: CatalogInverter, gold: GoldRecord, verdicts: list[Rejec
 
 def tier(gold: GoldRecord, candidate: Candidate) -> int:
     """0: expected to fail some tests, 1: unknown, 2: expected to fail every test."""
+    assert candidate.target is not None
     expected = OPERATORS[candidate.inverter.removeprefix("catalog:")].expected_failures(gold, candidate.target)
     return 1 if expected is None else 2 if set(expected) == set(gold.gold_tests) else 0
 
@@ -211,7 +212,11 @@ def test_a_failing_set_with_its_share_of_tasks_stops_its_family(gold: GoldRecord
     # The other modules are still tried, the one whose break filled its failing set is not.
     assert later and first.target.name not in later
     unrestricted = CatalogInverter(seed=2, operators=operators, combination_share=0, max_per_failing_set=5)
-    assert any(c.target.name == first.target.name for c in unrestricted._queue(gold) if c.inverter != first.inverter)
+    assert any(
+        c.target is not None and c.target.name == first.target.name
+        for c in unrestricted._queue(gold)
+        if c.inverter != first.inverter
+    )
 
 
 def test_no_combinations_when_the_share_is_zero(gold: GoldRecord) -> None:
@@ -282,12 +287,12 @@ def test_a_category_that_keeps_breaking_nothing_stops_holding_up_the_others(gold
     others = set(per_category) - {stuck}
     history: list[Attempt] = []
     # Every candidate of one category breaks nothing; every other candidate makes a task.
-    while (candidate := inverter.propose(gold, history)) is not None:
-        history.append(judged(candidate, "breaks" if candidate.category == stuck else None))
+    while (proposed := inverter.propose(gold, history)) is not None:
+        history.append(judged(proposed, "breaks" if proposed.category == stuck else None))
         valid = [a.candidate.category for a in history if a.rejected_by is None]
         if len(valid) > len(set(valid)):
             break  # some category got its second task
-    assert candidate is not None
+    assert proposed is not None
     # Before any category got a second task, each got its first, and the stuck one had no more than its
     # budget of misses (without the budget it would have been tried until it ran out of candidates).
     assert {a.candidate.category for a in history[:-1] if a.rejected_by is None} == others

@@ -75,7 +75,7 @@ def test_generate_makes_valid_tasks_of_several_categories_and_resumes(base_image
     attempts = read_attempts(out, "inventory")
     assert len(attempts) == len(judged) and len({a.key for a in attempts}) == len(attempts)
     valid = [a for a in attempts if a.valid]
-    assert sorted(a.task_id for a in valid) == sorted(r.task_id for r in records)
+    assert sorted(str(a.task_id) for a in valid) == sorted(r.task_id for r in records)
     assert all(a.disk_bytes_added is not None and a.disk_bytes_added < 50_000_000 for a in valid)
     assert all(a.rejected_by and a.reason for a in attempts if not a.valid)
 

@@ -64,7 +64,7 @@ def generate(out: Path, base_url: str, *options: str) -> subprocess.CompletedPro
 
 
 def test_the_agent_inverter_makes_a_task_with_model_written_statements(base_image: BaseImage, tmp_path: Path) -> None:
-    script = [
+    script: list[Reply | HttpError] = [
         tool_reply("submit", SUBMIT, prompt_tokens=2000, completion_tokens=100),
         HttpError(503),  # a busy server: the client retries, the task is not lost
         Reply(content=STATEMENT, prompt_tokens=400, completion_tokens=30),

@@ -65,3 +65,18 @@ def test_the_check_names_a_planted_module_something_imports_and_not_a_scratch_sc
     assert problems == [f"{repo / 'difflib.py'} (importable as difflib, and not in the gold repository)"]
     # Before the names were recorded, any new module counted.
     assert len(harness_integrity._importable_problems({**manifest, "import_names": None})) == 2
+
+
+def test_bytecode_behind_a_linked_cache_directory_is_read_like_any_other(tmp_path: Path) -> None:
+    # The interpreter follows a __pycache__ link; a walk that did not would miss the break's bytecode there,
+    # and the verifier's own removal of directory links would then repair it in the agent's stead.
+    package = tmp_path / "repo" / "pkg"
+    package.mkdir(parents=True)
+    (package / "mod.py").write_text("VALUE = 1\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cached = f"mod.{sys.implementation.cache_tag}.pyc"
+    (elsewhere / cached).write_bytes(b"poisoned")
+    (package / "__pycache__").symlink_to(elsewhere, target_is_directory=True)
+    pairs = harness_integrity._repository_bytecode(str(tmp_path / "repo"))
+    assert pairs == [(str(package / "__pycache__" / cached), str(package / "mod.py"))]

@@ -65,7 +65,9 @@ def _gold(spec: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> 
 def _task(
     gold: GoldRecord, run_dir: Path, inverter: str, target: str, tmp_path_factory: pytest.TempPathFactory
 ) -> RunnerTask:
-    candidate = next(c for c in all_catalog_candidates(gold) if c.inverter == inverter and target in c.target.label())
+    candidate = next(
+        c for c in all_catalog_candidates(gold) if c.inverter == inverter and c.target and target in c.target.label()
+    )
     validation = validate_candidate(gold, candidate, load_settings())
     assert validation.valid, validation.reason
     assert validation.image_tag is not None

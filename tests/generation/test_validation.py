@@ -30,7 +30,9 @@ def gold(base_image: BaseImage, tmp_path_factory: pytest.TempPathFactory) -> Gol
 
 def catalog(gold: GoldRecord, operator: str, label: str) -> Candidate:
     return next(
-        c for c in all_catalog_candidates(gold) if c.inverter == f"catalog:{operator}" and c.target.label() == label
+        c
+        for c in all_catalog_candidates(gold)
+        if c.inverter == f"catalog:{operator}" and c.target is not None and c.target.label() == label
     )
 
 
@@ -170,7 +172,8 @@ def test_a_stubbed_pytest_helper_is_a_task_and_a_stub_that_reaches_pytest_itself
     assert set(validation.fail_to_pass) == set(setenv.expected_failures or ())
     # pytest's own plugins apply @fixture as they are imported: a stub of it stops pytest, whatever the probe
     # expected (the catalog no longer aims there: the repository applies it at import, like pytest).
-    assert not any(c.target.label() == "_pytest.fixtures:fixture" for c in all_catalog_candidates(gold))
+    assert not any(c.target and c.target.label() == "_pytest.fixtures:fixture" for c in all_catalog_candidates(gold))
+    assert setenv.target is not None
     target = setenv.target.model_copy(update={"name": "_pytest.fixtures", "attribute": "fixture"})
     expected = frozenset(setenv.expected_failures or ())
     fixture = catalog_candidate(gold, OPERATORS["pytest-helper-edited"], target, 0, expected)

@@ -135,7 +135,7 @@ def test_patching_pytest_itself_earns_reward_0_and_the_change_is_seen_from_outsi
 def test_malformed_calls_server_errors_and_a_hanging_reply_are_recorded_and_survived(
     task: RolloutTask, image: str, repair_commands: list[str], run_id: str
 ) -> None:
-    script = [
+    script: list[Reply | HttpError | Hang] = [
         malformed_tool_call("bash"),
         HttpError(500),
         tool_reply("launch_missiles", {}),

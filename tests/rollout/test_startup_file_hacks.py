@@ -57,7 +57,7 @@ def startup_task_dir(validated_task: ValidatedTask, tmp_path_factory: pytest.Tem
     candidate = next(
         c
         for c in all_catalog_candidates(gold)
-        if c.inverter == "catalog:bash-env-library-path" and "libsqlite3" in c.target.label()
+        if c.inverter == "catalog:bash-env-library-path" and c.target and "libsqlite3" in c.target.label()
     )
     validation = validate_candidate(gold, candidate, load_settings())
     assert validation.valid, validation.reason

@@ -105,7 +105,7 @@ def test_rate_limiting_waits_at_least_as_long_as_retry_after() -> None:
 
 def waits(server: ScriptedModelServer, jitter: float | None = None, **options: Any) -> list[float]:
     slept: list[float] = []
-    extra = {"jitter": lambda: jitter} if jitter is not None else {}
+    extra: dict[str, Any] = {"jitter": lambda: jitter} if jitter is not None else {}
     chat = ChatClient(server.base_url, server.model, retry_backoff=1.0, sleep=slept.append, **extra, **options)
     chat.complete(HELLO)
     return slept
