@@ -45,9 +45,16 @@ UNKNOWN_TIER_MISSES = 4
 FAILED_COMBINATIONS_LIMIT = 3
 
 
+# The fields every target had when one model held every kind.
+LEGACY_TARGET_FIELDS = ("kind", "path", "name", "debian_package", "distribution", "version", "attribute")
+
+
 def candidate_key(candidate: Candidate) -> str:
     """Identity of a candidate within a run (what it breaks and how, not what proposing it cost)."""
     identity = candidate.model_dump(mode="json", exclude={"provenance", "expected_failures"})
+    if identity.get("target") is not None:
+        # In the shape targets had before they were one model per kind: resumed runs keep their keys.
+        identity["target"] = {field: identity["target"].get(field) for field in LEGACY_TARGET_FIELDS}
     return hashlib.sha256(repr(sorted(identity.items())).encode()).hexdigest()[:16]
 
 

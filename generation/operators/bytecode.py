@@ -9,7 +9,7 @@ import random
 import shlex
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
+from cligym.generation.operators.base import BreakStep, Category, FaultOperator, ModuleTarget, register, run
 from cligym.generation.operators.footprint_targets import (
     attributes_imported,
     project_functions,
@@ -40,30 +40,32 @@ POISON_BYTECODE = (
 )
 
 
-def with_attributes(gold: GoldRecord, modules: list[Target]) -> list[Target]:
+def with_attributes(gold: GoldRecord, modules: list[ModuleTarget]) -> list[ModuleTarget]:
     """A target per attribute the tests import from each module (a few), else the module itself."""
     targets = []
     for module in modules:
-        names = attributes_imported(gold, module.name or "")[:ATTRIBUTES_PER_MODULE]
+        names = attributes_imported(gold, module.name)[:ATTRIBUTES_PER_MODULE]
         targets += [module.model_copy(update={"attribute": name}) for name in names] or [module]
     return targets
 
 
-class _PoisonedBytecode(FaultOperator):
+class _PoisonedBytecode(FaultOperator[ModuleTarget]):
     category = Category.BYTECODE
 
-    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+    def expected_failures(self, gold: GoldRecord, target: ModuleTarget) -> frozenset[str] | None:
         footprint = gold.footprint
         if footprint is not None and target.attribute:
             return footprint.tests_using("names", f"{target.name}:{target.attribute}")
         return super().expected_failures(gold, target)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        module, attribute = shlex.quote(target.name or ""), shlex.quote(target.attribute or "")
+    def break_steps(self, target: ModuleTarget, rng: random.Random) -> list[BreakStep]:
+        # No attribute: the poisoned module raises as a whole (an empty argument to the script).
+        attribute = shlex.quote(target.attribute) if target.attribute else "''"
+        module = shlex.quote(target.name)
         return [run(f'python -c "{POISON_BYTECODE}" {module} {attribute} {rng.randrange(1000)}')]
 
-    def repair_commands(self, target: Target) -> list[str]:
-        return [f"rm -f {bytecode_of(target.path or '')}"]
+    def repair_commands(self, target: ModuleTarget) -> list[str]:
+        return [f"rm -f {bytecode_of(target.file())}"]
 
 
 @register
@@ -71,7 +73,7 @@ class StdlibBytecodePoisoned(_PoisonedBytecode):
     name = "stdlib-bytecode-poisoned"
     description = "Plant stale bytecode of a standard-library module that the interpreter trusts over its source"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[ModuleTarget]:
         return with_attributes(gold, stdlib_source_modules(gold))
 
 
@@ -80,10 +82,10 @@ class DependencyBytecodePoisoned(_PoisonedBytecode):
     name = "dependency-bytecode-poisoned"
     description = "Plant stale bytecode of an installed module that the interpreter trusts over its source"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[ModuleTarget]:
         return with_attributes(gold, site_source_modules(gold))
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: ModuleTarget) -> list[str]:
         return pip_reinstall(target)
 
 
@@ -92,7 +94,7 @@ class ProjectBytecodePoisoned(_PoisonedBytecode):
     name = "project-bytecode-poisoned"
     description = "Leave stale bytecode of one of the project's modules that the interpreter trusts over its source"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[ModuleTarget]:
         return with_attributes(gold, project_source_modules(gold))
 
 
@@ -102,11 +104,11 @@ class ProjectFunctionStaleBytecode(FunctionStubFault):
     category = Category.BYTECODE
     description = "Leave bytecode of a project module from a build where one function the tests call is a stub"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[ModuleTarget]:
         return project_functions(gold, FUNCTION_TARGETS)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+    def break_steps(self, target: ModuleTarget, rng: random.Random) -> list[BreakStep]:
         return [stub_function(target, rng.choice(STUB_ERRORS), into="bytecode")]
 
-    def repair_commands(self, target: Target) -> list[str]:
-        return [f"rm -f {bytecode_of(target.path or '')}"]
+    def repair_commands(self, target: ModuleTarget) -> list[str]:
+        return [f"rm -f {bytecode_of(target.file())}"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from cligym.generation.gold.record import GoldRecord, ProbedModule
-from cligym.generation.operators.base import Target
+from cligym.generation.operators.base import DistributionTarget, ExecutableTarget, FileTarget, ModuleTarget
 from cligym.generation.operators.probe_targets import TEST_INFRASTRUCTURE
 
 # Modules every interpreter loads before anything else: breaking one leaves no Python to repair with.
@@ -44,11 +44,11 @@ def _top(name: str) -> str:
     return name.split(".", 1)[0]
 
 
-def stdlib_source_modules(gold: GoldRecord) -> list[Target]:
+def stdlib_source_modules(gold: GoldRecord) -> list[ModuleTarget]:
     """Pure-Python standard-library modules (dpkg-managed files) that some gold test uses, pytest does not,
     and the interpreter does not need to start."""
     return [
-        Target(kind="module", name=m.name, path=m.file)
+        ModuleTarget(name=m.name, path=m.file)
         for m in gold.probe.modules
         if m.origin == "stdlib"
         and (m.file or "").endswith(".py")
@@ -69,9 +69,8 @@ def _third_party(module: ProbedModule) -> bool:
     )
 
 
-def _installed_module(module: ProbedModule) -> Target:
-    return Target(
-        kind="module",
+def _installed_module(module: ProbedModule) -> ModuleTarget:
+    return ModuleTarget(
         name=module.name,
         path=module.file,
         distribution=module.distribution,
@@ -79,7 +78,7 @@ def _installed_module(module: ProbedModule) -> Target:
     )
 
 
-def site_source_modules(gold: GoldRecord) -> list[Target]:
+def site_source_modules(gold: GoldRecord) -> list[ModuleTarget]:
     """Pure-Python modules of installed distributions (not the test harness) that some gold test uses."""
     return [
         _installed_module(m)
@@ -91,10 +90,10 @@ def site_source_modules(gold: GoldRecord) -> list[Target]:
     ]
 
 
-def project_source_modules(gold: GoldRecord) -> list[Target]:
+def project_source_modules(gold: GoldRecord) -> list[ModuleTarget]:
     """The project's own modules (not its tests) that some gold test imports."""
     return [
-        Target(kind="module", name=m.name, path=m.file)
+        ModuleTarget(name=m.name, path=m.file)
         for m in gold.probe.modules
         if m.origin == "repo"
         and (m.file or "").endswith(".py")
@@ -124,7 +123,7 @@ def attributes_imported(gold: GoldRecord, module: str) -> list[str]:
     )
 
 
-def transitive_distributions(gold: GoldRecord) -> list[Target]:
+def transitive_distributions(gold: GoldRecord) -> list[DistributionTarget]:
     """Distributions the tests reach only through another distribution: no repository module and no test
     imports them directly (a missing transitive dependency)."""
     footprint = gold.footprint
@@ -138,25 +137,25 @@ def transitive_distributions(gold: GoldRecord) -> list[Target]:
         module = by_name.get(importer)
         if module is None or module.origin != "site-packages":
             direct.update(_top(i) for i in imported)
-    targets: dict[str, Target] = {}
+    targets: dict[str, DistributionTarget] = {}
     for m in gold.probe.modules:
         if not _third_party(m) or "." in m.name or m.name in direct or not m.file:
             continue
-        if m.distribution in targets or not _used(gold, m.name):
+        if m.distribution is None or m.distribution in targets or not _used(gold, m.name):
             continue
-        targets[m.distribution or ""] = Target(
-            kind="distribution", name=m.name, path=m.file, distribution=m.distribution, version=m.distribution_version
+        targets[m.distribution] = DistributionTarget(
+            name=m.name, path=m.file, distribution=m.distribution, version=m.distribution_version
         )
     return list(targets.values())
 
 
-def fixture_plugins(gold: GoldRecord) -> list[Target]:
+def fixture_plugins(gold: GoldRecord) -> list[DistributionTarget]:
     """Installed pytest plugins whose fixtures some gold tests request (not pytest's own fixtures)."""
     footprint = gold.footprint
     if footprint is None:
         return []
     by_name = {m.name: m for m in gold.probe.modules}
-    targets: dict[str, Target] = {}
+    targets: dict[str, DistributionTarget] = {}
     for fixture, provider in sorted(footprint.probe.fixture_providers.items()):
         module = by_name.get(provider)
         if module is None or module.origin != "site-packages" or not module.distribution:
@@ -165,8 +164,7 @@ def fixture_plugins(gold: GoldRecord) -> list[Target]:
             continue
         targets.setdefault(
             module.distribution,
-            Target(
-                kind="distribution",
+            DistributionTarget(
                 name=_top(provider),
                 path=module.file,
                 distribution=module.distribution,
@@ -203,54 +201,54 @@ def tmp_fixture_users(gold: GoldRecord) -> frozenset[str] | None:
     return footprint.tests_using_any("fixtures", TMP_FIXTURES)
 
 
-def console_scripts(gold: GoldRecord) -> list[Target]:
+def console_scripts(gold: GoldRecord) -> list[ExecutableTarget]:
     """Programs a Python distribution installed (console scripts) that some gold test runs."""
     return [
-        Target(kind="executable", path=e.path, distribution=e.distribution, version=e.distribution_version)
+        ExecutableTarget(path=e.path, distribution=e.distribution, version=e.distribution_version)
         for e in gold.probe.executables
         if e.distribution and e.distribution_version and not e.package
     ]
 
 
-def python3_by_name(gold: GoldRecord) -> list[Target]:
+def python3_by_name(gold: GoldRecord) -> list[ExecutableTarget]:
     """``python3`` as the tests run it by name (found on PATH), when a test does."""
     return [
-        Target(kind="executable", path=e.path, debian_package=e.package)
+        ExecutableTarget(path=e.path, debian_package=e.package)
         for e in gold.probe.executables
         if PurePosixPath(e.path).name == "python3"
     ]
 
 
-def home_directories(gold: GoldRecord) -> list[Target]:
+def home_directories(gold: GoldRecord) -> list[FileTarget]:
     """Directories right under the home directory that the tests open files in (``~/.cache``...)."""
-    found: dict[str, Target] = {}
+    found: dict[str, FileTarget] = {}
     for file in gold.probe.files:
         parts = PurePosixPath(file.path).parts
         if file.path.startswith(HOME + "/") and len(parts) > 3:
             directory = str(PurePosixPath(*parts[:3]))
-            found.setdefault(directory, Target(kind="file", path=directory))
+            found.setdefault(directory, FileTarget(path=directory))
     return list(found.values())
 
 
-def modules_used(gold: GoldRecord, *names: str) -> list[Target]:
+def modules_used(gold: GoldRecord, *names: str) -> list[ModuleTarget]:
     """The first of the standard-library ``names`` some gold test uses (and pytest does not)."""
     loaded = {m.name for m in gold.probe.modules}
     for name in names:
         if name in loaded and _used(gold, name):
-            return [Target(kind="module", name=name)]
+            return [ModuleTarget(name=name)]
     return []
 
 
-def project_functions(gold: GoldRecord, limit: int) -> list[Target]:
+def project_functions(gold: GoldRecord, limit: int) -> list[ModuleTarget]:
     """Functions of the project's modules that some gold tests call and others do not: one per distinct set
     of calling tests (smallest sets first, up to ``limit``), so each break fails a different set."""
-    return functions_called(gold, {t.name or "": t for t in project_source_modules(gold)}, limit)
+    return functions_called(gold, {t.name: t for t in project_source_modules(gold)}, limit)
 
 
-def library_functions(gold: GoldRecord, limit: int, origin: str) -> list[Target]:
+def library_functions(gold: GoldRecord, limit: int, origin: str) -> list[ModuleTarget]:
     """Functions of standard-library (``origin="stdlib"``) or installed (``"site-packages"``) source modules
     that the repository's code calls directly, pytest does not call, and only some gold tests reach."""
-    modules: dict[str, Target] = {}
+    modules: dict[str, ModuleTarget] = {}
     footprint = gold.footprint
     # Of a module pytest loads too, only functions nothing outside the repository called: stubbing one fails
     # the tests that call it and leaves pytest's own work alone.
@@ -262,7 +260,7 @@ def library_functions(gold: GoldRecord, limit: int, origin: str) -> list[Target]
         # datetime calls _strptime for it). Private pure-Python modules count; start-up modules do not.
         if origin == "stdlib" and m.origin == "stdlib" and (m.file or "").startswith("/usr/lib/python3"):
             if _top(m.name) not in STARTUP_MODULES and not m.name.startswith("encodings"):
-                modules[m.name] = Target(kind="module", name=m.name, path=m.file)
+                modules[m.name] = ModuleTarget(name=m.name, path=m.file)
         elif origin == "site-packages" and _third_party(m):
             modules[m.name] = _installed_module(m)
     spared = set(footprint.probe.harness_functions) if footprint is not None else set()
@@ -273,7 +271,7 @@ def _is_test_toolchain(distribution: str) -> bool:
     return distribution.lower() in ("pytest", "pluggy") or distribution.lower().startswith("pytest-")
 
 
-def toolchain_functions(gold: GoldRecord, limit: int) -> list[Target]:
+def toolchain_functions(gold: GoldRecord, limit: int) -> list[ModuleTarget]:
     """Functions of pytest and its plugins (``pytest.raises``, ``MonkeyPatch.setattr``, a plugin's helper) that
     the tests call directly and nothing outside the repository called."""
     footprint = gold.footprint
@@ -291,8 +289,8 @@ def toolchain_functions(gold: GoldRecord, limit: int) -> list[Target]:
 
 
 def functions_called(
-    gold: GoldRecord, modules: dict[str, Target], limit: int, spared: set[str] | frozenset[str] = frozenset()
-) -> list[Target]:
+    gold: GoldRecord, modules: dict[str, ModuleTarget], limit: int, spared: set[str] | frozenset[str] = frozenset()
+) -> list[ModuleTarget]:
     """A target (the module's, with the function as ``attribute``) per distinct set of calling tests, less
     the ``spared`` functions."""
     footprint = gold.footprint

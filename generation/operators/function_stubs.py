@@ -12,7 +12,7 @@ import shlex
 from typing import Literal
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import BreakStep, FaultOperator, Target, run
+from cligym.generation.operators.base import BreakStep, FaultOperator, ModuleTarget, run
 
 FUNCTION_TARGETS = 40
 
@@ -32,19 +32,19 @@ _STUB_SCRIPT = (
 )
 
 
-def stub_function(target: Target, error: str, into: Literal["bytecode", "source"]) -> BreakStep:
+def stub_function(target: ModuleTarget, error: str, into: Literal["bytecode", "source"]) -> BreakStep:
     """``target.attribute`` of module ``target.name`` raising ``error``, in its bytecode or its source."""
-    arguments = " ".join(shlex.quote(a) for a in (target.name or "", target.attribute or "", error, into))
+    arguments = " ".join(shlex.quote(a) for a in (target.name, target.function(), error, into))
     return run(f'python -c "{_STUB_SCRIPT}" {arguments}')
 
 
-def startup_stub_line(target: Target, error: str) -> str:
+def startup_stub_line(target: ModuleTarget, error: str) -> str:
     """A ``.pth`` line rebinding the function at interpreter start-up, wherever a loaded module holds it (a
     package re-exporting it bound the original while the module was imported). The code runs in a namespace
     of its own: site's ``exec`` of a ``.pth`` line hides its names from nested scopes. When the module cannot
     be imported yet (the project's own path entry comes from a ``.pth`` file read later), the rebinding
     waits on ``sys.meta_path`` until the module is first imported."""
-    owner, _, name = (target.attribute or "").rpartition(".")
+    owner, _, name = target.function().rpartition(".")
     code = "\n".join(
         [
             "import importlib, importlib.util, sys",
@@ -80,21 +80,21 @@ def startup_stub_line(target: Target, error: str) -> str:
     return f"import sys; exec({code!r}, {{}})"
 
 
-def tests_calling_function(gold: GoldRecord, target: Target) -> frozenset[str] | None:
+def tests_calling_function(gold: GoldRecord, target: ModuleTarget) -> frozenset[str] | None:
     """The gold tests that call the function a target names (None: the record has no per-test probe)."""
     footprint = gold.footprint
     return None if footprint is None else footprint.tests_using("functions", f"{target.name}:{target.attribute}")
 
 
-class FunctionStubFault(FaultOperator):
+class FunctionStubFault(FaultOperator[ModuleTarget]):
     """An operator aimed at one function: the tests expected to fail are those that call it."""
 
-    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+    def expected_failures(self, gold: GoldRecord, target: ModuleTarget) -> frozenset[str] | None:
         return tests_calling_function(gold, target)
 
 
 class SourcePatchStub(FunctionStubFault):
     """The stub written into the module's source: a local patch left in a library someone else installed."""
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+    def break_steps(self, target: ModuleTarget, rng: random.Random) -> list[BreakStep]:
         return [stub_function(target, rng.choice(STUB_ERRORS), into="source")]

@@ -6,7 +6,7 @@ import random
 import shlex
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
+from cligym.generation.operators.base import BreakStep, Category, ExecutableTarget, FaultOperator, register, run
 from cligym.generation.operators.footprint_targets import console_scripts, python3_by_name
 
 # A Python with nothing installed in it: it starts, then cannot import the project.
@@ -29,21 +29,21 @@ def bare_env(rng: random.Random) -> str:
     return rng.choice(BARE_ENVS)
 
 
-def rewrite_script(target: Target) -> list[str]:
-    return [f'python -c "{WRITE_SCRIPT}" {shlex.quote(target.path or "")}']
+def rewrite_script(target: ExecutableTarget) -> list[str]:
+    return [f'python -c "{WRITE_SCRIPT}" {shlex.quote(target.path)}']
 
 
 @register
-class ConsoleScriptWrongInterpreter(FaultOperator):
+class ConsoleScriptWrongInterpreter(FaultOperator[ExecutableTarget]):
     name = "console-script-wrong-interpreter"
     category = Category.INTERPRETER
     description = "Point the shebang of a console script the tests run at an interpreter without the project"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[ExecutableTarget]:
         return console_scripts(gold)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        env, path = bare_env(rng), shlex.quote(target.path or "")
+    def break_steps(self, target: ExecutableTarget, rng: random.Random) -> list[BreakStep]:
+        env, path = bare_env(rng), shlex.quote(target.path)
         return [
             run(
                 f"head -1 {path} | grep -q '^#!.*python' && python -m venv --without-pip {env} "
@@ -51,36 +51,36 @@ class ConsoleScriptWrongInterpreter(FaultOperator):
             )
         ]
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: ExecutableTarget) -> list[str]:
         return rewrite_script(target)
 
 
 @register
-class ConsoleScriptRemoved(FaultOperator):
+class ConsoleScriptRemoved(FaultOperator[ExecutableTarget]):
     name = "console-script-removed"
     category = Category.INTERPRETER
     description = "Delete a console script the tests run (its distribution stays installed)"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[ExecutableTarget]:
         return console_scripts(gold)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        return [run(f"rm {shlex.quote(target.path or '')}")]
+    def break_steps(self, target: ExecutableTarget, rng: random.Random) -> list[BreakStep]:
+        return [run(f"rm {shlex.quote(target.path)}")]
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: ExecutableTarget) -> list[str]:
         return rewrite_script(target)
 
 
 @register
-class Python3ShadowedOnPath(FaultOperator):
+class Python3ShadowedOnPath(FaultOperator[ExecutableTarget]):
     name = "python3-shadowed-on-path"
     category = Category.INTERPRETER
     description = "Put a python3 without the project's packages earlier on PATH than the system one"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
-        return [t for t in python3_by_name(gold) if not (t.path or "").startswith("/usr/local/bin/")]
+    def targets(self, gold: GoldRecord) -> list[ExecutableTarget]:
+        return [t for t in python3_by_name(gold) if not t.path.startswith("/usr/local/bin/")]
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+    def break_steps(self, target: ExecutableTarget, rng: random.Random) -> list[BreakStep]:
         env = bare_env(rng)
         return [
             run(
@@ -91,5 +91,5 @@ class Python3ShadowedOnPath(FaultOperator):
             )
         ]
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: ExecutableTarget) -> list[str]:
         return ["rm -f /usr/local/bin/python3"]

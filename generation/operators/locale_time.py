@@ -9,8 +9,10 @@ from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import (
     BreakStep,
     Category,
+    EnvVarTarget,
     FaultOperator,
-    Target,
+    FileTarget,
+    ModuleTarget,
     env,
     register,
     run,
@@ -40,78 +42,78 @@ OTHER_ZONES = ["Asia/Tokyo", "Etc/UTC", "Australia/Sydney", "America/Los_Angeles
 
 
 @register
-class ZoneinfoFileRemoved(FaultOperator):
+class ZoneinfoFileRemoved(FaultOperator[FileTarget]):
     name = "zoneinfo-file-removed"
     category = Category.LOCALE_TIME
     # Code that tries a zone in several places (search paths, a bundled copy) catches the missing file.
     raises = "FileNotFoundError"
     description = "Delete the time-zone data file of a zone the tests convert to"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[FileTarget]:
         return zoneinfo_files(gold)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        return [run(f"rm -f {shlex.quote(target.path or '')}")]
+    def break_steps(self, target: FileTarget, rng: random.Random) -> list[BreakStep]:
+        return [run(f"rm -f {shlex.quote(target.path)}")]
 
-    def repair_commands(self, target: Target) -> list[str]:
-        return reinstall(target.debian_package or "tzdata")
+    def repair_commands(self, target: FileTarget) -> list[str]:
+        return reinstall(target.owner())
 
 
 @register
-class ZoneinfoFileCorrupted(FaultOperator):
+class ZoneinfoFileCorrupted(FaultOperator[FileTarget]):
     name = "zoneinfo-file-corrupted"
     category = Category.LOCALE_TIME
     raises = "ValueError"
     description = "Overwrite the header of a time-zone data file the tests read"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[FileTarget]:
         return zoneinfo_files(gold)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        path = shlex.quote(target.path or "")
+    def break_steps(self, target: FileTarget, rng: random.Random) -> list[BreakStep]:
+        path = shlex.quote(target.path)
         length = rng.choice([4, 20, 44])
         return [run(f"dd if=/dev/zero of={path} bs=1 count={length} conv=notrunc status=none")]
 
-    def repair_commands(self, target: Target) -> list[str]:
-        return reinstall(target.debian_package or "tzdata")
+    def repair_commands(self, target: FileTarget) -> list[str]:
+        return reinstall(target.owner())
 
 
 @register
-class ZoneinfoSwapped(FaultOperator):
+class ZoneinfoSwapped(FaultOperator[FileTarget]):
     name = "zoneinfo-swapped"
     category = Category.LOCALE_TIME
     description = "Replace the data of a time zone the tests use with another zone's rules"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[FileTarget]:
         return zoneinfo_files(gold)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        path = target.path or ""
+    def break_steps(self, target: FileTarget, rng: random.Random) -> list[BreakStep]:
+        path = target.path
         other = rng.choice([zone for zone in OTHER_ZONES if not path.endswith(zone)])
         # A copy, not a link: the file looks like a normal zone file and parses fine.
         return [run(f"cp --remove-destination /usr/share/zoneinfo/{other} {shlex.quote(path)}")]
 
-    def repair_commands(self, target: Target) -> list[str]:
-        return reinstall(target.debian_package or "tzdata")
+    def repair_commands(self, target: FileTarget) -> list[str]:
+        return reinstall(target.owner())
 
 
 @register
-class CodecModuleRemoved(FaultOperator):
+class CodecModuleRemoved(FaultOperator[ModuleTarget]):
     name = "codec-module-removed"
     category = Category.LOCALE_TIME
     description = "Delete a text codec of the standard library that the tests encode or decode with"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[ModuleTarget]:
         return stdlib_codecs(gold)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        path = shlex.quote(target.path or "")
-        module = (target.name or "").rsplit(".", 1)[-1]
+    def break_steps(self, target: ModuleTarget, rng: random.Random) -> list[BreakStep]:
+        path = shlex.quote(target.file())
+        module = target.name.rsplit(".", 1)[-1]
         return [run(f"rm -f {path} $(dirname {path})/__pycache__/{module}.*pyc")]
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: ModuleTarget) -> list[str]:
         # dpkg still knows which package shipped the deleted file.
-        path = shlex.quote(target.path or "")
+        path = shlex.quote(target.file())
         return ["apt-get update", f"apt-get install -y --reinstall $(dpkg -S {path} | cut -d: -f1)"]
 
 
@@ -120,21 +122,21 @@ TZ_HOOK_NAMES = ["zz_timezone.pth", "00-site-tz.pth", "_tz_defaults.pth"]
 
 
 @register
-class LocaleNotGenerated(FaultOperator):
+class LocaleNotGenerated(FaultOperator[EnvVarTarget]):
     name = "locale-not-generated"
     category = Category.LOCALE_TIME
     description = "Select a locale in the image's environment that was never generated"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
-        return [Target(kind="env_var", name="LC_ALL")]
+    def targets(self, gold: GoldRecord) -> list[EnvVarTarget]:
+        return [EnvVarTarget(name="LC_ALL")]
 
-    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+    def expected_failures(self, gold: GoldRecord, target: EnvVarTarget) -> frozenset[str] | None:
         return tests_calling(gold, LOCALE_FUNCTIONS)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+    def break_steps(self, target: EnvVarTarget, rng: random.Random) -> list[BreakStep]:
         return [env("LC_ALL", rng.choice(MISSING_LOCALES))]
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: EnvVarTarget) -> list[str]:
         # The variable stays set in the image: what makes it work is generating the locale it names.
         return [
             "apt-get update",
@@ -145,41 +147,41 @@ class LocaleNotGenerated(FaultOperator):
 
 
 @register
-class LocaltimeWrongZone(FaultOperator):
+class LocaltimeWrongZone(FaultOperator[FileTarget]):
     name = "localtime-wrong-zone"
     category = Category.LOCALE_TIME
     description = "Point the system's local time zone at another zone"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[FileTarget]:
         return probed_file(gold, "/etc/localtime")
 
-    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+    def expected_failures(self, gold: GoldRecord, target: FileTarget) -> frozenset[str] | None:
         return tests_calling(gold, LOCAL_TIME_FUNCTIONS)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+    def break_steps(self, target: FileTarget, rng: random.Random) -> list[BreakStep]:
         zone = rng.choice(["Pacific/Kiritimati", "Asia/Kathmandu", "America/St_Johns"])
         return [run(f"test -e /usr/share/zoneinfo/{zone} && ln -sf /usr/share/zoneinfo/{zone} /etc/localtime")]
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: FileTarget) -> list[str]:
         return ["ln -sf /usr/share/zoneinfo/Etc/UTC /etc/localtime"]
 
 
 @register
-class TimezoneSetAtStartup(FaultOperator):
+class TimezoneSetAtStartup(FaultOperator[FileTarget]):
     name = "timezone-set-at-startup"
     category = Category.LOCALE_TIME
     description = "A .pth start-up hook moves every Python process to another time zone"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[FileTarget]:
         return probed_file(gold, "/etc/localtime")
 
-    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+    def expected_failures(self, gold: GoldRecord, target: FileTarget) -> frozenset[str] | None:
         return tests_calling(gold, LOCAL_TIME_FUNCTIONS)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+    def break_steps(self, target: FileTarget, rng: random.Random) -> list[BreakStep]:
         zone = rng.choice(["Asia/Tokyo", "America/Caracas", "Australia/Adelaide"])
         line = f"import os, time; os.environ['TZ'] = '{zone}'; time.tzset()"
         return [pth_hook(line, rng.choice(TZ_HOOK_NAMES))]
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: FileTarget) -> list[str]:
         return [remove_pth_files(TZ_HOOK_NAMES)]

@@ -11,7 +11,7 @@ import re
 import shlex
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, env, register, run
+from cligym.generation.operators.base import BreakStep, Category, FaultOperator, NodePackageTarget, env, register, run
 
 _PACKAGE_DIR = re.compile(r"^(?P<dir>.*/node_modules/(?:@[^/]+/)?[^/]+)/(?P<rest>.+)$")
 PRELOAD_FILES = ["/etc/nodejs/preload.js", "/usr/local/lib/node/site-init.js"]
@@ -41,29 +41,29 @@ def _reinstall(gold_repo: str, directory: str) -> list[str]:
     return [f"rm -rf {shlex.quote(directory)}", f"cd {shlex.quote(gold_repo)} && npm install --no-audit --no-fund"]
 
 
-def package_targets(gold: GoldRecord) -> list[Target]:
-    """One target a loaded package (``attribute``: the repository, where npm reinstalls it)."""
+def package_targets(gold: GoldRecord) -> list[NodePackageTarget]:
+    """One target a loaded package (``project``: the repository, where npm reinstalls it)."""
     return [
-        Target(kind="file", path=directory, name=_package_name(directory), attribute=gold.repo_path)
+        NodePackageTarget(path=directory, package=_package_name(directory), project=gold.repo_path)
         for directory in loaded_packages(gold)
     ]
 
 
-class _PackageFault(FaultOperator):
+class _PackageFault(FaultOperator[NodePackageTarget]):
     category = Category.NODE_PACKAGE
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[NodePackageTarget]:
         return package_targets(gold)
 
-    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+    def expected_failures(self, gold: GoldRecord, target: NodePackageTarget) -> frozenset[str] | None:
         footprint = gold.footprint
         if footprint is None:
             return None
-        files = loaded_packages(gold).get(target.path or "", [])
+        files = loaded_packages(gold).get(target.path, [])
         return frozenset().union(*(footprint.tests_using("files", path) for path in files))
 
-    def repair_commands(self, target: Target) -> list[str]:
-        return _reinstall(target.attribute or "/repo", target.path or "")
+    def repair_commands(self, target: NodePackageTarget) -> list[str]:
+        return _reinstall(target.project, target.path)
 
 
 @register
@@ -71,8 +71,8 @@ class NodeModuleRemoved(_PackageFault):
     name = "node-module-removed"
     description = "Delete an installed Node.js package the tests load from node_modules"
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        return [run(f"rm -rf {shlex.quote(target.path or '')}")]
+    def break_steps(self, target: NodePackageTarget, rng: random.Random) -> list[BreakStep]:
+        return [run(f"rm -rf {shlex.quote(target.path)}")]
 
 
 @register
@@ -80,7 +80,7 @@ class NodeModuleEntryMissing(_PackageFault):
     name = "node-module-entry-missing"
     description = "Point an installed Node.js package's main entry at a file that does not exist"
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+    def break_steps(self, target: NodePackageTarget, rng: random.Random) -> list[BreakStep]:
         missing = rng.choice(["lib/index.js", "dist/main.js", "build/index.cjs"])
         manifest = f"{target.path}/package.json"
         script = (
@@ -95,8 +95,8 @@ class NodeModuleFilesEmptied(_PackageFault):
     name = "node-module-files-emptied"
     description = "Empty the JavaScript files of an installed Node.js package the tests load"
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        directory = shlex.quote(target.path or "")
+    def break_steps(self, target: NodePackageTarget, rng: random.Random) -> list[BreakStep]:
+        directory = shlex.quote(target.path)
         return [
             run(
                 f"find {directory} -name '*.js' -not -path '*/node_modules/*/node_modules/*' -exec truncate -s 0 {{}} +"
@@ -105,25 +105,25 @@ class NodeModuleFilesEmptied(_PackageFault):
 
 
 @register
-class NodePreloadHidesModule(FaultOperator):
+class NodePreloadHidesModule(FaultOperator[NodePackageTarget]):
     name = "node-preload-hides-module"
     category = Category.PROCESS_ENVIRONMENT
     description = "NODE_OPTIONS preloads a script that makes one installed package unresolvable"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[NodePackageTarget]:
         node = any(posixpath.basename(f.path) in ("node", "nodejs") for f in gold.probe.executables)
         if not node:
             return []
         return [
-            Target(kind="file", path=d, name=_package_name(d), attribute=gold.repo_path) for d in loaded_packages(gold)
+            NodePackageTarget(path=d, package=_package_name(d), project=gold.repo_path) for d in loaded_packages(gold)
         ]
 
-    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+    def expected_failures(self, gold: GoldRecord, target: NodePackageTarget) -> frozenset[str] | None:
         return NodeModuleRemoved().expected_failures(gold, target)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+    def break_steps(self, target: NodePackageTarget, rng: random.Random) -> list[BreakStep]:
         preload = rng.choice(PRELOAD_FILES)
-        hidden = json.dumps(target.name or "")
+        hidden = json.dumps(target.package)
         # One line: it is written by a RUN instruction.
         script = (
             "const Module = require('module'); const resolve = Module._resolveFilename; "
@@ -137,6 +137,6 @@ class NodePreloadHidesModule(FaultOperator):
             env("NODE_OPTIONS", f"--require={preload}"),
         ]
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: NodePackageTarget) -> list[str]:
         # NODE_OPTIONS stays set in the image: the preload it names is emptied.
         return [f"for f in {' '.join(PRELOAD_FILES)}; do [ -f $f ] && : > $f; done; true"]

@@ -6,7 +6,13 @@ import re
 from pathlib import PurePosixPath
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import Target
+from cligym.generation.operators.base import (
+    EnvVarTarget,
+    ExecutableTarget,
+    FileTarget,
+    ModuleTarget,
+    SharedLibraryTarget,
+)
 
 # Libraries that the shell, the interpreter, apt and dpkg need: breaking them leaves no way to repair.
 REPAIR_CRITICAL_PACKAGES = {
@@ -53,10 +59,10 @@ TEST_INFRASTRUCTURE = {"pytest", "pluggy", "iniconfig", "packaging", "pygments",
 SONAME = re.compile(r"^(?P<soname>.+\.so\.\d+)(\.\d+)*$")
 
 
-def breakable_libraries(gold: GoldRecord) -> list[Target]:
+def breakable_libraries(gold: GoldRecord) -> list[SharedLibraryTarget]:
     """Probed shared libraries owned by a Debian package that repair tools do not need."""
     return [
-        Target(kind="shared_library", path=lib.path, debian_package=lib.package)
+        SharedLibraryTarget(path=lib.path, debian_package=lib.package)
         for lib in gold.probe.shared_libraries
         if lib.package and lib.package not in REPAIR_CRITICAL_PACKAGES and not lib.path.startswith(gold.repo_path)
     ]
@@ -70,9 +76,17 @@ def soname_link(path: str) -> str | None:
     return str(PurePosixPath(path).with_name(match["soname"]))
 
 
-def imported_distributions(gold: GoldRecord) -> list[Target]:
+def required_soname_link(target: SharedLibraryTarget) -> str:
+    """The soname link of a library its operator chose for having one."""
+    link = soname_link(target.path)
+    if link is None:
+        raise ValueError(f"{target.path}: no soname link names it")
+    return link
+
+
+def imported_distributions(gold: GoldRecord) -> list[ModuleTarget]:
     """Top-level modules from site-packages distributions the tests import (not the test harness)."""
-    targets: dict[str, Target] = {}
+    targets: dict[str, ModuleTarget] = {}
     for module in gold.probe.modules:
         if module.origin != "site-packages" or not module.distribution or not module.file:
             continue
@@ -80,8 +94,7 @@ def imported_distributions(gold: GoldRecord) -> list[Target]:
             continue
         if "." in module.name or module.name in targets:
             continue
-        targets[module.name] = Target(
-            kind="module",
+        targets[module.name] = ModuleTarget(
             name=module.name,
             path=module.file,
             distribution=module.distribution,
@@ -90,7 +103,7 @@ def imported_distributions(gold: GoldRecord) -> list[Target]:
     return list(targets.values())
 
 
-def imported_stdlib_modules(gold: GoldRecord) -> list[Target]:
+def imported_stdlib_modules(gold: GoldRecord) -> list[ModuleTarget]:
     """Top-level standard-library modules with a file that the project's own code or tests import."""
     interesting = {
         "sqlite3",
@@ -121,26 +134,26 @@ def imported_stdlib_modules(gold: GoldRecord) -> list[Target]:
         "platform",
     }
     return [
-        Target(kind="module", name=module.name, path=module.file)
+        ModuleTarget(name=module.name, path=module.file)
         for module in gold.probe.modules
         if module.origin == "stdlib" and module.name in interesting and module.file
     ]
 
 
-def packaged_files(gold: GoldRecord) -> list[Target]:
+def packaged_files(gold: GoldRecord) -> list[FileTarget]:
     """Probed data and configuration files that a Debian package installs."""
     return [
-        Target(kind="file", path=file.path, debian_package=file.package)
+        FileTarget(path=file.path, debian_package=file.package)
         for file in gold.probe.files
         if file.package and not file.path.startswith(("/etc/ld.so", "/usr/lib/locale/"))
     ]
 
 
-def packaged_executables(gold: GoldRecord) -> list[Target]:
+def packaged_executables(gold: GoldRecord) -> list[ExecutableTarget]:
     """Probed programs that a Debian package installs, other than the shell and the interpreter."""
     core = {"sh", "bash", "dash", "python", "python3", "python3.11", "env"}
     return [
-        Target(kind="executable", path=exe.path, debian_package=exe.package)
+        ExecutableTarget(path=exe.path, debian_package=exe.package)
         for exe in gold.probe.executables
         if exe.package and PurePosixPath(exe.path).name not in core
     ]
@@ -161,37 +174,37 @@ TOOLCHAIN_PROGRAMS = re.compile(
 HTTP_CLIENT_MODULES = ("urllib.request", "http.client", "requests", "httpx", "urllib3", "aiohttp")
 
 
-def project_env_vars(gold: GoldRecord) -> list[Target]:
+def project_env_vars(gold: GoldRecord) -> list[EnvVarTarget]:
     """Variables the tests read that are the project's own (not the shell's, Python's or pytest's)."""
     return [
-        Target(kind="env_var", name=name)
+        EnvVarTarget(name=name)
         for name in gold.probe.env_vars
         if name not in COMMON_ENV_VARS and not name.startswith(COMMON_ENV_PREFIXES)
     ]
 
 
-def zoneinfo_files(gold: GoldRecord) -> list[Target]:
-    return [t for t in packaged_files_any(gold) if (t.path or "").startswith("/usr/share/zoneinfo/")]
+def zoneinfo_files(gold: GoldRecord) -> list[FileTarget]:
+    return [t for t in packaged_files_any(gold) if t.path.startswith("/usr/share/zoneinfo/")]
 
 
-def packaged_files_any(gold: GoldRecord) -> list[Target]:
+def packaged_files_any(gold: GoldRecord) -> list[FileTarget]:
     """Every probed file with a Debian owner (packaged_files leaves out loader and locale files)."""
-    return [Target(kind="file", path=f.path, debian_package=f.package) for f in gold.probe.files if f.package]
+    return [FileTarget(path=f.path, debian_package=f.package) for f in gold.probe.files if f.package]
 
 
-def probed_file(gold: GoldRecord, *paths: str) -> list[Target]:
+def probed_file(gold: GoldRecord, *paths: str) -> list[FileTarget]:
     """The first of ``paths`` the tests opened, as a target (empty when they opened none of them)."""
     opened = {f.path: f.package for f in gold.probe.files}
     for path in paths:
         if path in opened:
-            return [Target(kind="file", path=path, debian_package=opened[path])]
+            return [FileTarget(path=path, debian_package=opened[path])]
     return []
 
 
-def stdlib_codecs(gold: GoldRecord) -> list[Target]:
+def stdlib_codecs(gold: GoldRecord) -> list[ModuleTarget]:
     """Codec modules of a dpkg-managed standard library that the tests load, other than the start-up ones."""
     return [
-        Target(kind="module", name=m.name, path=m.file)
+        ModuleTarget(name=m.name, path=m.file)
         for m in gold.probe.modules
         if m.origin == "stdlib"
         and m.name.startswith("encodings.")
@@ -200,41 +213,40 @@ def stdlib_codecs(gold: GoldRecord) -> list[Target]:
     ]
 
 
-def http_client_modules(gold: GoldRecord) -> list[Target]:
+def http_client_modules(gold: GoldRecord) -> list[ModuleTarget]:
     names = {m.name for m in gold.probe.modules}
-    return [Target(kind="module", name=name) for name in HTTP_CLIENT_MODULES if name in names][:1]
+    return [ModuleTarget(name=name) for name in HTTP_CLIENT_MODULES if name in names][:1]
 
 
-def toolchain_programs(gold: GoldRecord) -> list[Target]:
+def toolchain_programs(gold: GoldRecord) -> list[ExecutableTarget]:
     """Compilers, assemblers and linkers the tests ran (a test suite that builds extensions)."""
-    return [t for t in packaged_executables(gold) if TOOLCHAIN_PROGRAMS.match(PurePosixPath(t.path or "").name)]
+    return [t for t in packaged_executables(gold) if TOOLCHAIN_PROGRAMS.match(PurePosixPath(t.path).name)]
 
 
-def python_headers(gold: GoldRecord) -> list[Target]:
+def python_headers(gold: GoldRecord) -> list[FileTarget]:
     return [
-        Target(kind="file", path=f.path, debian_package=f.package)
+        FileTarget(path=f.path, debian_package=f.package)
         for f in gold.probe.files
         if f.package and f.path.endswith("/Python.h")
     ]
 
 
-def extension_modules(gold: GoldRecord) -> list[Target]:
+def extension_modules(gold: GoldRecord) -> list[SharedLibraryTarget]:
     """Compiled Python extension modules the tests load, with who can reinstall them (dpkg or pip)."""
     by_file = {m.file: m for m in gold.probe.modules if m.file}
-    targets = []
+    targets: list[SharedLibraryTarget] = []
     for lib in gold.probe.shared_libraries:
         name = PurePosixPath(lib.path).name
         if ".cpython-" not in name or lib.path.startswith(gold.repo_path):
             continue
         module = by_file.get(lib.path)
         if lib.package and lib.package not in REPAIR_CRITICAL_PACKAGES:
-            targets.append(Target(kind="shared_library", path=lib.path, debian_package=lib.package))
+            targets.append(SharedLibraryTarget(path=lib.path, debian_package=lib.package))
         elif module and module.distribution and module.distribution_version:
             if module.distribution.lower() in TEST_INFRASTRUCTURE:
                 continue
             targets.append(
-                Target(
-                    kind="shared_library",
+                SharedLibraryTarget(
                     path=lib.path,
                     name=module.name,
                     distribution=module.distribution,

@@ -11,7 +11,7 @@ import shlex
 from pathlib import PurePosixPath
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
+from cligym.generation.operators.base import BreakStep, Category, FaultOperator, ModuleTarget, register, run
 from cligym.generation.operators.footprint_targets import (
     library_functions,
     site_source_modules,
@@ -39,105 +39,105 @@ def bytecode_of(path: str) -> str:
 
 
 @register
-class StdlibModuleSyntaxError(FaultOperator):
+class StdlibModuleSyntaxError(FaultOperator[ModuleTarget]):
     name = "stdlib-module-syntax-error"
     category = Category.PYTHON_STDLIB
     raises = "SyntaxError"
     description = "Leave a half-finished edit in a standard-library module the tests import"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[ModuleTarget]:
         return stdlib_source_modules(gold)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        path = shlex.quote(target.path or "")
+    def break_steps(self, target: ModuleTarget, rng: random.Random) -> list[BreakStep]:
+        path = shlex.quote(target.file())
         line = shlex.quote(rng.choice(SYNTAX_DAMAGE))
-        return [run(f"printf '%s\\n' {line} >> {path} && rm -f {bytecode_of(target.path or '')}")]
+        return [run(f"printf '%s\\n' {line} >> {path} && rm -f {bytecode_of(target.file())}")]
 
-    def repair_commands(self, target: Target) -> list[str]:
-        return reinstall_file_owner(target.path or "")
+    def repair_commands(self, target: ModuleTarget) -> list[str]:
+        return reinstall_file_owner(target.file())
 
 
 @register
-class StdlibModuleEmptied(FaultOperator):
+class StdlibModuleEmptied(FaultOperator[ModuleTarget]):
     name = "stdlib-module-emptied"
     category = Category.PYTHON_STDLIB
     raises = "AttributeError"
     description = "Empty a standard-library module the tests use, so it imports but defines nothing"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[ModuleTarget]:
         return stdlib_source_modules(gold)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        return [run(f": > {shlex.quote(target.path or '')} && rm -f {bytecode_of(target.path or '')}")]
+    def break_steps(self, target: ModuleTarget, rng: random.Random) -> list[BreakStep]:
+        return [run(f": > {shlex.quote(target.file())} && rm -f {bytecode_of(target.file())}")]
 
-    def repair_commands(self, target: Target) -> list[str]:
-        return reinstall_file_owner(target.path or "")
+    def repair_commands(self, target: ModuleTarget) -> list[str]:
+        return reinstall_file_owner(target.file())
 
 
 @register
-class StdlibModuleDeleted(FaultOperator):
+class StdlibModuleDeleted(FaultOperator[ModuleTarget]):
     name = "stdlib-module-deleted"
     category = Category.PYTHON_STDLIB
     raises = "ImportError"
     description = "Delete a standard-library module the tests import"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
-        return [t for t in stdlib_source_modules(gold) if not (t.path or "").endswith("__init__.py")]
+    def targets(self, gold: GoldRecord) -> list[ModuleTarget]:
+        return [t for t in stdlib_source_modules(gold) if not t.file().endswith("__init__.py")]
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        return [run(f"rm -f {shlex.quote(target.path or '')} {bytecode_of(target.path or '')}")]
+    def break_steps(self, target: ModuleTarget, rng: random.Random) -> list[BreakStep]:
+        return [run(f"rm -f {shlex.quote(target.file())} {bytecode_of(target.file())}")]
 
-    def repair_commands(self, target: Target) -> list[str]:
-        return reinstall_file_owner(target.path or "")
+    def repair_commands(self, target: ModuleTarget) -> list[str]:
+        return reinstall_file_owner(target.file())
 
 
 @register
-class StrayModuleInWorkdir(FaultOperator):
+class StrayModuleInWorkdir(FaultOperator[ModuleTarget]):
     name = "stray-module-in-workdir"
     category = Category.PYTHON_STDLIB
     raises = "AttributeError"
     description = "Leave a file named like a standard-library module in the directory the tests run from"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[ModuleTarget]:
         # `python -m pytest` puts the working directory first on sys.path: a stray csv.py there wins.
         if " -m pytest" not in gold.base_test_command:
             return []
-        return [t for t in stdlib_source_modules(gold) if "." not in (t.name or ".")]
+        return [t for t in stdlib_source_modules(gold) if "." not in t.name]
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+    def break_steps(self, target: ModuleTarget, rng: random.Random) -> list[BreakStep]:
         body = rng.choice(["# scratch", "import sys", "DEBUG = True"])
         return [run(f"echo '{body}' > {shlex.quote(self._stray(target))}")]
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: ModuleTarget) -> list[str]:
         stray = self._stray(target)
         return [f"rm -rf {shlex.quote(stray)} {shlex.quote(str(PurePosixPath(stray).parent / '__pycache__'))}"]
 
     @staticmethod
-    def _stray(target: Target) -> str:
+    def _stray(target: ModuleTarget) -> str:
         return f"/repo/{target.name}.py"
 
 
 @register
-class ExtensionShadowsSource(FaultOperator):
+class ExtensionShadowsSource(FaultOperator[ModuleTarget]):
     name = "extension-shadows-source"
     category = Category.PYTHON_STDLIB
     raises = "ImportError"
     description = "Put a compiled extension of another module beside a module's source, where import prefers it"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[ModuleTarget]:
         return stdlib_source_modules(gold) + site_source_modules(gold)
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+    def break_steps(self, target: ModuleTarget, rng: random.Random) -> list[BreakStep]:
         donor = rng.choice(EXTENSION_DONORS)
         return [run(f"cp $(python -c 'import {donor}; print({donor}.__file__)') {self._shadow(target)}")]
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: ModuleTarget) -> list[str]:
         return [f"rm -f {self._shadow(target)}"]
 
     @staticmethod
-    def _shadow(target: Target) -> str:
+    def _shadow(target: ModuleTarget) -> str:
         # Import looks for extensions before sources, in a package directory for __init__ too.
-        source = PurePosixPath(target.path or "")
+        source = PurePosixPath(target.file())
         return str(source.with_name(source.stem)) + EXTENSION_SUFFIX
 
 
@@ -147,8 +147,8 @@ class StdlibFunctionEdited(SourcePatchStub):
     category = Category.PYTHON_STDLIB
     description = "Leave a local patch in the standard library that stubs out a function the project calls"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[ModuleTarget]:
         return library_functions(gold, FUNCTION_TARGETS, "stdlib")
 
-    def repair_commands(self, target: Target) -> list[str]:
-        return reinstall_file_owner(target.path or "")
+    def repair_commands(self, target: ModuleTarget) -> list[str]:
+        return reinstall_file_owner(target.file())

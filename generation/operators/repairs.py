@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from cligym.generation.operators.base import Target
+from cligym.generation.operators.base import ExecutableTarget, Installed, SharedLibraryTarget
 
 APT_INSTALL = "DEBIAN_FRONTEND=noninteractive apt-get install -y"
 
@@ -18,13 +18,12 @@ def reinstall_restoring_conffiles(package: str) -> list[str]:
     return ["apt-get update", f"{APT_INSTALL} --reinstall -o Dpkg::Options::=--force-confmiss {shlex.quote(package)}"]
 
 
-def pip_reinstall(target: Target) -> list[str]:
+def pip_reinstall(target: Installed) -> list[str]:
     """The distribution at the version the gold environment had."""
-    spec = shlex.quote(f"{target.distribution}=={target.version}")
-    return [f"python -m pip install --force-reinstall --no-deps {spec}"]
+    return [f"python -m pip install --force-reinstall --no-deps {shlex.quote(target.pinned())}"]
 
 
-def reinstall_owner(target: Target) -> list[str]:
+def reinstall_owner(target: SharedLibraryTarget | ExecutableTarget) -> list[str]:
     """dpkg's package when there is one, else pip's distribution."""
     if target.debian_package:
         return reinstall(target.debian_package)

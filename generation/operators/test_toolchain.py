@@ -7,7 +7,16 @@ import random
 import shlex
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import BreakStep, Category, FaultOperator, Target, register, run
+from cligym.generation.operators.base import (
+    BreakStep,
+    Category,
+    DistributionTarget,
+    FaultOperator,
+    FixtureTarget,
+    ModuleTarget,
+    register,
+    run,
+)
 from cligym.generation.operators.footprint_targets import (
     TMP_FIXTURES,
     fixture_plugins,
@@ -24,16 +33,16 @@ FALLBACK_BASETEMP = "/tmp/pytest-of-unknown"
 DIST_INFO = "$(python -c 'import importlib.metadata as m, sys; print(m.distribution(sys.argv[1])._path)' {})"
 
 
-class _PluginFault(FaultOperator):
+class _PluginFault(FaultOperator[DistributionTarget]):
     """Breaks a plugin distribution: the tests requesting its fixtures are the ones that fail."""
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[DistributionTarget]:
         return fixture_plugins(gold)
 
-    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
-        return tests_requesting_fixtures_of(gold, target.distribution or "")
+    def expected_failures(self, gold: GoldRecord, target: DistributionTarget) -> frozenset[str] | None:
+        return tests_requesting_fixtures_of(gold, target.installed_by())
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: DistributionTarget) -> list[str]:
         return pip_reinstall(target)
 
 
@@ -43,8 +52,8 @@ class PytestPluginUninstalled(_PluginFault):
     category = Category.TEST_TOOLCHAIN
     description = "Uninstall the pytest plugin that provides fixtures the tests request"
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        return [run(f"python -m pip uninstall -y {shlex.quote(target.distribution or '')}")]
+    def break_steps(self, target: DistributionTarget, rng: random.Random) -> list[BreakStep]:
+        return [run(f"python -m pip uninstall -y {shlex.quote(target.installed_by())}")]
 
 
 @register
@@ -53,8 +62,8 @@ class PytestPluginEntryPointRemoved(_PluginFault):
     category = Category.TEST_TOOLCHAIN
     description = "Remove the entry points of an installed pytest plugin, so pytest no longer loads it"
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
-        info = DIST_INFO.format(shlex.quote(target.distribution or ""))
+    def break_steps(self, target: DistributionTarget, rng: random.Random) -> list[BreakStep]:
+        info = DIST_INFO.format(shlex.quote(target.installed_by()))
         return [run(f"rm {info}/entry_points.txt")]
 
 
@@ -64,22 +73,22 @@ class PytestHelperEdited(SourcePatchStub):
     category = Category.TEST_TOOLCHAIN
     description = "Leave a local patch in pytest or a plugin that stubs out a helper the tests call"
 
-    def targets(self, gold: GoldRecord) -> list[Target]:
+    def targets(self, gold: GoldRecord) -> list[ModuleTarget]:
         return toolchain_functions(gold, FUNCTION_TARGETS)
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: ModuleTarget) -> list[str]:
         return pip_reinstall(target)
 
 
-class _BasetempFault(FaultOperator):
-    def targets(self, gold: GoldRecord) -> list[Target]:
+class _BasetempFault(FaultOperator[FixtureTarget]):
+    def targets(self, gold: GoldRecord) -> list[FixtureTarget]:
         users = tmp_fixture_users(gold)
-        return [Target(kind="fixture", name=TMP_FIXTURES[0])] if users is None or users else []
+        return [FixtureTarget(name=TMP_FIXTURES[0])] if users is None or users else []
 
-    def expected_failures(self, gold: GoldRecord, target: Target) -> frozenset[str] | None:
+    def expected_failures(self, gold: GoldRecord, target: FixtureTarget) -> frozenset[str] | None:
         return tmp_fixture_users(gold)
 
-    def repair_commands(self, target: Target) -> list[str]:
+    def repair_commands(self, target: FixtureTarget) -> list[str]:
         return [f"rm -rf {BASETEMP} {FALLBACK_BASETEMP}"]
 
 
@@ -89,7 +98,7 @@ class PytestBasetempIsAFile(_BasetempFault):
     category = Category.TEST_TOOLCHAIN
     description = "A stray file where pytest keeps the temporary directories of tmp_path"
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+    def break_steps(self, target: FixtureTarget, rng: random.Random) -> list[BreakStep]:
         content = rng.choice(["", "lock", "moved"])
         return [run(f"echo '{content}' > {BASETEMP} && echo '{content}' > {FALLBACK_BASETEMP}")]
 
@@ -100,6 +109,6 @@ class PytestBasetempForeignOwner(_BasetempFault):
     category = Category.TEST_TOOLCHAIN
     description = "pytest's temporary directory left behind by another user, which pytest refuses to use"
 
-    def break_steps(self, target: Target, rng: random.Random) -> list[BreakStep]:
+    def break_steps(self, target: FixtureTarget, rng: random.Random) -> list[BreakStep]:
         uid = rng.choice([1000, 1001, 65534])
         return [run(f"mkdir -m 700 {BASETEMP} && chown {uid}:{uid} {BASETEMP}")]

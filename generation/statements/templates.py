@@ -13,7 +13,14 @@ from pathlib import Path
 
 from cligym.configs import CONFIG_DIR
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import Category
+from cligym.generation.operators.base import (
+    Category,
+    DistributionTarget,
+    EnvVarTarget,
+    ModuleTarget,
+    NodePackageTarget,
+    PackagedPath,
+)
 from cligym.generation.task_record import Candidate, Validation
 
 TEMPLATES_DIR = CONFIG_DIR / "statements"
@@ -50,13 +57,12 @@ def leak_terms(candidate: Candidate) -> list[str]:
     """Strings a statement must not contain: the target's location and package, and the repair's specifics."""
     terms: set[str] = set()
     target = candidate.target
-    if target is not None:
-        if target.path:
-            terms.add(target.path)
-        if target.debian_package:
-            terms.add(target.debian_package)
-        if target.kind == "env_var" and target.name:
-            terms.add(target.name)
+    if isinstance(target, PackagedPath | ModuleTarget | DistributionTarget | NodePackageTarget) and target.path:
+        terms.add(target.path)
+    if isinstance(target, PackagedPath) and target.debian_package:
+        terms.add(target.debian_package)
+    if isinstance(target, EnvVarTarget):
+        terms.add(target.name)
     for command in candidate.repair_commands:
         terms.update(word for word in REPAIR_WORDS if word in command)
         terms.update(match for match in re.findall(r"/[\w.+-]+(?:/[\w.+-]+)+", command) if len(match) > 8)

@@ -15,7 +15,8 @@ from cligym.generation.inverters.catalog import (
     candidate_key,
     catalog_candidate,
 )
-from cligym.generation.operators import OPERATORS, Target
+from cligym.generation.operators import OPERATORS
+from cligym.generation.operators.base import SharedLibraryTarget
 from cligym.generation.task_record import Attempt, Candidate, RejectionName, Validation
 from tests.generation.test_operators import PROBE, TESTS, gold_with
 
@@ -123,7 +124,7 @@ def test_an_operator_that_broke_nothing_three_times_is_dropped(gold: GoldRecord)
 
 def test_a_target_that_two_candidates_missed_is_dropped(gold: GoldRecord) -> None:
     inverter = CatalogInverter(seed=0, operators=["elf-header-zeroed", "library-truncated", "library-removed"])
-    target = Target(kind="shared_library", path=LIB, debian_package="libsqlite3-0")
+    target = SharedLibraryTarget(path=LIB, debian_package="libsqlite3-0")
     missed = [catalog_candidate(gold, OPERATORS[name], target, 0) for name in ("elf-header-zeroed", "library-removed")]
     history = [judged(candidate, "breaks") for candidate in missed]
     proposed = []
@@ -142,7 +143,7 @@ def test_a_target_whose_predicted_tests_survived_its_break_is_dropped_after_one_
     # The probe saw tests use the library; removing it failed none of them (an optional import): breaking
     # it another way would miss too. An operator with no prediction (a limit every process meets) keeps its
     # second chance on the same target.
-    target = Target(kind="shared_library", path=LIB, debian_package="libsqlite3-0")
+    target = SharedLibraryTarget(path=LIB, debian_package="libsqlite3-0")
     predicted = CatalogInverter(seed=0, operators=["library-removed", "library-truncated"], combination_share=0)
     first = predicted.propose(gold, [])
     assert first is not None and first.target == target and first.expected_failures
@@ -208,12 +209,12 @@ def test_a_failing_set_with_its_share_of_tasks_stops_its_family(gold: GoldRecord
     history = [judged(first, None, [TESTS[2]])]
     while (candidate := inverter.propose(gold, history)) is not None:
         history.append(judged(candidate, "repo_untouched"))
-    later = {a.candidate.target.name for a in history[1:] if a.candidate.target}
+    later = {a.candidate.target.label() for a in history[1:] if a.candidate.target}
     # The other modules are still tried, the one whose break filled its failing set is not.
-    assert later and first.target.name not in later
+    assert later and first.target.label() not in later
     unrestricted = CatalogInverter(seed=2, operators=operators, combination_share=0, max_per_failing_set=5)
     assert any(
-        c.target is not None and c.target.name == first.target.name
+        c.target is not None and c.target.label() == first.target.label()
         for c in unrestricted._queue(gold)
         if c.inverter != first.inverter
     )

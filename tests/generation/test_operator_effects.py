@@ -18,7 +18,18 @@ from docker.errors import ImageNotFound
 
 from cligym.base_images import BaseImage
 from cligym.docker_connection import docker_client
-from cligym.generation.operators import OPERATORS, Target
+from cligym.generation.operators import OPERATORS
+from cligym.generation.operators.base import (
+    DistributionTarget,
+    EnvVarTarget,
+    ExecutableTarget,
+    FileTarget,
+    FixtureTarget,
+    ModuleTarget,
+    ResourceLimitTarget,
+    SharedLibraryTarget,
+    Target,
+)
 from cligym.image_build import build_image
 from cligym.labels import cligym_labels
 from cligym.sandbox import Sandbox
@@ -27,36 +38,32 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 LIB = "/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6"
 SITE = "/usr/local/lib/python3.11/dist-packages"
-SQLITE = Target(kind="shared_library", path=LIB, debian_package="libsqlite3-0")
-SQLITE_EXTENSION = Target(
-    kind="shared_library",
+SQLITE = SharedLibraryTarget(path=LIB, debian_package="libsqlite3-0")
+SQLITE_EXTENSION = SharedLibraryTarget(
     path="/usr/lib/python3.11/lib-dynload/_sqlite3.cpython-311-x86_64-linux-gnu.so",
     debian_package="libpython3.11-stdlib",
 )
-SPEEDUPS = Target(
-    kind="shared_library",
+SPEEDUPS = SharedLibraryTarget(
     path=f"{SITE}/markupsafe/_speedups.cpython-311-x86_64-linux-gnu.so",
     name="markupsafe._speedups",
     distribution="MarkupSafe",
     version="2.1.5",
 )
-TABULATE = Target(
-    kind="module", name="tabulate", path=f"{SITE}/tabulate/__init__.py", distribution="tabulate", version="0.9.0"
-)
-PARIS = Target(kind="file", path="/usr/share/zoneinfo/Europe/Paris", debian_package="tzdata")
-CP1252 = Target(kind="module", name="encodings.cp1252", path="/usr/lib/python3.11/encodings/cp1252.py")
-CA_BUNDLE = Target(kind="file", path="/etc/ssl/certs/ca-certificates.crt")
-BC = Target(kind="executable", path="/usr/bin/bc", debian_package="bc")
-OS_RELEASE = Target(kind="file", path="/etc/os-release", debian_package="base-files")
+TABULATE = ModuleTarget(name="tabulate", path=f"{SITE}/tabulate/__init__.py", distribution="tabulate", version="0.9.0")
+PARIS = FileTarget(path="/usr/share/zoneinfo/Europe/Paris", debian_package="tzdata")
+CP1252 = ModuleTarget(name="encodings.cp1252", path="/usr/lib/python3.11/encodings/cp1252.py")
+CA_BUNDLE = FileTarget(path="/etc/ssl/certs/ca-certificates.crt")
+BC = ExecutableTarget(path="/usr/bin/bc", debian_package="bc")
+OS_RELEASE = FileTarget(path="/etc/os-release", debian_package="base-files")
 
-CSV = Target(kind="module", name="csv", path="/usr/lib/python3.11/csv.py")
-PYTEST_MOCK = Target(
-    kind="distribution", name="pytest_mock", distribution="pytest-mock", version="3.14.0", path=f"{SITE}/pytest_mock"
+CSV = ModuleTarget(name="csv", path="/usr/lib/python3.11/csv.py")
+PYTEST_MOCK = DistributionTarget(
+    name="pytest_mock", distribution="pytest-mock", version="3.14.0", path=f"{SITE}/pytest_mock"
 )
-SIX = Target(kind="distribution", name="six", distribution="six", version="1.16.0", path=f"{SITE}/six.py")
-TABULATE_SCRIPT = Target(kind="executable", path="/usr/local/bin/tabulate", distribution="tabulate", version="0.9.0")
-LOCALTIME = Target(kind="file", path="/etc/localtime")
-TMP_PATH = Target(kind="fixture", name="tmp_path")
+SIX = DistributionTarget(name="six", distribution="six", version="1.16.0", path=f"{SITE}/six.py")
+TABULATE_SCRIPT = ExecutableTarget(path="/usr/local/bin/tabulate", distribution="tabulate", version="0.9.0")
+LOCALTIME = FileTarget(path="/etc/localtime")
+TMP_PATH = FixtureTarget(name="tmp_path")
 
 USES_CSV = "python3 -c 'import csv; csv.writer'"
 # Every public name the module's source defines exists on the imported module.
@@ -115,8 +122,8 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
         "assert datetime(2024, 1, 15, 12, tzinfo=timezone.utc).astimezone(ZoneInfo('Europe/Paris')).hour == 13\"",
     ),
     "codec-module-removed": (CP1252, "python3 -c \"'caf\\u00e9'.encode('cp1252')\""),
-    "nsswitch-hosts-broken": (Target(kind="file", path="/etc/nsswitch.conf"), FETCHES_LOCALHOST),
-    "proxy-injected-at-startup": (Target(kind="module", name="urllib.request"), FETCHES_LOCALHOST),
+    "nsswitch-hosts-broken": (FileTarget(path="/etc/nsswitch.conf"), FETCHES_LOCALHOST),
+    "proxy-injected-at-startup": (ModuleTarget(name="urllib.request"), FETCHES_LOCALHOST),
     "ca-bundle-emptied": (
         CA_BUNDLE,
         "python3 -c \"import ssl; c = ssl.create_default_context(cafile='/etc/ssl/certs/ca-certificates.crt'); "
@@ -127,15 +134,15 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
         "python3 -c \"import ssl; ssl.create_default_context(cafile='/etc/ssl/certs/ca-certificates.crt')\"",
     ),
     "compiler-removed": (
-        Target(kind="executable", path="/usr/bin/gcc", debian_package="gcc-12"),
+        ExecutableTarget(path="/usr/bin/gcc", debian_package="gcc-12"),
         "printf 'int main(void){return 0;}' > /root/t.c && gcc /root/t.c -o /root/t && /root/t",
     ),
     "compiler-link-redirected": (
-        Target(kind="executable", path="/usr/bin/gcc", debian_package="gcc"),
+        ExecutableTarget(path="/usr/bin/gcc", debian_package="gcc"),
         "printf 'int main(void){return 0;}' > /root/t.c && gcc /root/t.c -o /root/t && /root/t",
     ),
     "compiler-header-removed": (
-        Target(kind="file", path="/usr/include/python3.11/Python.h", debian_package="libpython3.11-dev"),
+        FileTarget(path="/usr/include/python3.11/Python.h", debian_package="libpython3.11-dev"),
         "printf '#include <Python.h>\\n' > /root/h.c && gcc -fsyntax-only -I/usr/include/python3.11 /root/h.c",
     ),
     "executable-removed": (BC, USES_BC),
@@ -146,15 +153,15 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
     "packaged-file-removed": (OS_RELEASE, "grep -q '^ID=debian' /etc/os-release"),
     "packaged-file-link-broken": (OS_RELEASE, "grep -q '^ID=debian' /etc/os-release"),
     "packaged-file-emptied": (OS_RELEASE, "grep -q '^ID=debian' /etc/os-release"),
-    "tmp-replaced-by-file": (Target(kind="file", path="/tmp"), "mktemp -d"),
-    "tmp-dangling-link": (Target(kind="file", path="/tmp"), "mktemp -d"),
+    "tmp-replaced-by-file": (FileTarget(path="/tmp"), "mktemp -d"),
+    "tmp-dangling-link": (FileTarget(path="/tmp"), "mktemp -d"),
     "bash-env-file-limit": (
-        Target(kind="env_var", name="BASH_ENV"),
+        EnvVarTarget(name="BASH_ENV"),
         "python3 -c \"files = [open('/dev/null') for _ in range(40)]\"",
     ),
-    "bash-env-file-size-limit": (Target(kind="env_var", name="BASH_ENV"), "head -c 100000 /dev/zero > /root/big"),
+    "bash-env-file-size-limit": (EnvVarTarget(name="BASH_ENV"), "head -c 100000 /dev/zero > /root/big"),
     "ld-preload-missing-library": (
-        Target(kind="file", path="/etc/ld.so.preload"),
+        FileTarget(path="/etc/ld.so.preload"),
         "python3 -c \"import subprocess; r = subprocess.run(['true'], capture_output=True); assert not r.stderr\"",
     ),
     "stdlib-module-syntax-error": (CSV, USES_CSV),
@@ -166,27 +173,26 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
     "dependency-module-syntax-error": (TABULATE, USES_TABULATE),
     "dependency-bytecode-poisoned": (TABULATE, f"{DEFINES_ITS_NAMES} tabulate"),
     "project-bytecode-poisoned": (
-        Target(kind="module", name="shop", path="/repo/shop/__init__.py", attribute="tax"),
+        ModuleTarget(name="shop", path="/repo/shop/__init__.py", attribute="tax"),
         "cd /repo && python3 -c 'from shop import price, tax'",
     ),
     "project-function-stale-bytecode": (
-        Target(kind="module", name="shop", path="/repo/shop/__init__.py", attribute="tax"),
+        ModuleTarget(name="shop", path="/repo/shop/__init__.py", attribute="tax"),
         "cd /repo && python3 -c 'import shop; assert shop.price() == 1 and shop.tax() == 2'",
     ),
     "project-function-patched-at-startup": (
-        Target(kind="module", name="shop", path="/repo/shop/__init__.py", attribute="tax"),
+        ModuleTarget(name="shop", path="/repo/shop/__init__.py", attribute="tax"),
         # The project's path entry comes from a .pth file read after the hook's (a legacy editable install).
         f"printf '/repo\\n' > {SITE}/zzz_shop_path.pth && cd / "
         "&& python3 -c 'import shop; assert shop.price() == 1 and shop.tax() == 2'",
     ),
     "stdlib-function-edited": (
-        Target(kind="module", name="textwrap", path="/usr/lib/python3.11/textwrap.py", attribute="TextWrapper.wrap"),
+        ModuleTarget(name="textwrap", path="/usr/lib/python3.11/textwrap.py", attribute="TextWrapper.wrap"),
         'python3 -c \'import textwrap; assert textwrap.wrap("a b") == ["a b"]\'',
     ),
     "dependency-function-edited": (TABULATE.model_copy(update={"attribute": "tabulate"}), USES_TABULATE),
     "pytest-helper-edited": (
-        Target(
-            kind="module",
+        ModuleTarget(
             name="_pytest.python_api",
             path=f"{SITE}/_pytest/python_api.py",
             attribute="raises",
@@ -202,57 +208,57 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
     "pytest-basetemp-foreign-owner": (TMP_PATH, USES_TMP_PATH),
     "console-script-wrong-interpreter": (TABULATE_SCRIPT, "echo 'a b' | tabulate"),
     "console-script-removed": (TABULATE_SCRIPT, "echo 'a b' | tabulate"),
-    "python3-shadowed-on-path": (Target(kind="executable", path="/usr/bin/python3"), USES_TABULATE),
+    "python3-shadowed-on-path": (ExecutableTarget(path="/usr/bin/python3"), USES_TABULATE),
     "open-files-limit-in-startup-hook": (
-        Target(kind="file", path="site-packages/*.pth", name="RLIMIT_NOFILE=48"),
+        ResourceLimitTarget(where="site-packages/*.pth", resource="RLIMIT_NOFILE", limit=48),
         "python3 -c \"files = [open('/dev/null') for _ in range(60)]\"",
     ),
     "address-space-limit-in-startup-hook": (
-        Target(kind="file", path="site-packages/*.pth", name=f"RLIMIT_AS={512 * 1024}"),
+        ResourceLimitTarget(where="site-packages/*.pth", resource="RLIMIT_AS", limit=512 * 1024),
         ALLOCATES_800_MB,
     ),
     "recursion-limit-in-startup-hook": (
-        Target(kind="file", path="site-packages/*.pth", name="recursionlimit=120"),
+        ResourceLimitTarget(where="site-packages/*.pth", resource="recursionlimit", limit=120),
         "python3 -c 'f = lambda n: n and f(n - 1); f(300)'",
     ),
     "address-space-limit-in-bash-env": (
-        Target(kind="env_var", name=f"BASH_ENV:RLIMIT_AS={512 * 1024}"),
+        ResourceLimitTarget(where="BASH_ENV", resource="RLIMIT_AS", limit=512 * 1024),
         ALLOCATES_800_MB,
     ),
     "locale-not-generated": (
-        Target(kind="env_var", name="LC_ALL"),
+        EnvVarTarget(name="LC_ALL"),
         "python3 -c \"import locale; locale.setlocale(locale.LC_ALL, '')\"",
     ),
     "localtime-wrong-zone": (LOCALTIME, LOCAL_TIME_IS_UTC),
     "timezone-set-at-startup": (LOCALTIME, LOCAL_TIME_IS_UTC),
     "home-is-a-file": (
-        Target(kind="file", path="/root"),
+        FileTarget(path="/root"),
         "python3 -c \"import pathlib; (pathlib.Path.home() / 'probe.txt').write_text('x')\"",
     ),
     "home-subdirectory-is-a-file": (
-        Target(kind="file", path="/root/.cache"),
+        FileTarget(path="/root/.cache"),
         "python3 -c \"import os; os.makedirs(os.path.expanduser('~/.cache/app'), exist_ok=True)\"",
     ),
     "decimal-context-at-startup": (
-        Target(kind="module", name="decimal"),
+        ModuleTarget(name="decimal"),
         'python3 -c "from decimal import Decimal; assert str(Decimal(1) / Decimal(7)) == '
         "'0.1428571428571428571428571429'\"",
     ),
     "logging-disabled-at-startup": (
-        Target(kind="fixture", name="caplog"),
+        FixtureTarget(name="caplog"),
         'mkdir -p /root/pt && printf \'import logging\\ndef test_l(caplog):\\n    logging.getLogger().warning("w")'
         "\\n    assert caplog.records\\n' > /root/pt/test_l.py && cd /root/pt && python3 -m pytest -q "
         "-p no:cacheprovider test_l.py",
     ),
     "csv-field-limit-at-startup": (
-        Target(kind="module", name="csv"),
+        ModuleTarget(name="csv"),
         "python3 -c \"import csv, io; list(csv.reader(io.StringIO('a' * 100)))\"",
     ),
-    "sitecustomize-errors": (Target(kind="executable", path="/usr/bin/python3"), 'test -z "$(python3 -c pass 2>&1)"'),
+    "sitecustomize-errors": (ExecutableTarget(path="/usr/bin/python3"), 'test -z "$(python3 -c pass 2>&1)"'),
     "user-site-shadows-module": (TABULATE, USES_TABULATE),
     "executable-shadowed-on-path": (BC, USES_BC),
     "environment-variable-overridden": (
-        Target(kind="env_var", name="INVENTORY_CURRENCY"),
+        EnvVarTarget(name="INVENTORY_CURRENCY"),
         "python3 -c \"import os; assert os.environ.get('INVENTORY_CURRENCY', 'EUR') == 'EUR'\"",
     ),
 }

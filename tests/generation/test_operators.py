@@ -11,7 +11,8 @@ import pytest
 
 from cligym.generation.gold.footprint import PerTestProbe, TestContext, TestResources
 from cligym.generation.gold.record import GoldRecord, Probe, ProbedFile, ProbedModule
-from cligym.generation.operators import OPERATORS, Category, Target
+from cligym.generation.operators import OPERATORS, Category
+from cligym.generation.operators.base import EnvVarTarget, ModuleTarget, SharedLibraryTarget
 from cligym.generation.operators.function_stubs import startup_stub_line
 from cligym.generation.operators.probe_targets import breakable_libraries, soname_link
 from cligym.generation.repo_spec import RepoSpec
@@ -244,9 +245,7 @@ def test_function_level_breaks_expect_the_tests_that_call_the_function() -> None
     assert (dependency.name, dependency.attribute, dependency.version) == ("tabulate", "tabulate", "0.9.0")
     clock = OPERATORS["timezone-set-at-startup"]
     assert clock.expected_failures(gold, clock.targets(gold)[0]) == {TESTS[0]}
-    assert OPERATORS["locale-not-generated"].expected_failures(gold, Target(kind="env_var", name="LC_ALL")) == {
-        TESTS[2]
-    }
+    assert OPERATORS["locale-not-generated"].expected_failures(gold, EnvVarTarget(name="LC_ALL")) == {TESTS[2]}
 
 
 def test_functions_pytest_loads_are_stubbed_only_where_nothing_outside_the_repository_calls_them() -> None:
@@ -313,7 +312,7 @@ def test_a_startup_patch_reaches_a_function_its_package_re_exports(tmp_path: Pat
     (package / "__init__.py").write_text("from pkg.sub import f, Box\n")
     (package / "sub.py").write_text("def f():\n    return 1\n\n\nclass Box:\n    def size(self):\n        return 2\n")
     for attribute in ("f", "Box.size"):
-        line = startup_stub_line(Target(kind="module", name="pkg.sub", attribute=attribute), "NotImplementedError")
+        line = startup_stub_line(ModuleTarget(name="pkg.sub", attribute=attribute), "NotImplementedError")
         (tmp_path / "hook.pth").write_text(line + "\n")
         call = "pkg.f()" if attribute == "f" else "pkg.Box().size()"
         check = f"import site; site.addsitedir({str(tmp_path)!r}); import pkg; {call}"
@@ -324,7 +323,7 @@ def test_a_startup_patch_reaches_a_function_its_package_re_exports(tmp_path: Pat
 
 def test_removing_a_package_fails_only_the_tests_an_unguarded_import_of_its_library_reaches() -> None:
     operator = OPERATORS["package-force-removed"]
-    target = Target(kind="shared_library", path="/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6")
+    target = SharedLibraryTarget(path="/usr/lib/x86_64-linux-gnu/libsqlite3.so.0.8.6")
     target = target.model_copy(update={"debian_package": "libsqlite3-0"})
     assert operator.expected_failures(gold_with(PROBE), target) == {TESTS[0], TESTS[1]}
     # test_a imports sqlite3 as an optional dependency (try: import sqlite3 / except ImportError): nothing fails.

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import Category, Target, env, run
+from cligym.generation.operators.base import Category, SharedLibraryTarget, env, run
 from cligym.generation.statements.templates import STYLES, StatementLeak, find_leaks, leak_terms, write_statement
 from cligym.generation.task_record import Candidate, Validation
 
@@ -19,7 +19,7 @@ CANDIDATE = Candidate(
     repo="inventory",
     category=Category.SHARED_LIBRARY,
     inverter="catalog:elf-header-zeroed",
-    target=Target(kind="shared_library", path=LIB, debian_package="libsqlite3-0"),
+    target=SharedLibraryTarget(path=LIB, debian_package="libsqlite3-0"),
     description="zeroed",
     break_steps=[run(f"dd if=/dev/zero of={LIB} bs=1 count=4 conv=notrunc")],
     repair_commands=["apt-get update", "apt-get install -y --reinstall libsqlite3-0"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cligym.generation.gold.record import GoldRecord
-from cligym.generation.operators.base import Category, Target, run
+from cligym.generation.operators.base import Category, SharedLibraryTarget, run
 from cligym.generation.statements.by_model import StatementNotWritten, write_statement_with_model
 from cligym.generation.statements.templates import StatementLeak
 from cligym.generation.task_record import Candidate, Validation
@@ -21,7 +21,7 @@ CANDIDATE = Candidate(
     repo="inventory",
     category=Category.SHARED_LIBRARY,
     inverter="agent:scripted-model",
-    target=Target(kind="shared_library", path=LIB, debian_package="libsqlite3-0"),
+    target=SharedLibraryTarget(path=LIB, debian_package="libsqlite3-0"),
     description="the sqlite soname link points at libm",
     break_steps=[run("ln -sf libm.so.6 /usr/lib/x86_64-linux-gnu/libsqlite3.so.0")],
     repair_commands=[f"ln -sf {LIB} /usr/lib/x86_64-linux-gnu/libsqlite3.so.0 && ldconfig"],
