@@ -94,7 +94,11 @@ def _expected_candidates(
             expected = operator.expected_failures(gold, target)
             if expected is not None and not expected:
                 continue  # the per-test probe saw no gold test use it: breaking it breaks nothing
-            found.append((catalog_candidate(gold, operator, target, seed, expected), expected))
+            try:
+                candidate = catalog_candidate(gold, operator, target, seed, expected)
+            except ValueError:
+                continue  # the target lacks what the break or its repair needs (an owner, a release): no oracle
+            found.append((candidate, expected))
     return found
 
 

@@ -160,6 +160,8 @@ def fixture_plugins(gold: GoldRecord) -> list[DistributionTarget]:
         module = by_name.get(provider)
         if module is None or module.origin != "site-packages" or not module.distribution:
             continue
+        if not module.distribution_version:
+            continue  # the repair reinstalls it at gold's release
         if module.distribution.lower() in TEST_INFRASTRUCTURE or not footprint.tests_using("fixtures", fixture):
             continue
         targets.setdefault(

@@ -11,8 +11,9 @@ import pytest
 
 from cligym.generation.gold.footprint import PerTestProbe, TestContext, TestResources
 from cligym.generation.gold.record import GoldRecord, Probe, ProbedFile, ProbedModule
+from cligym.generation.inverters.catalog import all_catalog_candidates
 from cligym.generation.operators import OPERATORS, Category
-from cligym.generation.operators.base import EnvVarTarget, ModuleTarget, SharedLibraryTarget
+from cligym.generation.operators.base import EnvVarTarget, FileTarget, ModuleTarget, SharedLibraryTarget
 from cligym.generation.operators.function_stubs import startup_stub_line
 from cligym.generation.operators.probe_targets import breakable_libraries, soname_link
 from cligym.generation.repo_spec import RepoSpec
@@ -333,3 +334,21 @@ def test_removing_a_package_fails_only_the_tests_an_unguarded_import_of_its_libr
         update={"per_test": per_test.model_copy(update={"import_guards": {"test_a": {"sqlite3": [["ImportError"]]}}})}
     )
     assert operator.expected_failures(gold_with(guarded), target) == frozenset()
+
+
+def test_a_target_without_what_its_repair_needs_makes_no_candidate() -> None:
+    # A probed file no Debian package owns: reinstalling its owner is no repair, so no candidate is made
+    # (the operator's own targets filter such files out; this is the catalog's guard for any that slip by).
+    removed = OPERATORS["packaged-file-removed"]
+
+    class Orphaned(type(removed)):  # type: ignore[misc]
+        def targets(self, gold: GoldRecord) -> list[FileTarget]:
+            return [
+                FileTarget(path="/etc/cligym-orphan.conf"),
+                FileTarget(path="/etc/os-release", debian_package="base-files"),
+            ]
+
+    with pytest.raises(ValueError, match="no Debian package owns it"):
+        removed.repair_commands(FileTarget(path="/etc/cligym-orphan.conf"))
+    candidates = all_catalog_candidates(gold_with(PROBE), operators=[Orphaned()])
+    assert [c.target.label() for c in candidates if c.target] == ["/etc/os-release"]
