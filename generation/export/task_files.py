@@ -229,8 +229,10 @@ def final_verdict(verdict: str, logs: str) -> str:
 if [ "$HARNESS_MODIFIED" = 0 ] && cligym_verdict="$({verdict} 2> {logs}/verdict.txt)" && [ "$cligym_verdict" = 1 ]; then
   cligym_reward=1
 fi
-{STOP_LEFTOVER_PROCESSES}if [ -n "${{cligym_library_problems:-}}${{cligym_startup_problems:-}}" ]; then
-  printf '%s%s' "${{cligym_library_problems:-}}" "${{cligym_startup_problems:-}}" >> {logs}/harness.txt
+{STOP_LEFTOVER_PROCESSES}[ -n "${{cligym_unstopped:-}}" ] && cligym_reward=0
+cligym_problems="${{cligym_library_problems:-}}${{cligym_startup_problems:-}}${{cligym_unstopped:-}}"
+if [ -n "$cligym_problems" ]; then
+  printf '%s' "$cligym_problems" >> {logs}/harness.txt
 fi
 echo "$cligym_reward" > {logs}/reward.txt
 echo "$cligym_reward"
@@ -268,25 +270,44 @@ while [ "$cligym_pid" -gt 1 ] 2>/dev/null; do
   set -- ${cligym_stat##*) }
   cligym_pid=$2
 done
-# Again until a pass finds nothing left: a process that keeps forking is caught by a later pass.
-for ((cligym_round = 0; cligym_round < 50; cligym_round++)); do
-  cligym_killed=0
+# Everything else is frozen at once: kill(-1) is one walk of the kernel's over every process, and a fork under
+# way when the signal comes is undone, so a chain of processes that each fork and exit within a millisecond
+# (faster than a walk of /proc can list them) is caught whole. This script's ancestors are thawed at once, the
+# container's own processes when the passes below find them.
+kill -STOP -1 2> /dev/null
+for cligym_pid in $cligym_keep; do kill -CONT "$cligym_pid" 2> /dev/null; done
+# Then passes until one lists nothing left. A pass that listed one counts even when its kill failed. What is
+# still there after the last pass makes the reward 0.
+for ((cligym_round = 0; cligym_round < 500; cligym_round++)); do
+  cligym_left=0
   for cligym_proc in /proc/[0-9]*; do
-    { cligym_stat=$(<$cligym_proc/stat); } 2>/dev/null || continue
+    if ! { cligym_stat=$(<$cligym_proc/stat); } 2>/dev/null; then
+      # Listed, and gone before its state could be read: it may have forked first (this script forks nothing).
+      case "$cligym_keep" in *" ${cligym_proc#/proc/} "*) ;; *) cligym_left=1 ;; esac
+      continue
+    fi
     set -- ${cligym_stat##*) }
     case "$cligym_keep" in
       *" ${cligym_proc#/proc/} "*) ;;
       *)
         # PID 1's session, started with the container (within 200 ticks, 2 s at the usual 100 Hz); a process
         # started there later came from code injected into PID 1 (ptrace), not from the container.
-        [ "$4" = 1 ] && [ "${20:-0}" -le $((cligym_started + 200)) ] && continue
+        if [ "$4" = 1 ] && [ "${20:-0}" -le $((cligym_started + 200)) ]; then
+          kill -CONT "${cligym_proc#/proc/}" 2> /dev/null
+          continue
+        fi
         # A zombie is skipped unless its threads live on (a leader that exited alone keeps the group running).
         if [ "$1" = Z ]; then cligym_tasks=("$cligym_proc"/task/*); [ ${#cligym_tasks[@]} -gt 1 ] || continue; fi
-        kill -9 "${cligym_proc#/proc/}" 2>/dev/null && cligym_killed=1 ;;
+        cligym_left=1
+        kill -STOP "${cligym_proc#/proc/}" 2>/dev/null
+        kill -9 "${cligym_proc#/proc/}" 2>/dev/null ;;
     esac
   done
-  [ $cligym_killed = 0 ] && break
+  [ $cligym_left = 0 ] && break
 done
+if [ $cligym_left = 1 ]; then
+  cligym_unstopped="harness_modified: processes left running that the verifier could not stop"$'\n'
+fi
 set --
 """
 

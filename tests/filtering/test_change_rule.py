@@ -72,3 +72,6 @@ def test_a_shell_start_up_file_added_or_changed_is_dropped_but_one_deleted_is_a_
     assert no_harness_changes(episode(bashrc)) is not None
     removed = FileChanges(changed=["/etc", "/etc/profile.d"], deleted=["/etc/profile.d/cligym-limits.sh"], total=3)
     assert no_harness_changes(episode(removed)) is None
+    # A break's BASH_ENV file there, emptied: the verifier judges what is left of it line by line.
+    emptied = FileChanges(changed=["/etc", "/etc/profile.d", "/etc/profile.d/00-limits.sh"], total=3)
+    assert no_harness_changes(episode(emptied)) is None

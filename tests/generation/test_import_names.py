@@ -3,11 +3,18 @@ standalone as in the gold container), and the harness check's rule on them (harn
 
 from __future__ import annotations
 
+import dis
+import importlib.util
 import json
+import marshal
 import subprocess
 import sys
+import types
 from importlib import resources
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from cligym.generation.gold import harness_integrity
 from cligym.generation.gold.import_names import asked_names
@@ -80,3 +87,47 @@ def test_bytecode_behind_a_linked_cache_directory_is_read_like_any_other(tmp_pat
     (package / "__pycache__").symlink_to(elsewhere, target_is_directory=True)
     pairs = harness_integrity._repository_bytecode(str(tmp_path / "repo"))
     assert pairs == [(str(package / "__pycache__" / cached), str(package / "mod.py"))]
+
+
+def _bytecode_problems(manifest: dict[str, Any]) -> list[str]:
+    # The rest of the check judges this interpreter's own installation, which no manifest here describes.
+    return [problem for problem in harness_integrity.check(manifest) if "bytecode" in problem]
+
+
+def _cache_of(source: Path, code: types.CodeType) -> Path:
+    """``code`` written as the interpreter's timestamped cache of ``source``."""
+    stat = source.stat()
+    header = importlib.util.MAGIC_NUMBER + (0).to_bytes(4, "little")
+    header += (int(stat.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little") + (stat.st_size & 0xFFFFFFFF).to_bytes(
+        4, "little"
+    )
+    cached = Path(importlib.util.cache_from_source(str(source)))
+    cached.parent.mkdir(exist_ok=True)
+    cached.write_bytes(header + marshal.dumps(code))
+    return cached
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="crafts CPython 3.11 specialised instructions")
+def test_bytecode_that_only_compares_equal_to_its_source_is_removed(tmp_path: Path) -> None:
+    # Red team 10: comparing code objects ignores specialised instructions and their inline caches, so a
+    # function that should load A can load another global and still compare equal to the source compiled.
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    source = repo / "m.py"
+    source.write_text("A = 'gold'\nB = 'poison'\ndef f():\n    return A\n")
+    code = compile(source.read_bytes(), str(source), "exec", dont_inherit=True)
+    function = next(c for c in code.co_consts if hasattr(c, "co_code"))
+    instructions = bytearray(function.co_code)
+    at = next(i for i in range(0, len(instructions), 2) if instructions[i] == dis.opmap["LOAD_GLOBAL"])
+    instructions[at] = dis._all_opmap["LOAD_GLOBAL_MODULE"]  # type: ignore[attr-defined]
+    crafted = code.replace(
+        co_consts=tuple(function.replace(co_code=bytes(instructions)) if c is function else c for c in code.co_consts)
+    )
+    assert crafted == code  # what the check's comparison sees
+    cached = _cache_of(source, crafted)
+    manifest = {"repo": str(repo), "files": {}, "bytecode": {}}
+    assert _bytecode_problems(manifest) == []
+    assert not cached.exists(), "bytecode that is not gold's is removed, not trusted"
+    # Bytecode unlike its source is a difference, named, and left for the verdict.
+    unlike = _cache_of(source, compile("A = 'other'\n", str(source), "exec"))
+    assert _bytecode_problems(manifest) == [f"{unlike} (bytecode unlike {source})"]
