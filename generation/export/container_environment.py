@@ -10,6 +10,7 @@ into test.sh; the task's start-up file is applied after, as bash would.
 
 from __future__ import annotations
 
+import fnmatch
 import shlex
 
 from cligym.docker_connection import docker_client
@@ -46,16 +47,16 @@ def image_environment(gold: GoldRecord, break_steps: list[BreakStep]) -> dict[st
         name, equals, value = str(entry).partition("=")
         if equals:
             values[name] = value
-    for step in break_steps:
-        if step.instruction == "ENV" and "=" in step.argument:
-            name, value = step.argument.split("=", 1)
-            values[name] = value
+    values.update(variable for step in break_steps if (variable := step.variable()) is not None)
     return values
 
 
+# The same patterns as the shell's `case` below, matched as it matches them.
+_SENSITIVE = "|".join(SENSITIVE_PATTERNS).split("|")
+
+
 def _sensitive(name: str) -> bool:
-    patterns = "|".join(SENSITIVE_PATTERNS).split("|")
-    return any(name.startswith(p[:-1]) if p.endswith("*") else name == p for p in patterns)
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in _SENSITIVE)
 
 
 def container_environment_script(values: dict[str, str]) -> str:

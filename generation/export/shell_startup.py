@@ -34,13 +34,10 @@ class StartupFiles:
 
 
 def startup_files(break_steps: Sequence[BreakStep]) -> StartupFiles:
-    paths = [step.argument.split("=", 1)[1].strip() for step in break_steps if _is_bash_env(step)]
+    variables = [variable for step in break_steps if (variable := step.variable()) is not None]
+    paths = [value.strip() for name, value in variables if name in ("BASH_ENV", "ENV")]
     exported = {name for step in break_steps if step.instruction == "RUN" for name in _EXPORTED.findall(step.argument)}
     return StartupFiles(tuple(dict.fromkeys(p.strip("'\"") for p in paths)), tuple(sorted(exported)))
-
-
-def _is_bash_env(step: BreakStep) -> bool:
-    return step.instruction == "ENV" and step.argument.split("=", 1)[0].strip() in ("BASH_ENV", "ENV")
 
 
 def startup_script(files: StartupFiles) -> str:

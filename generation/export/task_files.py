@@ -281,27 +281,21 @@ for cligym_pid in $cligym_keep; do kill -CONT "$cligym_pid" 2> /dev/null; done
 for ((cligym_round = 0; cligym_round < 500; cligym_round++)); do
   cligym_left=0
   for cligym_proc in /proc/[0-9]*; do
-    if ! { cligym_stat=$(<$cligym_proc/stat); } 2>/dev/null; then
-      # Listed, and gone before its state could be read: it may have forked first (this script forks nothing).
-      case "$cligym_keep" in *" ${cligym_proc#/proc/} "*) ;; *) cligym_left=1 ;; esac
+    case "$cligym_keep" in *" ${cligym_proc#/proc/} "*) continue ;; esac
+    # Listed, and gone before its state could be read: it may have forked first (this script forks nothing).
+    { cligym_stat=$(<$cligym_proc/stat); } 2>/dev/null || { cligym_left=1; continue; }
+    set -- ${cligym_stat##*) }
+    # PID 1's session, started with the container (within 200 ticks, 2 s at the usual 100 Hz); a process
+    # started there later came from code injected into PID 1 (ptrace), not from the container.
+    if [ "$4" = 1 ] && [ "${20:-0}" -le $((cligym_started + 200)) ]; then
+      kill -CONT "${cligym_proc#/proc/}" 2> /dev/null
       continue
     fi
-    set -- ${cligym_stat##*) }
-    case "$cligym_keep" in
-      *" ${cligym_proc#/proc/} "*) ;;
-      *)
-        # PID 1's session, started with the container (within 200 ticks, 2 s at the usual 100 Hz); a process
-        # started there later came from code injected into PID 1 (ptrace), not from the container.
-        if [ "$4" = 1 ] && [ "${20:-0}" -le $((cligym_started + 200)) ]; then
-          kill -CONT "${cligym_proc#/proc/}" 2> /dev/null
-          continue
-        fi
-        # A zombie is skipped unless its threads live on (a leader that exited alone keeps the group running).
-        if [ "$1" = Z ]; then cligym_tasks=("$cligym_proc"/task/*); [ ${#cligym_tasks[@]} -gt 1 ] || continue; fi
-        cligym_left=1
-        kill -STOP "${cligym_proc#/proc/}" 2>/dev/null
-        kill -9 "${cligym_proc#/proc/}" 2>/dev/null ;;
-    esac
+    # A zombie is skipped unless its threads live on (a leader that exited alone keeps the group running).
+    if [ "$1" = Z ]; then cligym_tasks=("$cligym_proc"/task/*); [ ${#cligym_tasks[@]} -gt 1 ] || continue; fi
+    cligym_left=1
+    kill -STOP "${cligym_proc#/proc/}" 2>/dev/null
+    kill -9 "${cligym_proc#/proc/}" 2>/dev/null
   done
   [ $cligym_left = 0 ] && break
 done

@@ -207,6 +207,13 @@ class BreakStep(BaseModel):
     def render(self) -> str:
         return f"{self.instruction} {self.argument}"
 
+    def variable(self) -> tuple[str, str] | None:
+        """(name, value) of an ENV step (the value as written), None for a RUN step."""
+        if self.instruction != "ENV" or "=" not in self.argument:
+            return None
+        name, value = self.argument.split("=", 1)
+        return name.strip(), value
+
 
 def run(command: str) -> BreakStep:
     return BreakStep(instruction="RUN", argument=command)

@@ -34,10 +34,6 @@ def _limit_target(where: str, resource: str, limit: MeasuredLimit | None) -> lis
     return [ResourceLimitTarget(where=where, resource=resource, limit=limit.value)] if limit is not None else []
 
 
-def _limit_of(target: ResourceLimitTarget) -> int:
-    return target.limit
-
-
 @register
 class OpenFilesLimitInStartupHook(FaultOperator[ResourceLimitTarget]):
     name = "open-files-limit-in-startup-hook"
@@ -52,7 +48,7 @@ class OpenFilesLimitInStartupHook(FaultOperator[ResourceLimitTarget]):
         return limit.failing if limit is not None else None
 
     def break_steps(self, target: ResourceLimitTarget, rng: random.Random) -> list[BreakStep]:
-        return [_limit_hook(rng, "RLIMIT_NOFILE", _limit_of(target))]
+        return [_limit_hook(rng, "RLIMIT_NOFILE", target.limit)]
 
     def repair_commands(self, target: ResourceLimitTarget) -> list[str]:
         return _remove_limit_hooks()
@@ -72,7 +68,7 @@ class AddressSpaceLimitInStartupHook(FaultOperator[ResourceLimitTarget]):
         return limit.failing if limit is not None else None
 
     def break_steps(self, target: ResourceLimitTarget, rng: random.Random) -> list[BreakStep]:
-        return [_limit_hook(rng, "RLIMIT_AS", _limit_of(target) * 1024)]
+        return [_limit_hook(rng, "RLIMIT_AS", target.limit * 1024)]
 
     def repair_commands(self, target: ResourceLimitTarget) -> list[str]:
         return _remove_limit_hooks()
@@ -93,7 +89,7 @@ class RecursionLimitInStartupHook(FaultOperator[ResourceLimitTarget]):
 
     def break_steps(self, target: ResourceLimitTarget, rng: random.Random) -> list[BreakStep]:
         name = rng.choice(LIMIT_PTH_NAMES)
-        return [pth_hook(f"import sys; sys.setrecursionlimit({_limit_of(target)})", name)]
+        return [pth_hook(f"import sys; sys.setrecursionlimit({target.limit})", name)]
 
     def repair_commands(self, target: ResourceLimitTarget) -> list[str]:
         return _remove_limit_hooks()
@@ -116,7 +112,7 @@ class AddressSpaceLimitInBashEnv(FaultOperator[ResourceLimitTarget]):
     def break_steps(self, target: ResourceLimitTarget, rng: random.Random) -> list[BreakStep]:
         path = rng.choice(BASH_ENV_FILES)
         return [
-            run(f"mkdir -p $(dirname {path}) && echo 'ulimit -v {_limit_of(target)}' > {path}"),
+            run(f"mkdir -p $(dirname {path}) && echo 'ulimit -v {target.limit}' > {path}"),
             env("BASH_ENV", path),
         ]
 

@@ -66,9 +66,7 @@ def leak_terms(candidate: Candidate) -> list[str]:
     for command in candidate.repair_commands:
         terms.update(word for word in REPAIR_WORDS if word in command)
         terms.update(match for match in re.findall(r"/[\w.+-]+(?:/[\w.+-]+)+", command) if len(match) > 8)
-    for step in candidate.break_steps:
-        if step.instruction == "ENV":
-            terms.add(step.argument.split("=", 1)[0])
+    terms.update(variable[0] for step in candidate.break_steps if (variable := step.variable()) is not None)
     terms.add(candidate.inverter.split(":", 1)[-1])
     return sorted(term for term in terms if term)
 
