@@ -17,6 +17,8 @@ REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[A
 NPM_PACKAGE = re.compile(r"^(?P<name>(?:@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*)@(?P<version>\d[0-9A-Za-z.+-]*)$")
 # A Debian source package, optionally pinned to a version of the configured release (gzip, gzip=1.12-1).
 DEBIAN_PACKAGE = re.compile(r"^(?P<name>[a-z0-9][a-z0-9.+-]+)(?:=(?P<version>[0-9][A-Za-z0-9.+~:-]*))?$")
+# Where the repository is in the gold images cligym builds; a prebuilt image says where its own is.
+DEFAULT_REPO_PATH = "/repo"
 
 
 class _Strict(BaseModel):
@@ -118,8 +120,42 @@ class DebianSource(_Strict):
         return match["version"]
 
 
-SOURCE_KINDS = ("local", "git", "pypi", "npm", "debian")
-Source = Annotated[LocalSource | GitSource | PypiSource | NpmSource | DebianSource, Field(discriminator="kind")]
+class ImageSource(_Strict):
+    """A prebuilt image that already is the environment, as SWE-bench and SWE-smith ship one per instance: the
+    repository at ``repo_path``, installed with its dependencies, tested by the spec's ``test``. It is used as
+    it is (a local image, or pulled once); cligym adds a thin layer on top and never rebuilds it."""
+
+    kind: Literal["image"] = "image"
+    image: str
+    repo_path: str = "/testbed"
+    python: str | None = Field(
+        None,
+        description="The environment's interpreter (a conda or venv one, e.g. /opt/miniconda3/envs/testbed/bin/"
+        "python): its directory goes first on PATH, as activating the environment would put it.",
+    )
+
+    @field_validator("image")
+    @classmethod
+    def _reference(cls, value: str) -> str:
+        if not value.strip() or any(c.isspace() for c in value.strip()):
+            raise ValueError(f"{value!r} must be an image reference such as swebench/sweb.eval.x86_64.astropy:latest")
+        return value.strip()
+
+    @field_validator("repo_path", "python")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = value.rstrip("/")
+        if not path.startswith("/") or any(part in ("", ".", "..") for part in path.split("/")[1:]):
+            raise ValueError(f"{value!r} must be an absolute path inside the image, e.g. /testbed")
+        return path
+
+
+SOURCE_KINDS = ("local", "git", "pypi", "npm", "debian", "image")
+Source = Annotated[
+    LocalSource | GitSource | PypiSource | NpmSource | DebianSource | ImageSource, Field(discriminator="kind")
+]
 # How a suite's per-test outcomes are read: pytest's own (exact node ids, our plugin), a TAP stream, JUnit
 # XML, or automake's ``make check`` result lines (generation/runners/runner_report.py reads the last three).
 RUNNERS = ("pytest", "tap", "junit", "automake")
@@ -134,7 +170,9 @@ class RepoSpec(_Strict):
     source: Source
     base_image: str | None = Field(None, description="Image to build FROM instead of the configured base.")
     system_packages: list[str] = Field(default_factory=list, description="Debian packages to apt-get install.")
-    install: list[str] | None = Field(None, description="Shell steps run in /repo; default: auto-detected.")
+    install: list[str] | None = Field(
+        None, description="Shell steps run in the repository; default: auto-detected (none for an image source)."
+    )
     test_requirements: list[str] = Field(default_factory=list, description="Extra pip requirements for tests.")
     runner: Runner = Field("pytest", description="How per-test outcomes are read: pytest, tap, junit or automake.")
     test: str | None = Field(
@@ -151,6 +189,11 @@ class RepoSpec(_Strict):
     pytest_args: list[str] = Field(default_factory=list, description="Extra pytest arguments, e.g. --deselect.")
     timeout: int = Field(1800, gt=0, description="Seconds allowed for one run of the whole test suite.")
     max_image_mb: int = Field(4000, gt=0, description="Fail the build when the gold image is larger.")
+
+    @property
+    def repo_path(self) -> str:
+        """Where the repository is in the gold image (and every task image built from it)."""
+        return self.source.repo_path if isinstance(self.source, ImageSource) else DEFAULT_REPO_PATH
 
     @field_validator("name")
     @classmethod
@@ -178,6 +221,12 @@ class RepoSpec(_Strict):
             raise ValueError(f"test_paths and pytest_args are pytest's: with runner {self.runner} put them in test")
         return self
 
+    @model_validator(mode="after")
+    def _image_is_its_own_base(self) -> RepoSpec:
+        if isinstance(self.source, ImageSource) and self.base_image is not None:
+            raise ValueError("base_image: a source image is the base itself; leave base_image out")
+        return self
+
     @model_validator(mode="before")
     @classmethod
     def _source_shorthand(cls, data: object) -> object:
@@ -192,13 +241,15 @@ class RepoSpec(_Strict):
                 source["kind"] = "git"
                 if "git" in source:
                     source["url"] = source.pop("git")
+            elif "image" in source:
+                source["kind"] = "image"
             elif "npm" in source or "debian" in source:
                 kind = "npm" if "npm" in source else "debian"
                 source = {"kind": kind, "package": source.pop(kind), **source}
             else:
                 raise ValueError(
                     "source must have one of: sdist (PyPI name==version), path (local), git (URL), "
-                    "npm (name@version), debian (source package)"
+                    "npm (name@version), debian (source package), image (a prebuilt image)"
                 )
             data = {**data, "source": source}
         return data

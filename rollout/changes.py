@@ -12,6 +12,7 @@ from docker.errors import DockerException
 from pydantic import BaseModel, Field
 
 from cligym.generation.gold.harness import VERIFIER_PROGRAMS, HarnessManifest
+from cligym.generation.repo_spec import DEFAULT_REPO_PATH
 from cligym.sandbox import Sandbox
 
 # Docker's diff kinds.
@@ -39,6 +40,7 @@ class FileChanges(BaseModel):
     changed: list[str] = Field(default_factory=list)
     deleted: list[str] = Field(default_factory=list)
     total: int = Field(0, description="Paths changed in all (the lists stop at MAX_PATHS_PER_KIND each).")
+    repo: str = Field(DEFAULT_REPO_PATH, description="Where the task's repository is (its tests are judged there).")
     harness: list[str] = Field(
         default_factory=list,
         description="Harness files the episode left unlike gold (content compared from outside the container).",
@@ -57,13 +59,14 @@ def episode_changes(box: Sandbox, harness_manifest: Path | None) -> FileChanges 
         by_kind.setdefault(int(entry["Kind"]), []).append(str(entry["Path"]))
     manifest = read_manifest(harness_manifest)
     harness = _harness_differences(box, by_kind, manifest) if manifest is not None else []
-    repo = manifest.repo if manifest is not None and manifest.repo else "/repo"
+    repo = manifest.repo if manifest is not None and manifest.repo else DEFAULT_REPO_PATH
     return FileChanges(
         added=_capped(by_kind[_ADDED], repo),
         changed=_capped(by_kind[_CHANGED], repo),
         deleted=_capped(by_kind[_DELETED], repo),
         total=len(entries),
         harness=harness,
+        repo=repo,
     )
 
 

@@ -9,10 +9,12 @@ from rich.table import Table
 
 from cligym.cli.context import ConfigOption, OverrideOption, console, settings_from_options
 from cligym.cli.per_spec import ProgressCallback, print_failures, run_per_spec
+from cligym.errors import ConfigError
 from cligym.executor import ExecutorName, make_executor
 from cligym.generation.gold import GoldRecord
 from cligym.generation.gold.build import GOLD_STAGE, gold_dir
 from cligym.generation.gold_units import build_gold_with
+from cligym.generation.instances import InstanceDefaults, instance_specs, read_instance_rows, write_instance_specs
 from cligym.run_state import RunState
 from cligym.sandbox import shutting_down
 
@@ -26,11 +28,19 @@ Examples:
   cligym gold configs/repos/attrs.yaml --rebuild
 
   cligym gold configs/repos/*.yaml --executor ray --ray-address 10.0.0.1:6379
+
+  cligym gold --from-instances swe-bench-lite.jsonl --run-dir runs/swe   # one gold per prebuilt image
 """
 
 
 def gold(
-    specs: list[Path] = typer.Argument(..., help="Repo spec files (configs/repos/NAME.yaml)."),
+    specs: list[Path] = typer.Argument(None, help="Repo spec files (configs/repos/NAME.yaml)."),
+    instances: Path | None = typer.Option(
+        None,
+        "--from-instances",
+        help="SWE-bench-style instances (JSON lines, JSON, parquet or a saved dataset): one gold environment per "
+        "image, as it is; the specs are written to RUN_DIR/instances/.",
+    ),
     run_dir: Path = typer.Option(Path("runs/default"), "--run-dir", help="Where the run state and records go."),
     workers: int | None = typer.Option(
         None, "--workers", "-w", min=1, help="Gold builds at once (default: 1 locally, all on Ray)."
@@ -47,6 +57,14 @@ def gold(
 ) -> None:
     """Build gold environments: install each project in an image, find its reliably passing tests, probe them."""
     settings = settings_from_options(config, override)
+    specs = list(specs or [])
+    if instances is not None:
+        rows = read_instance_rows(instances)
+        written = write_instance_specs(instance_specs(rows, InstanceDefaults(), instances), run_dir / "instances")
+        console.print(f"{len(rows)} instances, {len(written)} images: specs in {run_dir / 'instances'}")
+        specs += written
+    if not specs:
+        raise ConfigError("no repo spec given", "pass spec files (configs/repos/NAME.yaml) or --from-instances FILE")
     executor = make_executor(executor_name, 1, ray_address, unit_name="cligym-gold")
     builds_at_once = workers or (1 if executor.name == "local" else len(specs))
     state = RunState(run_dir)

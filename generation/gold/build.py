@@ -22,7 +22,6 @@ from cligym.generation.gold.detect_native import native_install_plan
 from cligym.generation.gold.distributions import installed_distributions
 from cligym.generation.gold.dockerfile import (
     PYTEST_REPORT_PATH,
-    REPO_PATH,
     SOURCE_DIR_IN_CONTEXT,
     parse_collected,
     pytest_base_command,
@@ -79,15 +78,18 @@ def build_gold_from_spec(
     progress("fetching source")
     source = fetch_source(spec, spec_dir, settings.base_image.debian_suite)
     # Another runner than pytest: the spec's own command, read by its adapter (no collection, no discovery).
-    runner = suite_runner(spec, REPO_PATH)
+    runner = suite_runner(spec, spec.repo_path)
     if runner is None:
         detected = detect_install_plan(source.root)
         _check_has_tests(spec, detected, source)
+        if source.image is not None:
+            # The image is installed already: detection only says where the tests are and how they run.
+            detected = detected.model_copy(update={"install_steps": [], "system_packages": []})
         base_command = pytest_base_command(spec, detected)
     else:
         detected = native_install_plan(spec, source)
         base_command = str(spec.test)
-    base_reference = spec.base_image or ensure_base_image(settings.base_image, progress).reference
+    base_reference = source.image or spec.base_image or ensure_base_image(settings.base_image, progress).reference
     base_id = str(docker_client().images.get(base_reference).id)
     logs = out_dir / "logs"
     discovered_path = out_dir / "discovered-requirements.json"
@@ -127,7 +129,7 @@ def build_gold_from_spec(
             pytest_setup, test_command, missing = None, key_command, []
             break
         progress("collecting tests")
-        collected, pytest_setup, collect_output, pytest_major = _collect(tag, base_command, settings, logs)
+        collected, pytest_setup, collect_output, pytest_major = _collect(tag, base_command, spec, settings, logs)
         # Every later run (the second below, validation, the exported verifiers) is pinned to this setup.
         test_command = pytest_run_command(base_command, setup=pytest_setup)
         missing = _new(missing_requirements(collect_output, project_modules), discovered)
@@ -152,8 +154,8 @@ def build_gold_from_spec(
         collected = sorted(outcome.test_id for outcome in first_run.outcomes)
     # Read off a container no test has run in yet: the image as built.
     with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
-        tracked = _tracked_in_image(box, source)
-        distributions = installed_distributions(box, REPO_PATH)
+        tracked = _tracked_in_image(box, source, spec.repo_path)
+        distributions = installed_distributions(box, spec.repo_path)
     progress("running the tests (2/2)")
     runs = [first_run, _run_suite(tag, test_command, spec, settings, logs / "run2", runner)]
     verdict = judge_baseline(spec.name, runs[0], runs[1])
@@ -162,7 +164,7 @@ def build_gold_from_spec(
     phase = time.monotonic()
     progress("probing what the tests use")
     unit_tests = None if runner is None else verdict.gold
-    probe = run_probe(tag, test_command, REPO_PATH, spec.timeout, settings.sandbox, unit_tests)
+    probe = run_probe(tag, test_command, spec.repo_path, spec.timeout, settings.sandbox, unit_tests)
     timings["probe"] = round(time.monotonic() - phase, 1)
     timings["total"] = round(time.monotonic() - started, 1)
 
@@ -183,7 +185,7 @@ def build_gold_from_spec(
         dockerfile=dockerfile,
         pinned_dockerfile=render_gold_dockerfile(spec, plan, source, base_reference, pinned=True),
         installed_distributions=distributions,
-        repo_path=REPO_PATH,
+        repo_path=spec.repo_path,
         install_plan=plan,
         test_command=test_command,
         base_test_command=base_command,
@@ -252,7 +254,7 @@ def _build_image(
         shutil.rmtree(context)
     context.mkdir(parents=True)
     (context / "Dockerfile").write_text(dockerfile)
-    if source.sdist_url is None:
+    if source.sdist_url is None and source.image is None:
         shutil.copytree(source.root, context / SOURCE_DIR_IN_CONTEXT, symlinks=True)
     if not rebuild and image_exists(tag):
         return
@@ -284,12 +286,12 @@ def _new(requirements: list[str], known: list[str]) -> list[str]:
 
 
 def _collect(
-    tag: str, base_command: str, settings: Settings, logs: Path
+    tag: str, base_command: str, spec: RepoSpec, settings: Settings, logs: Path
 ) -> tuple[list[str], PytestSetup | None, str, int]:
     """Collected test ids, pytest's setup, the collection's output and the major release of pytest installed."""
     with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
         install_report_plugin(box)
-        result = box.exec(pytest_collect_command(base_command), timeout=600, workdir=REPO_PATH)
+        result = box.exec(pytest_collect_command(base_command), timeout=600, workdir=spec.repo_path)
         report = None
         with contextlib.suppress(FileNotFoundError):
             report = box.read_file(PYTEST_REPORT_PATH)
@@ -300,17 +302,17 @@ def _collect(
     return parse_collected(result.stdout), setup_from_report(report), output, int(major) if major.isdigit() else 0
 
 
-def _tracked_in_image(box: Sandbox, source: SourceTree) -> dict[str, str]:
+def _tracked_in_image(box: Sandbox, source: SourceTree, repo_path: str) -> dict[str, str]:
     """The source's files (build metadata aside) hashed as the installed gold image has them."""
     wanted = {relative for relative in source.manifest() if not is_build_metadata(relative)}
-    return dict(sorted(repo_file_hashes(box, REPO_PATH, wanted).items()))
+    return dict(sorted(repo_file_hashes(box, repo_path, wanted).items()))
 
 
 def _run_suite(
     tag: str, test_command: str, spec: RepoSpec, settings: Settings, log_prefix: Path, runner: SuiteRunner | None = None
 ) -> SuiteRun:
     with Sandbox(tag, settings=settings.sandbox, name_prefix="cligym-gold") as box:
-        result = run_suite(box, test_command, REPO_PATH, spec.timeout)
+        result = run_suite(box, test_command, spec.repo_path, spec.timeout)
         log_prefix.with_suffix(".out.txt").write_text(result.stdout + "\n--- stderr ---\n" + result.stderr)
         read = read_outcomes(box, runner)
     if read is None or (runner is not None and not read[0]):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import PurePosixPath
 
 from cligym import __version__
 from cligym.generation.gold.detect import InstallPlan
 from cligym.generation.gold.pytest_setup import PytestSetup, pinned_options
 from cligym.generation.gold.source import SourceTree
-from cligym.generation.repo_spec import RepoSpec
+from cligym.generation.repo_spec import ImageSource, RepoSpec
 
-REPO_PATH = "/repo"
 JUNIT_PATH = "/tmp/cligym/junit.xml"
 PYTEST_REPORT_PATH = "/tmp/cligym/pytest-report.json"
 PYTEST_PLUGIN_DIR = "/tmp/cligym/plugin"
@@ -70,7 +70,8 @@ def system_packages(spec: RepoSpec, plan: InstallPlan) -> list[str]:
 def render_gold_dockerfile(
     spec: RepoSpec, plan: InstallPlan, source: SourceTree, base_reference: str, pinned: bool = False
 ) -> str:
-    """A Dockerfile that installs the project at /repo with its test dependencies, one RUN per step.
+    """A Dockerfile that installs the project at /repo with its test dependencies, one RUN per step; from a
+    source image, a thin layer on that image (its environment first on PATH, the verifier's busybox).
     ``pinned``: every pip install runs with ``-c`` gold's constraints (``CONSTRAINTS_FILE`` in the build
     context), the rebuild a self-contained export ships."""
     lines = [
@@ -82,6 +83,11 @@ def render_gold_dockerfile(
         "ENV DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1"
         " PIP_BREAK_SYSTEM_PACKAGES=1",
     ]
+    if isinstance(spec.source, ImageSource) and spec.source.python is not None:
+        # What activating the environment does for the commands that matter: every `python`, `pip` and
+        # `pytest` of the tests, the probe, the operators and the agent's shell is the environment's.
+        environment_bin = str(PurePosixPath(spec.source.python).parent)
+        lines.append(f"ENV PATH={environment_bin}:$PATH")
     # The static program the rollout's verifier hashes harness files with (rollout/snapshot.py); the base
     # images cligym builds have it, a registry's python image gets it here.
     lines.append(f"RUN {BUSYBOX_STEP}")
@@ -92,15 +98,18 @@ def render_gold_dockerfile(
             + " ".join(shlex.quote(p) for p in packages)
             + " && rm -rf /var/lib/apt/lists/*"
         )
-    if source.sdist_url:
+    repo_path = spec.repo_path
+    if source.image is not None:
+        pass  # the image holds the installed repository
+    elif source.sdist_url:
         lines.append(
             f"RUN {_SDIST_FETCH} {shlex.quote(source.sdist_url)} {source.sdist_sha256} \\\n"
-            f" && mkdir -p {REPO_PATH} && tar -xzf /tmp/sdist.tar.gz -C {REPO_PATH} --strip-components=1"
+            f" && mkdir -p {repo_path} && tar -xzf /tmp/sdist.tar.gz -C {repo_path} --strip-components=1"
             " --no-same-owner \\\n && rm /tmp/sdist.tar.gz"
         )
     else:
-        lines.append(f"COPY {SOURCE_DIR_IN_CONTEXT}/ {REPO_PATH}/")
-    lines.append(f"WORKDIR {REPO_PATH}")
+        lines.append(f"COPY {SOURCE_DIR_IN_CONTEXT}/ {repo_path}/")
+    lines.append(f"WORKDIR {repo_path}")
     steps = install_steps(spec, plan)
     if not pinned:
         lines += [f"RUN {step}" for step in steps]

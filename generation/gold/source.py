@@ -1,4 +1,5 @@
-"""Bring a spec's source onto the host: a local tree's tracked files, a git checkout, or a PyPI sdist.
+"""Bring a spec's source onto the host: a local tree's tracked files, a git checkout, a PyPI sdist, or the
+repository a prebuilt image holds.
 
 The host copy is used to detect how to install and test the project, and to fingerprint the files the
 repository tracks (later stages check that a break never touches them). PyPI sdists are downloaded again
@@ -22,7 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cligym.errors import ConfigError
-from cligym.generation.repo_spec import DebianSource, GitSource, LocalSource, NpmSource, PypiSource, RepoSpec
+from cligym.generation.gold.source_image import copy_repository_out, image_digest
+from cligym.generation.repo_spec import (
+    DebianSource,
+    GitSource,
+    ImageSource,
+    LocalSource,
+    NpmSource,
+    PypiSource,
+    RepoSpec,
+)
 
 # Never part of a repository's tracked files even when no git metadata says so.
 UNTRACKED_NAMES = {
@@ -57,6 +67,8 @@ class SourceTree:
     # Debian packages building and testing this tree needs whatever the spec says (Node.js for an npm
     # package, a Debian source package's Build-Depends).
     system_packages: tuple[str, ...] = ()
+    # A prebuilt image that holds the installed repository already: gold is built FROM it, nothing is copied.
+    image: str | None = None
 
     def manifest(self) -> dict[str, str]:
         """sha256 of every file of the tree, by path relative to its root."""
@@ -80,6 +92,8 @@ def fetch_source(
         from cligym.generation.gold.source_packages import source_tree_for  # it imports this module
 
         return source_tree_for(source, spec.name, debian_suite, debian_mirror)
+    if isinstance(source, ImageSource):
+        return _read_image(source, spec.name)
     if isinstance(source, PypiSource):
         return _fetch_sdist(source)
     if isinstance(source, GitSource):
@@ -187,6 +201,20 @@ def unpack_sdist(archive: Path, target: Path) -> None:
         shutil.copytree(top, target, symlinks=True)
 
 
+# -- prebuilt images ----------------------------------------------------------------------------------------
+
+
+def _read_image(source: ImageSource, name: str) -> SourceTree:
+    digest = image_digest(source.image)
+    root = _fresh_dir(f"{name}-image")
+    with tempfile.TemporaryDirectory(prefix="cligym-image-") as tmp:
+        copy = Path(tmp) / "repo"
+        copy_repository_out(source, copy)
+        # The files the image's git tracks (SWE-bench images keep the clone): build outputs are not source.
+        _copy_tracked(copy, root)
+    return SourceTree(root, f"image {source.image} ({digest[:19]})", digest, image=source.image)
+
+
 # -- git and local trees -----------------------------------------------------------------------------------
 
 
@@ -224,8 +252,10 @@ def _copy_tracked(origin: Path, target: Path) -> None:
     otherwise every non-build file."""
     # Run inside a subdirectory, ls-files lists only the files below it, relative to it. New files that are
     # not ignored count too: they are part of the work in progress the user points us at.
+    # Any owner: files copied out of an image belong to whoever owned them there.
+    git = ["git", "-c", "safe.directory=*", "-C", str(origin)]
     listed = subprocess.run(
-        ["git", "-C", str(origin), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        [*git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         capture_output=True,
         text=True,
         check=False,

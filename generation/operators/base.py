@@ -108,6 +108,9 @@ class ModuleTarget(Installed):
     path: str | None = None
     # A function of the module (``Class.method`` included), for operators that stub one.
     attribute: str | None = None
+    # Where a stray module of that name would shadow it (the tests' working directory), for operators that
+    # plant one. Not part of a candidate's key (catalog.LEGACY_TARGET_FIELDS).
+    shadow_dir: str | None = None
 
     def label(self) -> str:
         return f"{self.name}:{self.attribute}" if self.attribute else self.name
@@ -121,6 +124,11 @@ class ModuleTarget(Installed):
         if self.attribute is None:
             raise ValueError(f"module {self.name}: no function of it is named")
         return self.attribute
+
+    def stray_file(self) -> str:
+        if self.shadow_dir is None:
+            raise ValueError(f"module {self.name}: no directory to shadow it from is named")
+        return f"{self.shadow_dir}/{self.name.replace('.', '/')}.py"
 
 
 class DistributionTarget(Installed):

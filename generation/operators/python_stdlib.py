@@ -102,19 +102,16 @@ class StrayModuleInWorkdir(FaultOperator[ModuleTarget]):
         # `python -m pytest` puts the working directory first on sys.path: a stray csv.py there wins.
         if " -m pytest" not in gold.base_test_command:
             return []
-        return [t for t in stdlib_source_modules(gold) if "." not in t.name]
+        modules = [t for t in stdlib_source_modules(gold) if "." not in t.name]
+        return [t.model_copy(update={"shadow_dir": gold.repo_path}) for t in modules]
 
     def break_steps(self, target: ModuleTarget, rng: random.Random) -> list[BreakStep]:
         body = rng.choice(["# scratch", "import sys", "DEBUG = True"])
-        return [run(f"echo '{body}' > {shlex.quote(self._stray(target))}")]
+        return [run(f"echo '{body}' > {shlex.quote(target.stray_file())}")]
 
     def repair_commands(self, target: ModuleTarget) -> list[str]:
-        stray = self._stray(target)
+        stray = target.stray_file()
         return [f"rm -rf {shlex.quote(stray)} {shlex.quote(str(PurePosixPath(stray).parent / '__pycache__'))}"]
-
-    @staticmethod
-    def _stray(target: ModuleTarget) -> str:
-        return f"/repo/{target.name}.py"
 
 
 @register

@@ -75,3 +75,14 @@ def test_a_shell_start_up_file_added_or_changed_is_dropped_but_one_deleted_is_a_
     # A break's BASH_ENV file there, emptied: the verifier judges what is left of it line by line.
     emptied = FileChanges(changed=["/etc", "/etc/profile.d", "/etc/profile.d/00-limits.sh"], total=3)
     assert no_harness_changes(episode(emptied)) is None
+
+
+def test_the_repository_is_where_the_task_says_it_is() -> None:
+    # A prebuilt SWE-style image keeps its repository at /testbed: its tests are judged there.
+    edited = FileChanges(changed=["/testbed", "/testbed/tests", "/testbed/tests/test_store.py"], repo="/testbed")
+    assert no_harness_changes(episode(edited)) == "changes the repository's tests: /testbed/tests/test_store.py"
+    above = FileChanges(added=["/conftest.py"], repo="/testbed")
+    assert no_harness_changes(episode(above)) == "adds test configuration above the repository: /conftest.py"
+    # /repo is nobody's repository there: a file of that name in it is not the task's tests.
+    elsewhere = FileChanges(added=["/repo", "/repo/tests", "/repo/tests/test_store.py"], repo="/testbed")
+    assert no_harness_changes(episode(elsewhere)) is None

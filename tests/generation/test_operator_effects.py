@@ -168,7 +168,7 @@ SCENARIOS: dict[str, tuple[Target, str]] = {
     "stdlib-module-emptied": (CSV, USES_CSV),
     "stdlib-module-deleted": (CSV, USES_CSV),
     "stdlib-bytecode-poisoned": (CSV, f"{DEFINES_ITS_NAMES} csv"),
-    "stray-module-in-workdir": (CSV, f"cd /repo && {USES_CSV}"),
+    "stray-module-in-workdir": (CSV.model_copy(update={"shadow_dir": "/repo"}), f"cd /repo && {USES_CSV}"),
     "extension-shadows-source": (CSV, USES_CSV),
     "dependency-module-syntax-error": (TABULATE, USES_TABULATE),
     "dependency-bytecode-poisoned": (TABULATE, f"{DEFINES_ITS_NAMES} tabulate"),
