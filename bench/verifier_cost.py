@@ -1,9 +1,10 @@
 """What the reward-hacking defences add to judging one episode: the exported verifier (``tests/test.sh``) with
-and without its harness check, the check alone, and the outside view ``cligym rollout`` takes of the
-container (Docker's diff, harness files read through the archive API) and the snapshot it judges instead
-of the agent's container (commit, a fresh container, every harness file hashed by the image's static
-busybox), all from one container of the task image, repeated. The first verifier run leaves the bytecode
-an agent's own test runs would leave, so later runs pay for checking it too.
+and without its checks (every block that can set HARNESS_MODIFIED, and the loader's resolution loop; the
+restore's copy and the stops of leftover processes stay), the check alone, and the outside view ``cligym
+rollout`` takes of the container (Docker's diff, harness files read through the archive API) and the snapshot
+it judges instead of the agent's container (commit, a fresh container, every harness file hashed by the
+image's static busybox), all from one container of the task image, repeated. The first verifier run leaves
+the bytecode an agent's own test runs would leave, so later runs pay for checking it too.
 
     python bench/verifier_cost.py                          # makes one task from the bundled example first
     python bench/verifier_cost.py --task runs/demo/harbor/TASK --repeats 7
@@ -36,18 +37,25 @@ from cligym.settings import load_settings
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rollout_throughput import make_task
 
-# Every check of test.sh is an if-block that sets HARNESS_MODIFIED=1 (the integrity script, sha256sum of its own
-# files, the interpreter's libraries, absent paths, the verdict's inputs after the run).
-CHECK_BLOCK = re.compile(
-    r"^(?:cligym_libraries=.*\n)?if [^\n]*; then\n(?:(?!fi\n).*\n)*?  HARNESS_MODIFIED=1\nfi\n", re.M
-)
+# Every check of test.sh is an if-block that sets HARNESS_MODIFIED=1 (the integrity script, twice, sha256sum of
+# its own files, absent paths, the /tests listing, the verdict's inputs before and after the run) ...
+CHECK_BLOCK = re.compile(r"^if [^\n]*; then\n(?:(?!fi\n).*\n)*?  HARNESS_MODIFIED=1\nfi\n", re.M)
+# ... or the loop that asks the loader what it resolves for each program and shared object (red team 5 on).
+LIBRARY_LOOP = re.compile(r'^cligym_library_problems=""\nfor cligym_program in [^\n]*; do\n(?:.*\n)*?done\n', re.M)
+# One such block is no check: the restore of the tracked files, which the verifier does with or without the
+# defences (only its failure became a reason for reward 0). Its copy stays.
+RESTORE_BLOCK = re.compile(r"^if ! (cp -a [^\n]*/pristine/\. [^\n]*); then\n")
 
 
 def without_checks(script: str) -> str:
-    stripped, count = CHECK_BLOCK.subn("", script)
+    def cut(block: re.Match[str]) -> str:
+        restore = RESTORE_BLOCK.match(block.group(0))
+        return f"{restore.group(1)}\n" if restore else ""
+
+    stripped, count = CHECK_BLOCK.subn(cut, script)
     if count == 0:
         raise SystemExit("this task's test.sh has no harness check (exported before cligym.gold/11?)")
-    return stripped
+    return LIBRARY_LOOP.sub("", stripped)
 
 
 def snapshot_and_hash(box: Sandbox, manifest: HarnessManifest | None) -> None:
@@ -82,7 +90,10 @@ def main() -> None:
             box.write_file("/tests/test-unchecked.sh", without_checks(script), mode=0o755)
             box.exec("bash /tests/test.sh", timeout=600)  # leaves the repository's bytecode behind
             check = next(line for line in script.splitlines() if "harness_check.py check" in line)
-            check_command = check.removeprefix("if ! ").split(" > ")[0]
+            # As test.sh runs it: compiling its modules afresh in a new directory (unset, the prefix would be
+            # empty and the interpreter would read and write bytecode beside the sources).
+            fresh = 'CLIGYM_PYCACHE="$(mktemp -d -p /tmp cligym-pycache.XXXXXXXX)"; '
+            check_command = fresh + check.removeprefix("if ! ").split(" > ")[0]
             rows = {
                 "test.sh, harness check included": timed(
                     lambda: box.exec("bash /tests/test.sh", timeout=600), args.repeats

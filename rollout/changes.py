@@ -27,7 +27,7 @@ _IMPORTABLE_SUFFIXES = (".py", ".pyc", ".pyw", ".so")
 _INTERPRETER_NAMES = ("python", "python3", *VERIFIER_PROGRAMS)
 _TEST_CONFIG = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
 # What the verifier deletes from the repository before the tests (conftest, package markers) and what a build
-# writes there (harness_integrity.py's _DELETED_BEFORE_RUN and _BUILD_OUTPUTS).
+# writes there (harness_imports.py's _DELETED_BEFORE_RUN and _BUILD_OUTPUTS).
 _DELETED_BEFORE_RUN = ("conftest.py", "__init__.py")
 _BUILD_OUTPUTS = ("build", "dist")
 _PROGRAM_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")

@@ -3,6 +3,7 @@ container): recorded once per gold image, checked after every repair we judge an
 
 from __future__ import annotations
 
+import ast
 import json
 import posixpath
 import shlex
@@ -17,6 +18,8 @@ if TYPE_CHECKING:  # the record holds a manifest: importing it here would be cir
     from cligym.generation.gold.record import GoldRecord
 
 HARNESS_SCRIPT = "harness_integrity.py"
+# Its rules on bytecode and planted modules, inlined into the script it ships as (harness_script).
+HARNESS_IMPORTS_MODULE = "harness_imports"
 IMPORT_NAMES_SCRIPT = "import_names.py"
 IMPORT_NAMES_IN_CONTAINER = "/tmp/cligym-import-names.py"
 HARNESS_SCRIPT_IN_CONTAINER = "/tmp/cligym-harness-integrity.py"
@@ -108,7 +111,23 @@ class HarnessManifest(BaseModel):
 
 
 def harness_script() -> str:
-    return resources.files("cligym.generation.gold").joinpath(HARNESS_SCRIPT).read_text()
+    """The harness check as containers run it: ``harness_integrity.py`` with ``harness_imports.py``'s text (its
+    docstring left out) in place of the import that names it. Run isolated (``-I -S``), the check finds no
+    module beside it; and one file is what the verifier's digests cover (a module it imported from ``/tests``
+    would be code outside gold's ``own_files``)."""
+    package = resources.files("cligym.generation.gold")
+    script = package.joinpath(HARNESS_SCRIPT).read_text()
+    rules = package.joinpath(f"{HARNESS_IMPORTS_MODULE}.py").read_text()
+    module = f"cligym.generation.gold.{HARNESS_IMPORTS_MODULE}"
+    imports = [n for n in ast.parse(script).body if isinstance(n, ast.ImportFrom) and n.module == module]
+    docstring = ast.parse(rules).body[0]
+    if len(imports) != 1 or not (isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant)):
+        raise RuntimeError(f"{HARNESS_SCRIPT} must import {module} once, and that module start with a docstring")
+    lines = script.splitlines(keepends=True)
+    body = "".join(rules.splitlines(keepends=True)[docstring.end_lineno :]).strip("\n") + "\n\n"
+    shipped = "".join([*lines[: imports[0].lineno - 1], body, *lines[imports[0].end_lineno :]])
+    compile(shipped, HARNESS_SCRIPT, "exec", dont_inherit=True)  # a misplaced import fails here, not in a container
+    return shipped
 
 
 def harness_modules(gold: GoldRecord) -> list[str]:
