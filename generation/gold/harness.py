@@ -12,14 +12,19 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from cligym.generation.gold.dockerfile import PYTEST_PLUGIN_MODULE
+from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE
 from cligym.sandbox import Sandbox
 
 if TYPE_CHECKING:  # the record holds a manifest: importing it here would be circular
     from cligym.generation.gold.record import GoldRecord
 
 HARNESS_SCRIPT = "harness_integrity.py"
-# Its rules on bytecode and planted modules, inlined into the script it ships as (harness_script).
-HARNESS_IMPORTS_MODULE = "harness_imports"
+# Its rules on bytecode and planted modules, and on the interpreter the tests start, in the order the script
+# imports them: inlined into the one file it ships as (harness_script).
+INLINED_MODULES = ("harness_imports", "harness_interpreter")
+# Imported by name (-p) from /tests: a module of that name first on sys.path would stand in for one.
+VERIFIER_PLUGIN_MODULES = (PYTEST_PLUGIN_MODULE, SELECT_PLUGIN_MODULE)
 IMPORT_NAMES_SCRIPT = "import_names.py"
 IMPORT_NAMES_IN_CONTAINER = "/tmp/cligym-import-names.py"
 HARNESS_SCRIPT_IN_CONTAINER = "/tmp/cligym-harness-integrity.py"
@@ -90,6 +95,19 @@ class HarnessManifest(BaseModel):
         description="What gold had importable in import_dirs -> sha256 of an untracked file ('' for a tracked "
         "file or a directory); None in manifests recorded before it was.",
     )
+    interpreter_paths: dict[str, str] | None = Field(
+        None,
+        description="Path the tests start an interpreter by (python/python3 on PATH, a console script's #! line) -> "
+        "the binary it leads to; None in manifests recorded before it was.",
+    )
+    pth_files: list[str] = Field(default_factory=list, description="._pth files beside those paths in gold.")
+    script_bodies: dict[str, str] = Field(
+        default_factory=dict, description="Harness script starting with #! -> sha256 of all but its first line."
+    )
+    verifier_modules: list[str] = Field(
+        default_factory=lambda: list(VERIFIER_PLUGIN_MODULES),
+        description="The verifier's own plugins: never importable from the repository's or a script's directory.",
+    )
     import_names: list[str] | None = Field(
         None,
         description="Top-level module names something could import (import_names.py): a new module in import_dirs "
@@ -111,23 +129,26 @@ class HarnessManifest(BaseModel):
 
 
 def harness_script() -> str:
-    """The harness check as containers run it: ``harness_integrity.py`` with ``harness_imports.py``'s text (its
-    docstring left out) in place of the import that names it. Run isolated (``-I -S``), the check finds no
-    module beside it; and one file is what the verifier's digests cover (a module it imported from ``/tests``
-    would be code outside gold's ``own_files``)."""
+    """The harness check as containers run it: ``harness_integrity.py`` with the text of each module it imports
+    from this package (``INLINED_MODULES``, docstrings left out) in place of the import that names it. Run
+    isolated (``-I -S``), the check finds no module beside it; and one file is what the verifier's digests
+    cover (a module it imported from ``/tests`` would be code outside gold's ``own_files``)."""
     package = resources.files("cligym.generation.gold")
     script = package.joinpath(HARNESS_SCRIPT).read_text()
-    rules = package.joinpath(f"{HARNESS_IMPORTS_MODULE}.py").read_text()
-    module = f"cligym.generation.gold.{HARNESS_IMPORTS_MODULE}"
-    imports = [n for n in ast.parse(script).body if isinstance(n, ast.ImportFrom) and n.module == module]
-    docstring = ast.parse(rules).body[0]
-    if len(imports) != 1 or not (isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant)):
-        raise RuntimeError(f"{HARNESS_SCRIPT} must import {module} once, and that module start with a docstring")
-    lines = script.splitlines(keepends=True)
-    body = "".join(rules.splitlines(keepends=True)[docstring.end_lineno :]).strip("\n") + "\n\n"
-    shipped = "".join([*lines[: imports[0].lineno - 1], body, *lines[imports[0].end_lineno :]])
-    compile(shipped, HARNESS_SCRIPT, "exec", dont_inherit=True)  # a misplaced import fails here, not in a container
-    return shipped
+    # Replaced from the last import up, so the line numbers of those above it still hold.
+    statements = [n for n in ast.parse(script).body if isinstance(n, ast.ImportFrom)]
+    for name in reversed(INLINED_MODULES):
+        module = f"cligym.generation.gold.{name}"
+        rules = package.joinpath(f"{name}.py").read_text()
+        imports = [n for n in statements if n.module == module]
+        docstring = ast.parse(rules).body[0]
+        if len(imports) != 1 or not (isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant)):
+            raise RuntimeError(f"{HARNESS_SCRIPT} must import {module} once, and that module start with a docstring")
+        lines = script.splitlines(keepends=True)
+        body = "".join(rules.splitlines(keepends=True)[docstring.end_lineno :]).strip("\n") + "\n\n"
+        script = "".join([*lines[: imports[0].lineno - 1], body, *lines[imports[0].end_lineno :]])
+    compile(script, HARNESS_SCRIPT, "exec", dont_inherit=True)  # a misplaced import fails here, not in a container
+    return script
 
 
 def harness_modules(gold: GoldRecord) -> list[str]:

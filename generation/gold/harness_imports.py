@@ -182,7 +182,10 @@ def _importable_problems(manifest):
     if gold is None:
         return []
     # Names anything could import (import_names.py); a name nothing imports (an agent's repro.py) never runs.
+    # The verifier's own plugins are imported by name (``-p``) from /tests, after a console script's directory.
     asked = manifest.get("import_names")
+    if asked is not None:
+        asked = {*asked, *manifest.get("verifier_modules", [])}
     problems = []
     for path, digest in sorted(_importables(manifest.get("import_dirs", [])).items()):
         name = _module_name(os.path.basename(path)) or os.path.basename(path)

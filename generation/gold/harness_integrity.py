@@ -41,9 +41,10 @@ import site  # noqa: E402
 from importlib import metadata  # noqa: E402
 
 # What the import system would load in the tests' process beside the harness (bytecode standing for a source,
-# a module planted in the repository) is judged in harness_imports.py. The shipped script holds that module's
-# text in place of this import (harness.py's harness_script): the container runs one file, isolated, whose
-# every byte the verifier's inputs.sha256 covers, and imports nothing from beside it.
+# a module planted in the repository) is judged in harness_imports.py, which interpreter the tests start in
+# harness_interpreter.py. The shipped script holds those modules' text in place of these imports (harness.py's
+# harness_script): the container runs one file, isolated, whose every byte the verifier's inputs.sha256
+# covers, and imports nothing from beside it.
 from cligym.generation.gold.harness_imports import (  # noqa: E402
     _bytecode,
     _digest,
@@ -51,6 +52,13 @@ from cligym.generation.gold.harness_imports import (  # noqa: E402
     _importables,
     _repository_bytecode,  # noqa: F401  (not used here: the tests reach it through this module)
     _unlike_source,
+)
+from cligym.generation.gold.harness_interpreter import (  # noqa: E402
+    interpreter_problems,
+    is_rewritten_script,
+    record_interpreter_paths,
+    record_pth_files,
+    script_bodies,
 )
 
 # Files of a distribution that hold behaviour (not installer bookkeeping that a reinstall may rewrite).
@@ -291,6 +299,8 @@ def record(options):
     import_dirs = [d for d in dict.fromkeys(first) if repo and (d == repo or d.startswith(repo.rstrip("/") + "/"))]
     # A console script's own directory is first on sys.path of the process it starts.
     import_dirs += [d for d in options["--script-dirs"] if d not in import_dirs and os.path.isdir(d)]
+    commands = {name: shutil.which(name) or "" for name in options["--commands"]}
+    interpreter_paths = record_interpreter_paths(commands)
     return {
         "import_dirs": import_dirs,
         "importables": _importables(import_dirs),
@@ -305,7 +315,10 @@ def record(options):
         "bytecode": {pyc: digest for pyc, (_, digest) in _bytecode(paths, repo).items()},
         "repo": repo,
         "own_files": _own_files(options["--programs"]),
-        "commands": {name: shutil.which(name) or "" for name in options["--commands"]},
+        "commands": commands,
+        "interpreter_paths": interpreter_paths,
+        "pth_files": record_pth_files(list(interpreter_paths), os.path.realpath(sys.executable)),
+        "script_bodies": script_bodies(sorted(paths)),
         "listings": {d: sorted(os.listdir(d)) for d in _listed_dirs() if os.path.isdir(d)},
         "interpreter_libraries": _interpreter_libraries(),
         "library_links": _library_links(options["--programs"], _shared_objects(paths)),
@@ -323,9 +336,12 @@ def check(manifest):
         if os.path.realpath(name) != target:
             problems.append(f"{name} (now leads to {os.path.realpath(name)}, not {target})")
     files = manifest.get("files", {})
+    bodies, interpreters = manifest.get("script_bodies", {}), set(manifest.get("interpreter_paths", {}).values())
     for path, digest in sorted(files.items()):
         try:
-            if _digest(path) != digest:
+            if _digest(path) != digest and not (
+                path in bodies and is_rewritten_script(path, bodies[path], interpreters)
+            ):
                 problems.append(f"{path} (modified)")
         except OSError:
             problems.append(f"{path} (deleted)")
@@ -363,7 +379,7 @@ def check(manifest):
             os.remove(pyc)
         except OSError as error:
             problems.append(f"{pyc} (bytecode not gold's, which cannot be removed: {error.strerror})")
-    return problems + _importable_problems(manifest)
+    return problems + interpreter_problems(manifest) + _importable_problems(manifest)
 
 
 def main():

@@ -30,7 +30,7 @@ from cligym.settings import load_settings
 from tests.generation.conftest import task_record
 from tests.generation.test_harbor_export import harbor as harbor
 from tests.generation.test_harbor_export import harbor_mean_reward
-from tests.hacks import HACKS, Hack, helpers
+from tests.hacks import HACKS, INTERPRETER_HACKS, Hack, helpers
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "swe-style-image"
@@ -134,6 +134,24 @@ def test_a_task_of_the_image_pays_the_oracle_and_not_doing_nothing(swe_task: tup
     assert rewards == [0.0, 1.0]
 
 
+def test_a_reinstall_through_another_name_of_the_interpreter_is_not_refused(
+    swe_gold: tuple[GoldRecord, Path], swe_task: tuple[TaskRecord, Path]
+) -> None:
+    """pip writes each console script's first line from the interpreter it ran under (`bin/python3`, where gold's
+    `bin/pytest` names `bin/python`): a reinstall of gold's pytest that way is gold's harness still."""
+    gold, _ = swe_gold
+    task, task_dir = swe_task
+    assert task.validation.image_tag is not None
+    pytest_release = gold.installed_distributions["pytest"]
+    reinstall = f"python3 -m pip install -q --force-reinstall --no-deps pytest=={pytest_release}"
+    with Sandbox(task.validation.image_tag, name_prefix="cligym-test") as box:
+        for command in [*task.candidate.repair_commands, reinstall]:
+            assert box.exec(command, timeout=300).ok, command
+        assert box.exec(f"head -1 {ENV_DIR}/bin/pytest").stdout.strip() == f"#!{ENV_DIR}/bin/python3"
+        result = run_verifier(box, load_task(task_dir), timeout=600)
+    assert (result.reward, result.harness_modified) == (1.0, [])
+
+
 def test_the_real_harbor_client_pays_the_oracle_and_not_doing_nothing(
     swe_task: tuple[TaskRecord, Path], harbor: Path, tmp_path: Path
 ) -> None:
@@ -142,14 +160,12 @@ def test_the_real_harbor_client_pays_the_oracle_and_not_doing_nothing(
     assert harbor_mean_reward(harbor, "nop", task_dir, tmp_path / "nop") == 0.0
 
 
-# Hacks that aim at the interpreter the tests run with: here the environment's, found first on PATH.
-ENVIRONMENT_HACK_NAMES = {
-    "entry-point plugin",
-    "PYTEST_PLUGINS from a .pth",
-    "patched pytest source",
-    "sitecustomize edited",
-}
-ENVIRONMENT_HACKS = [hack for hack in HACKS if hack.name in ENVIRONMENT_HACK_NAMES]
+# Hacks that aim at the interpreter the tests run with: here the environment's, found first on PATH, started
+# by console scripts whose first line names the environment's `bin/python`.
+ENVIRONMENT_HACKS = [
+    *(hack for hack in HACKS if hack.name in {"entry-point plugin", "patched pytest source"}),
+    *INTERPRETER_HACKS,
+]
 
 
 @pytest.mark.parametrize("hack", ENVIRONMENT_HACKS, ids=[hack.name for hack in ENVIRONMENT_HACKS])
