@@ -54,6 +54,7 @@ from cligym.generation.gold.harness_imports import (  # noqa: E402
     _unlike_source,
 )
 from cligym.generation.gold.harness_interpreter import (  # noqa: E402
+    PYTEST_SCRIPT_NAMES,
     interpreter_problems,
     is_rewritten_script,
     record_interpreter_paths,
@@ -293,7 +294,7 @@ def record(options):
     variable = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     repo = (options["--repo"] or [""])[0]
     # Where the console script starts pytest from: its directory is first on sys.path then.
-    scripts = [os.path.dirname(p) for p in map(shutil.which, ("pytest", "py.test")) if p]
+    scripts = [os.path.dirname(p) for p in map(shutil.which, PYTEST_SCRIPT_NAMES) if p]
     first = [*([repo] if repo else []), *options["--first"], *scripts]
     search_path = list(dict.fromkeys([*first, *variable, *directories]))
     import_dirs = [d for d in dict.fromkeys(first) if repo and (d == repo or d.startswith(repo.rstrip("/") + "/"))]

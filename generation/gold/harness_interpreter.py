@@ -14,7 +14,7 @@ import shutil
 
 _PYTHON_NAMES = ("python", "python3")
 # pytest's own console scripts: a test command may start by either.
-_SCRIPT_NAMES = ("pytest", "py.test")
+PYTEST_SCRIPT_NAMES = ("pytest", "py.test")
 
 
 def _shebang_program(path):
@@ -38,7 +38,7 @@ def _starting_paths(commands):
     """Every path the tests start an interpreter by: the Python names on PATH, and the program on the first
     line of each command they run (a console script's interpreter)."""
     paths = [shutil.which(name) for name in _PYTHON_NAMES]
-    scripts = [*commands.values(), *(shutil.which(name) for name in _SCRIPT_NAMES)]
+    scripts = [*commands.values(), *(shutil.which(name) for name in PYTEST_SCRIPT_NAMES)]
     paths += [_shebang_program(path) for path in scripts if path]
     return [path for path in dict.fromkeys(paths) if path]
 
@@ -67,6 +67,11 @@ def record_pth_files(paths, interpreter):
     return _pth_files(_pth_dirs(paths, interpreter))
 
 
+def _body_digest(data):
+    """sha256 of a script's lines after its ``#!`` line: the part a reinstall writes as gold had it."""
+    return hashlib.sha256(data.partition(b"\n")[2]).hexdigest()
+
+
 def script_bodies(files):
     """For each harness file that starts with ``#!``: sha256 of the rest, the part a reinstall keeps."""
     bodies = {}
@@ -77,7 +82,7 @@ def script_bodies(files):
         except OSError:
             continue
         if data.startswith(b"#!"):
-            bodies[path] = hashlib.sha256(data.partition(b"\n")[2]).hexdigest()
+            bodies[path] = _body_digest(data)
     return bodies
 
 
@@ -89,7 +94,7 @@ def is_rewritten_script(path, gold_body, interpreters):
             data = handle.read()
     except OSError:
         return False
-    if not data.startswith(b"#!") or hashlib.sha256(data.partition(b"\n")[2]).hexdigest() != gold_body:
+    if not data.startswith(b"#!") or _body_digest(data) != gold_body:
         return False
     program = _shebang_program(path)
     return program is not None and os.path.realpath(program) in interpreters

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cligym.errors import ConfigError
-from cligym.generation.gold.source_image import copy_repository_out, image_digest
+from cligym.generation.gold.source_image import copy_repository_out
 from cligym.generation.repo_spec import (
     DebianSource,
     GitSource,
@@ -205,11 +205,10 @@ def unpack_sdist(archive: Path, target: Path) -> None:
 
 
 def _read_image(source: ImageSource, name: str) -> SourceTree:
-    digest = image_digest(source.image)
     root = _fresh_dir(f"{name}-image")
     with tempfile.TemporaryDirectory(prefix="cligym-image-") as tmp:
         copy = Path(tmp) / "repo"
-        copy_repository_out(source, copy)
+        digest = copy_repository_out(source, copy)
         # The files the image's git tracks (SWE-bench images keep the clone): build outputs are not source.
         _copy_tracked(copy, root)
     return SourceTree(root, f"image {source.image} ({digest[:19]})", digest, image=source.image)

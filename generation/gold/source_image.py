@@ -35,9 +35,10 @@ def ensure_source_image(reference: str) -> Image:
         raise ConfigError(message, _FIX) from None
 
 
-def copy_repository_out(source: ImageSource, target: Path) -> None:
+def copy_repository_out(source: ImageSource, target: Path) -> str:
     """Copy ``source.repo_path`` out of the image into ``target`` (which must not exist), from a container
-    that is created and never started: nothing of the image runs on the host or in a container."""
+    that is created and never started: nothing of the image runs on the host or in a container. Returns the
+    image's id (``sha256:...``), which the gold record and the image tag are keyed on."""
     image = ensure_source_image(source.image)
     container = docker_client().containers.create(image.id, command=["true"], labels=cligym_labels(ROLE_SANDBOX))
     try:
@@ -57,6 +58,7 @@ def copy_repository_out(source: ImageSource, target: Path) -> None:
         if not top.is_dir():
             raise ConfigError(f"{source.repo_path} in {source.image} is not a directory", "fix source.repo_path")
         top.rename(target)
+    return str(image.id)
 
 
 def _inside_only(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo | None:
@@ -68,8 +70,3 @@ def _inside_only(member: tarfile.TarInfo, destination: str) -> tarfile.TarInfo |
         return tarfile.data_filter(member, destination)
     except tarfile.FilterError:
         return None
-
-
-def image_digest(reference: str) -> str:
-    """The image's id (``sha256:...``): what the gold record and the image tag are keyed on."""
-    return str(ensure_source_image(reference).id)

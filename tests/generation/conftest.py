@@ -56,6 +56,17 @@ def validated_task(base_image: BaseImage, tmp_path_factory: pytest.TempPathFacto
     return ValidatedTask(gold, task, run_dir, started, datetime.now(UTC))
 
 
+def validated_catalog_task(gold: GoldRecord, inverter: str, target: str, task_id: str) -> TaskRecord:
+    """The catalog candidate of ``inverter`` aimed at a target whose label holds ``target``, validated in real
+    containers (it must be valid), as a task record."""
+    candidate = next(
+        c for c in all_catalog_candidates(gold) if c.inverter == inverter and c.target and target in c.target.label()
+    )
+    validation = validate_candidate(gold, candidate, load_settings())
+    assert validation.valid, validation.reason
+    return task_record(task_id, gold, candidate, validation)
+
+
 def task_record(task_id: str, gold: GoldRecord, candidate: Candidate, validation: Validation) -> TaskRecord:
     """A validated candidate as the task record generation writes, with template statements."""
     return TaskRecord(

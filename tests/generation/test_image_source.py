@@ -18,16 +18,13 @@ from cligym.base_images import BaseImage
 from cligym.generation.export import export_harbor_task
 from cligym.generation.gold import GoldRecord
 from cligym.generation.gold.build import gold_dir
-from cligym.generation.inverters.catalog import all_catalog_candidates
 from cligym.generation.task_record import TaskRecord
-from cligym.generation.validation import validate_candidate
 from cligym.image_build import build_image
 from cligym.labels import ROLE_BASE, cligym_labels
 from cligym.rollout.task_dir import load_task
 from cligym.rollout.verifier import run_verifier
 from cligym.sandbox import Sandbox
-from cligym.settings import load_settings
-from tests.generation.conftest import task_record
+from tests.generation.conftest import validated_catalog_task
 from tests.generation.test_harbor_export import harbor as harbor
 from tests.generation.test_harbor_export import harbor_mean_reward
 from tests.hacks import HACKS, INTERPRETER_HACKS, Hack, helpers
@@ -85,14 +82,7 @@ def swe_gold(swe_image: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[
 def swe_task(swe_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[TaskRecord, Path]:
     gold, run_dir = swe_gold
     # A dependency the tests import, emptied: its repair reinstalls it into the environment, not Debian's.
-    candidate = next(
-        c
-        for c in all_catalog_candidates(gold)
-        if c.inverter == "catalog:dependency-module-syntax-error" and c.target and "tabulate" in c.target.label()
-    )
-    validation = validate_candidate(gold, candidate, load_settings())
-    assert validation.valid, validation.reason
-    task = task_record("swe-style-tabulate", gold, candidate, validation)
+    task = validated_catalog_task(gold, "catalog:dependency-module-syntax-error", "tabulate", "swe-style-tabulate")
     out = tmp_path_factory.mktemp("harbor")
     return task, export_harbor_task(task, gold, gold_dir(run_dir, gold.name) / "context", out, hinted=False)
 

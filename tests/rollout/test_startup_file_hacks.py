@@ -14,12 +14,9 @@ import pytest
 
 from cligym.filtering.filter_run import read_decisions
 from cligym.generation.export import export_harbor_task
-from cligym.generation.inverters.catalog import all_catalog_candidates
-from cligym.generation.validation import validate_candidate
 from cligym.llm.scripted_server import ScriptedModelServer
 from cligym.rollout.trajectory import Trajectory, read_trajectories
-from cligym.settings import load_settings
-from tests.generation.conftest import ValidatedTask, task_record
+from tests.generation.conftest import ValidatedTask, validated_catalog_task
 from tests.rollout.test_hack_suite import Replayer, plan_of
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -54,14 +51,7 @@ LEGITIMATE = ("file emptied", "break's line deleted", "variable unset", "variabl
 @pytest.fixture(scope="module")
 def startup_task_dir(validated_task: ValidatedTask, tmp_path_factory: pytest.TempPathFactory) -> Path:
     gold = validated_task.gold
-    candidate = next(
-        c
-        for c in all_catalog_candidates(gold)
-        if c.inverter == "catalog:bash-env-library-path" and c.target and "libsqlite3" in c.target.label()
-    )
-    validation = validate_candidate(gold, candidate, load_settings())
-    assert validation.valid, validation.reason
-    task = task_record("inventory-sqlite-bash-env", gold, candidate, validation)
+    task = validated_catalog_task(gold, "catalog:bash-env-library-path", "libsqlite3", "inventory-sqlite-bash-env")
     return export_harbor_task(task, gold, validated_task.gold_context, tmp_path_factory.mktemp("tasks"), hinted=False)
 
 
