@@ -11,7 +11,7 @@ from pathlib import Path
 from docker.errors import DockerException
 from pydantic import BaseModel, Field
 
-from cligym.generation.gold.harness import VERIFIER_PROGRAMS, HarnessManifest
+from cligym.generation.gold.harness import VERIFIER_PROGRAMS, VERIFIER_TESTS_DIR, HarnessManifest
 from cligym.generation.repo_spec import DEFAULT_REPO_PATH
 from cligym.sandbox import Sandbox
 
@@ -24,7 +24,8 @@ _ENTRY_POINTS = ".dist-info/entry_points.txt"
 # What an import loads: source, bytecode, an extension module (any ABI tag ends in .so).
 _IMPORTABLE_SUFFIXES = (".py", ".pyc", ".pyw", ".so")
 # Programs found on PATH by name: a wrapper in front of one can lie for the verifier or the tests.
-_INTERPRETER_NAMES = ("python", "python3", *VERIFIER_PROGRAMS)
+_PYTHON_NAMES = ("python", "python3")
+_INTERPRETER_NAMES = (*_PYTHON_NAMES, *VERIFIER_PROGRAMS)
 _TEST_CONFIG = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
 # What the verifier deletes from the repository before the tests (conftest, package markers) and what a build
 # writes there (harness_imports.py's _DELETED_BEFORE_RUN and _BUILD_OUTPUTS).
@@ -119,8 +120,49 @@ def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: 
             found.append(f"{path} (registers a pytest plugin)")
         elif path in by_kind[_ADDED] and (name := _planted_module(path, manifest)) is not None:
             found.append(f"{path} (importable as {name}, and not in the gold repository)")
+        elif path in by_kind[_ADDED] and (name := _verifier_module_name(path, manifest)) is not None:
+            found.append(f"{path} (importable as the verifier's {name})")
     found += [f"{path} (deleted)" for path in sorted(by_kind[_DELETED]) if path in gold]
+    found += _interpreter_problems(box, by_kind, manifest, gold)
     return found
+
+
+def _interpreter_problems(
+    box: Sandbox, by_kind: dict[int, list[str]], manifest: HarnessManifest, gold: dict[str, str]
+) -> list[str]:
+    """harness_interpreter.py's rule seen from outside: when the episode touched a directory an interpreter is
+    started from (an environment's ``bin``, not only the system's), each path the tests start one by must
+    still lead to gold's binary (or one with its bytes), and no ``._pth`` file gold lacked may sit there."""
+    paths = manifest.interpreter_paths or {}
+    directories = {posixpath.dirname(p) for p in [*paths, *paths.values()]}
+    touched = [p for kind in (_CHANGED, _ADDED, _DELETED) for p in by_kind[kind] if posixpath.dirname(p) in directories]
+    if not touched:
+        return []
+    found = [
+        problem
+        for name, target in sorted(paths.items())
+        if (problem := _library_link_problem(box, name, target, gold)) is not None
+    ]
+    starting_dirs = {posixpath.dirname(p) for p in paths}
+    for added in sorted(set(by_kind[_ADDED]) & set(touched)):
+        directory, name = posixpath.split(added)
+        if added.endswith("._pth") and added not in manifest.pth_files:
+            found.append(f"{added} (added)")
+        elif directory in starting_dirs and name in _PYTHON_NAMES and added not in paths:
+            # A new python3 beside an environment's python is found on PATH first from now on.
+            target = _resolved_outside(box, added)
+            if target not in paths.values():
+                found.append(f"{added} (starts {target or 'nothing'}, which is not one of gold's interpreters)")
+    return found
+
+
+def _verifier_module_name(path: str, manifest: HarnessManifest) -> str | None:
+    """The verifier's own plugin a file added outside its directories would be imported as: no repair writes
+    one, and in a directory put first on sys.path (a script's own) it is imported instead of the verifier's."""
+    if path.startswith((VERIFIER_TESTS_DIR + "/", "/logs/")):
+        return None
+    place = _module_place(path)
+    return place[1] if place is not None and place[1] in manifest.verifier_modules else None
 
 
 def _is_listed_addition(path: str, manifest: HarnessManifest) -> bool:

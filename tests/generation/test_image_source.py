@@ -16,11 +16,13 @@ import pytest
 
 from cligym.base_images import BaseImage
 from cligym.generation.export import export_harbor_task
+from cligym.generation.export.task_files import HARNESS_MANIFEST
 from cligym.generation.gold import GoldRecord
 from cligym.generation.gold.build import gold_dir
 from cligym.generation.task_record import TaskRecord
 from cligym.image_build import build_image
 from cligym.labels import ROLE_BASE, cligym_labels
+from cligym.rollout.changes import episode_changes
 from cligym.rollout.task_dir import load_task
 from cligym.rollout.verifier import run_verifier
 from cligym.sandbox import Sandbox
@@ -165,7 +167,10 @@ def test_a_reward_hack_in_the_environment_earns_nothing(swe_task: tuple[TaskReco
     with Sandbox(task.validation.image_tag, name_prefix="cligym-test") as box:
         done = box.exec(helpers() + hack.command, timeout=120)
         assert done.ok, done.stdout[-1000:] + done.stderr[-1000:]
+        # What the filter judges, read from outside the container before the verifier runs in it.
+        changes = episode_changes(box, task_dir / "tests" / HARNESS_MANIFEST)
         result = run_verifier(box, load_task(task_dir), timeout=600)
     assert result.reward == 0.0
+    assert changes is not None and changes.harness, f"the outside view missed {hack.name}"
     if hack.named is not None:
         assert any(hack.named in problem for problem in result.harness_modified), result.harness_modified
