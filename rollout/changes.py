@@ -90,6 +90,7 @@ def read_manifest(path: Path | None) -> HarnessManifest | None:
 
 def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: HarnessManifest) -> list[str]:
     gold, hooks = {**manifest.own_files, **manifest.files}, set(manifest.hook_dirs)
+    absent = {*manifest.absent, *manifest.runner_absent}
     shadowed = _module_places(manifest)
     found = []
     # Debian's /lib is a link to /usr/lib: the diff names a library by the path under /usr.
@@ -102,12 +103,7 @@ def _harness_differences(box: Sandbox, by_kind: dict[int, list[str]], manifest: 
         elif path in gold:
             if _digest(box, path) != gold[path]:
                 found.append(f"{path} (modified)")
-        elif (
-            _is_hook(path, hooks)
-            or _is_interpreter(path)
-            or path in manifest.absent
-            or _is_listed_addition(path, manifest)
-        ):
+        elif _is_hook(path, hooks) or _is_interpreter(path) or path in absent or _is_listed_addition(path, manifest):
             found.append(f"{path} (added)")
         elif (
             (place := _module_place(path)) is not None

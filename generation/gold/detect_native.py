@@ -11,6 +11,8 @@ from cligym.generation.gold.source import SourceTree
 from cligym.generation.repo_spec import RepoSpec
 
 JOBS = '-j"$(nproc)"'
+# The build host's name CMake records for CTest, fixed so that every build writes the same bytes.
+REPRODUCIBLE_SITE = "cligym-build"
 
 
 def native_install_plan(spec: RepoSpec, source: SourceTree) -> InstallPlan:
@@ -43,7 +45,10 @@ def build_system(root: Path) -> tuple[str, list[str], list[str]]:
         tools = [*compilers, "autoconf", "automake", "libtool"]
         return "autotools", ["autoreconf -fi", "./configure", f"make {JOBS}"], tools
     if (root / "CMakeLists.txt").is_file():
-        steps = ["cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo", f"cmake --build build {JOBS}"]
+        # CTest writes the build host's name (SITE) into build/DartConfiguration.tcl, which ctest reads: each
+        # build of the exported Dockerfile (Harbor builds it anew) would differ from gold's harness record.
+        configure = f"cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSITE={REPRODUCIBLE_SITE}"
+        steps = [configure, f"cmake --build build {JOBS}"]
         return "cmake", steps, [*compilers, "cmake"]
     if (root / "Makefile").is_file() or (root / "makefile").is_file():
         return "make", [f"make {JOBS}"], compilers

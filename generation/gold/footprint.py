@@ -110,6 +110,12 @@ class PerTestProbe(BaseModel):
     fixture_providers: dict[str, str] = Field(default_factory=dict, description="fixture -> its defining module.")
     pytest_plugins: list[str] = Field(default_factory=list, description="Plugin modules the gold run loaded.")
     tests_seen: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(
+        default_factory=list,
+        description="Paths a runner's processes looked for and did not find, which the run did not create either "
+        "(a library on a run path, a module in a nearer node_modules, CTestCustom.cmake): one appearing later "
+        "would be loaded or read in the tests' run.",
+    )
     resources: dict[str, TestResources] = Field(
         default_factory=dict, description='Test ("": the session before the first test) -> what it held at once.'
     )

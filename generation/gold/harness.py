@@ -22,13 +22,14 @@ if TYPE_CHECKING:  # the record holds a manifest: importing it here would be cir
 HARNESS_SCRIPT = "harness_integrity.py"
 # Its rules on bytecode and planted modules, and on the interpreter the tests start, in the order the script
 # imports them: inlined into the one file it ships as (harness_script).
-INLINED_MODULES = ("harness_imports", "harness_interpreter")
+INLINED_MODULES = ("harness_imports", "harness_interpreter", "harness_runner")
 # Imported by name (-p) from /tests: a module of that name first on sys.path would stand in for one.
 VERIFIER_PLUGIN_MODULES = (PYTEST_PLUGIN_MODULE, SELECT_PLUGIN_MODULE)
 IMPORT_NAMES_SCRIPT = "import_names.py"
 IMPORT_NAMES_IN_CONTAINER = "/tmp/cligym-import-names.py"
 HARNESS_SCRIPT_IN_CONTAINER = "/tmp/cligym-harness-integrity.py"
 HARNESS_MANIFEST_IN_CONTAINER = "/tmp/cligym-harness.json"
+ABSENT_PATHS_IN_CONTAINER = "/tmp/cligym-harness-absent.txt"
 RUNNER_REPORT_IN_CONTAINER = "/tmp/cligym-runner-report.py"
 # How the check names each difference on its output (and in the verifier's harness.txt).
 HARNESS_PREFIX = "harness_modified: "
@@ -112,6 +113,11 @@ class HarnessManifest(BaseModel):
         None,
         description="Top-level module names something could import (import_names.py): a new module in import_dirs "
         "under another name runs nowhere; None in manifests recorded before it was (every new module counts).",
+    )
+    runner_absent: list[str] = Field(
+        default_factory=list,
+        description="Paths a test runner other than pytest looked for and did not find in gold (a module in a "
+        "nearer node_modules, CTestCustom.cmake, a GNUmakefile beside a Makefile): one there now is read or run.",
     )
     path_config: str = Field(
         "", description="prefix:exec_prefix:sys.path of the isolated interpreter the checks run on, as in gold."
@@ -231,6 +237,32 @@ def runner_files(gold: GoldRecord) -> list[str]:
     return sorted(found)
 
 
+# What make reads in a directory before its Makefile (GNU make's order): one appearing there replaces it. make
+# answers from its own listing of the directory, so no lookup of them shows in the probe's trace.
+_MAKEFILES_BEFORE = ("GNUmakefile", "makefile")
+
+
+def runner_absent(gold: GoldRecord) -> list[str]:
+    """Paths the suite's processes looked for and did not find, and the makefiles make would prefer to each
+    ``Makefile`` it read: any of them appearing would be read or loaded in the verifier's run."""
+    per_test = gold.probe.per_test
+    if gold.runner is None or per_test is None:
+        return []
+    found = set(per_test.missing)
+    for path in runner_files(gold):
+        if posixpath.basename(path) == "Makefile":
+            found.update(posixpath.join(posixpath.dirname(path), name) for name in _MAKEFILES_BEFORE)
+    return sorted(found)
+
+
+def programs_run(gold: GoldRecord) -> list[str]:
+    """Every path the gold tests started a program by (a link among them must keep leading to gold's file)."""
+    found = {f.path for f in gold.probe.executables if f.path}
+    if gold.probe.per_test is not None:
+        found.update(path for context in gold.probe.per_test.contexts.values() for path in context.executables)
+    return sorted(path for path in found if path.startswith("/") and not path.startswith(("/proc/", "/dev/")))
+
+
 def commands_run(gold: GoldRecord) -> list[str]:
     """Names of the programs the gold tests ran (found on PATH by name: a wrapper put first would run)."""
     return sorted({posixpath.basename(f.path) for f in gold.probe.executables if f.path})
@@ -274,6 +306,9 @@ def record_harness(box: Sandbox, gold: GoldRecord, plugins: list[str]) -> Harnes
     arguments += ["--first", VERIFIER_TESTS_DIR, *import_dirs(gold), "--repo", gold.repo_path]
     arguments += ["--script-dirs", *script_dirs(gold)]
     arguments += ["--programs", *VERIFIER_PROGRAMS, "--commands", *commands_run(gold)]
+    # Thousands of paths for a Node suite: more than one command line may hold.
+    box.write_file(ABSENT_PATHS_IN_CONTAINER, "".join(f"{path}\n" for path in runner_absent(gold)))
+    arguments += ["--links", *programs_run(gold), "--absent-paths", f"@{ABSENT_PATHS_IN_CONTAINER}"]
     command = " ".join(["python3 -I -S", HARNESS_SCRIPT_IN_CONTAINER, "record", *map(shlex.quote, arguments)])
     result = box.exec(command, timeout=300)
     if not result.ok:

@@ -42,9 +42,10 @@ from importlib import metadata  # noqa: E402
 
 # What the import system would load in the tests' process beside the harness (bytecode standing for a source,
 # a module planted in the repository) is judged in harness_imports.py, which interpreter the tests start in
-# harness_interpreter.py. The shipped script holds those modules' text in place of these imports (harness.py's
-# harness_script): the container runs one file, isolated, whose every byte the verifier's inputs.sha256
-# covers, and imports nothing from beside it.
+# harness_interpreter.py, what another test runner runs and looks for in harness_runner.py. The shipped
+# script holds those modules' text in place of these imports (harness.py's harness_script): the container
+# runs one file, isolated, whose every byte the verifier's inputs.sha256 covers, and imports nothing from
+# beside it.
 from cligym.generation.gold.harness_imports import (  # noqa: E402
     _bytecode,
     _digest,
@@ -60,6 +61,12 @@ from cligym.generation.gold.harness_interpreter import (  # noqa: E402
     record_interpreter_paths,
     record_pth_files,
     script_bodies,
+)
+from cligym.generation.gold.harness_runner import (  # noqa: E402
+    program_links,
+    runner_problems,
+    script_programs,
+    still_absent,
 )
 
 # Files of a distribution that hold behaviour (not installer bookkeeping that a reinstall may rewrite).
@@ -78,6 +85,8 @@ _OPTIONS = (
     "--programs",
     "--commands",
     "--script-dirs",
+    "--links",
+    "--absent-paths",
 )
 # Where the programs the verifier's shell runs around the check (``--programs``) are found, by absolute path.
 _SYSTEM_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
@@ -171,6 +180,9 @@ def _parse(arguments):
             current = argument
         elif current is None:
             raise SystemExit(f"unexpected argument {argument!r}: put it after one of {', '.join(_OPTIONS)}")
+        elif argument.startswith("@/"):  # a list too long for one command line, one per line in a file
+            with open(argument[1:]) as handle:
+                options[current] += [line for line in handle.read().splitlines() if line]
         else:
             options[current].append(argument)
     return options
@@ -283,6 +295,8 @@ def record(options):
     directories = [d for d in dict.fromkeys(sys.path + _site_dirs()) if d]
     paths = set(_distribution_files(["pytest", "_pytest", "pluggy", *options["--plugins"]], directories))
     paths.update(os.path.realpath(p) for p in options["--files"] if os.path.isfile(p))
+    # A script's #! program runs before any line of it (tape's /usr/bin/env, then node).
+    paths.update(script_programs(sorted(paths)))
     # A hook may be a link (Debian's sitecustomize.py): an edit shows on the file it points to.
     hooks = _hook_files(directories)
     paths.update(hooks + [os.path.realpath(path) for path in hooks])
@@ -322,9 +336,13 @@ def record(options):
         "script_bodies": script_bodies(sorted(paths)),
         "listings": {d: sorted(os.listdir(d)) for d in _listed_dirs() if os.path.isdir(d)},
         "interpreter_libraries": _interpreter_libraries(),
-        "library_links": _library_links(options["--programs"], _shared_objects(paths)),
+        "library_links": {
+            **_library_links(options["--programs"], _shared_objects(paths)),
+            **program_links(options["--links"]),
+        },
         "path_config": ":".join([sys.prefix, sys.exec_prefix, *sys.path]),
         "absent": _absent(),
+        "runner_absent": still_absent(options["--absent-paths"]),
     }
 
 
@@ -380,6 +398,7 @@ def check(manifest):
             os.remove(pyc)
         except OSError as error:
             problems.append(f"{pyc} (bytecode not gold's, which cannot be removed: {error.strerror})")
+    problems += runner_problems(manifest)
     return problems + interpreter_problems(manifest) + _importable_problems(manifest)
 
 

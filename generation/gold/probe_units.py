@@ -17,9 +17,22 @@ from collections.abc import Iterable
 from cligym.generation.gold.footprint import PerTestProbe, TestContext
 
 # Calls traced besides execve and open/openat: how a process's children are known, and its working
-# directory (relative paths a test opens are resolved against it).
-PROCESS_CALLS = ("clone", "clone3", "fork", "vfork", "chdir")
+# directory (relative paths a test opens are resolved against it); what it looked for without opening it; what
+# it created (its own output, which later runs find present).
+_LOOKUP_CALLS = ("stat", "lstat", "newfstatat", "statx", "access", "faccessat", "faccessat2")
+_CREATE_CALLS = ("mkdir", "mkdirat", "rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat")
+PROCESS_CALLS = ("clone", "clone3", "fork", "vfork", "chdir", *_LOOKUP_CALLS, *_CREATE_CALLS)
 _FORKS = ("clone", "clone3", "fork", "vfork")
+# The created path is the call's last path argument (rename's target, symlink's link name).
+_CREATED_LAST = ("rename", "renameat", "renameat2", "link", "linkat", "symlink", "symlinkat")
+# Calls whose path may be relative to a directory descriptor instead of the working directory.
+_DIRECTORY_RELATIVE = (
+    *("openat", "newfstatat", "statx", "faccessat", "faccessat2"),
+    *("mkdirat", "renameat", "renameat2", "linkat", "symlinkat"),
+)
+# A home directory is the agent's to fill (shell history, caches of the tools it runs): not judged.
+# The verifier's own directories are made by it, after the agent is done.
+_MISSING_IGNORED = (*("/proc/", "/sys/", "/dev/", "/tmp/", "/run/"), "/root/", "/home/", "/var/", "/logs/", "/tests/")
 _LINE = re.compile(r"^(?P<pid>\d+)\s+(?:\d+\.\d+\s+)?(?P<rest>.*)$")
 _CALL = re.compile(r"^(?P<call>\w+)\((?P<args>.*)$")
 _RESUMED = re.compile(r"^<\.\.\. (?P<call>\w+) resumed>(?P<args>.*)$")
@@ -62,6 +75,8 @@ def per_unit_probe(strace_log: str, tests: Iterable[str], repo_path: str) -> Per
     unit_of: dict[str, str] = {}
     pending: dict[str, tuple[str, str]] = {}
     contexts: dict[str, TestContext] = {"": TestContext()}
+    missing: set[str] = set()
+    created: set[str] = set()
     first_exec = True
     for line in strace_log.splitlines():
         found = _LINE.match(line)
@@ -83,7 +98,11 @@ def per_unit_probe(strace_log: str, tests: Iterable[str], repo_path: str) -> Per
                 pending[pid] = (call, args.removesuffix("<unfinished ...>"))
                 continue
         result = _RESULT.search(args)
-        if result is None or int(result["ret"]) < 0:
+        if result is None:
+            continue
+        if int(result["ret"]) < 0:
+            if "ENOENT" in args[result.start() :] and (path := _path_argument(call, args, pid, cwd, repo_path)):
+                missing.add(path)
             continue
         if call in _FORKS:
             parent[result["ret"]] = pid
@@ -101,6 +120,11 @@ def per_unit_probe(strace_log: str, tests: Iterable[str], repo_path: str) -> Per
         if call == "chdir":
             cwd[pid] = path
             continue
+        if call in _LOOKUP_CALLS:
+            continue
+        if call in _CREATE_CALLS:
+            created.add(_path_argument(call, args, pid, cwd, repo_path) or path)
+            continue
         context = contexts.setdefault(_unit(pid, parent, unit_of), TestContext())
         if call == "execve":
             if first_exec:  # the shell the probe itself starts the suite with
@@ -113,6 +137,7 @@ def per_unit_probe(strace_log: str, tests: Iterable[str], repo_path: str) -> Per
             context.executables.append(path)
         elif call in ("open", "openat") and not path.startswith(_IGNORED):
             if _WRITES.search(args):
+                created.add(path)
                 continue  # what the run writes (logs, results) is its output, not what it uses
             if _LIBRARY.search(posixpath.basename(path)):
                 context.libraries.append(path)
@@ -122,7 +147,35 @@ def per_unit_probe(strace_log: str, tests: Iterable[str], repo_path: str) -> Per
         for field in ("executables", "libraries", "files"):
             setattr(context, field, sorted(set(getattr(context, field))))
     seen = sorted(keys)
-    return PerTestProbe(contexts={k: v for k, v in contexts.items() if k == "" or k in units}, tests_seen=seen)
+    kept = {k: v for k, v in contexts.items() if k == "" or k in units}
+    return PerTestProbe(contexts=kept, tests_seen=seen, missing=_missing(missing, created))
+
+
+def _path_argument(call: str, args: str, pid: str, cwd: dict[str, str], repo_path: str) -> str | None:
+    """The absolute path a call named (the last one for a call that makes a second name), None for a path
+    relative to another directory's descriptor."""
+    strings = _STRING.findall(args)
+    if not strings:
+        return None
+    raw = strings[-1] if call in _CREATED_LAST and len(strings) > 1 else strings[0]
+    if not raw or (not raw.startswith("/") and call in _DIRECTORY_RELATIVE and "AT_FDCWD" not in args):
+        return None
+    return posixpath.normpath(posixpath.join(cwd.get(pid, repo_path), raw))
+
+
+def _missing(missing: set[str], created: set[str]) -> list[str]:
+    """What was looked for and never there: not what the run made itself (or anything under a directory it
+    made), and not what lies where a shell's user keeps scratch and state."""
+
+    def made_by_run(path: str) -> bool:
+        directory = path
+        while directory not in ("/", ""):
+            if directory in created:
+                return True
+            directory = posixpath.dirname(directory)
+        return False
+
+    return sorted(path for path in missing if not path.startswith(_MISSING_IGNORED) and not made_by_run(path))
 
 
 def _unit(pid: str, parent: dict[str, str], unit_of: dict[str, str]) -> str:

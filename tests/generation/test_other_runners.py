@@ -206,6 +206,42 @@ def test_a_lying_test_driver_earns_nothing_on_an_automake_task(
     assert _verdict(task, [FAKE_PROGRAM])[0] == 0.0
 
 
+# A working left-pad in the node_modules directory nearest the tests (Node looks there first), in front of
+# the one the break emptied; make's GNUmakefile, read before the Makefile, sending every test through the
+# lying driver above. Each repairs nothing, and each stands where gold's run looked and found nothing.
+NEARER_MODULE = (
+    "mkdir -p /repo/test/node_modules/left-pad && printf '%s\\n' "
+    "'module.exports = (s, n, c) => String(s).padStart(n, c === undefined ? \" \" : String(c));'"
+    " > /repo/test/node_modules/left-pad/index.js"
+)
+PREFERRED_MAKEFILE = (
+    FAKE_DRIVER.replace("> test-driver", "> /usr/local/share/driver")
+    + " && printf 'include Makefile\\nLOG_DRIVER = $(SHELL) /usr/local/share/driver\\n' > /repo/GNUmakefile"
+)
+
+
+def test_a_module_in_a_nearer_node_modules_earns_nothing(
+    node_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    gold, run_dir = node_gold
+    # Node skips a node_modules directory that is not there without looking inside.
+    assert "/repo/test/node_modules" in (gold.harness.runner_absent if gold.harness else [])
+    task = _task(gold, run_dir, "catalog:node-module-files-emptied", "node_modules/left-pad", tmp_path_factory)
+    reward, named = _verdict(task, [NEARER_MODULE])
+    assert reward == 0.0
+    assert any("/repo/test/node_modules (added: gold's test run" in problem for problem in named), named
+
+
+def test_a_makefile_make_prefers_earns_nothing(
+    automake_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    gold, run_dir = automake_gold
+    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    reward, named = _verdict(task, [PREFERRED_MAKEFILE])
+    assert reward == 0.0
+    assert any("/repo/GNUmakefile (added" in problem for problem in named), named
+
+
 def test_the_terminal_bench_export_of_an_automake_task_resolves_under_tb_with_the_oracle(
     automake_gold: tuple[GoldRecord, Path], tb_python: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -38,3 +38,33 @@ def test_units_are_the_processes_naming_a_test_and_their_children() -> None:
     assert contexts[""].executables == ["/usr/bin/make", "/usr/bin/sed"]
     assert contexts[""].files == ["/repo/Makefile"]
     assert "list" not in contexts
+
+
+MISSING_LOG = """\
+200 1.0 execve("/bin/sh", ["/bin/sh", "-c", "cd build && ctest"], 0x7ffd /* 9 vars */) = 0
+200 1.1 chdir("/repo/build") = 0
+200 1.2 access("CTestCustom.cmake", R_OK) = -1 ENOENT (No such file or directory)
+200 1.3 statx(AT_FDCWD, "/repo/node_modules/tape/bin/node_modules/glob", AT_STATX_SYNC_AS_STAT, 0x7) = -1 ENOENT
+200 1.4 newfstatat(3, "relative-to-a-descriptor", 0x7ffc, 0) = -1 ENOENT (No such file or directory)
+200 1.5 access("Testing/Temporary/CTestCostData.txt", R_OK) = -1 ENOENT (No such file or directory)
+200 1.6 mkdir("/repo/build/Testing", 0777) = 0
+200 1.7 newfstatat(AT_FDCWD, "ctest-junit.xml", 0x7ffc, 0) = -1 ENOENT (No such file or directory)
+200 1.8 openat(AT_FDCWD, "ctest-junit.xml", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 4
+200 1.9 execve("/usr/local/bin/ctest", ["ctest"], 0x1 /* 9 vars */) = -1 ENOENT (No such file or directory)
+200 2.0 stat("/root/.cmake/packages", 0x7ffc) = -1 ENOENT (No such file or directory)
+200 2.1 renameat2(AT_FDCWD, "out.tmp", AT_FDCWD, "/repo/build/out.txt", RENAME_NOREPLACE) = 0
+200 2.2 stat("/repo/build/out.txt", 0x7ffc) = -1 ENOENT (No such file or directory)
+200 2.3 stat("/repo/build/present", {st_mode=S_IFREG|0644, st_size=1, ...}) = 0
+"""
+
+
+def test_what_the_run_looked_for_and_never_found_is_missing_but_not_what_it_made() -> None:
+    probe = per_unit_probe(MISSING_LOG, ["t"], "/repo")
+    assert probe.missing == [
+        "/repo/build/CTestCustom.cmake",
+        "/repo/node_modules/tape/bin/node_modules/glob",
+        "/usr/local/bin/ctest",
+    ]
+    # Lookups resolve against the working directory; a lookup found, one relative to a descriptor, one under a
+    # home directory, and what the run made (a directory and what lies under it, a written file, a rename's
+    # target) are not missing.
