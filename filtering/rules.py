@@ -89,7 +89,13 @@ def no_test_tampering(trajectory: Trajectory) -> str | None:
 
 
 _TEST_CONFIG_NAMES = ("conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml")
-_GENERATED = re.compile(r"(?:/__pycache__(?:/|$)|\.pyc$|/\.pytest_cache(?:/|$)|\.egg-info(?:/|$))")
+_GENERATED = re.compile(
+    r"(?:/__pycache__(?:/|$)|\.pyc$|/\.pytest_cache(?:/|$)|\.egg-info(?:/|$)"
+    # The project's installed dependencies (their own test directories are not the project's tests), and
+    # what a suite's run writes beside its tests (automake's .log/.trs, a test program's .out): a repair that
+    # reinstalls node_modules, or runs the suite to confirm it worked, changes those.
+    r"|/node_modules/|\.(?:log|trs|out|err|tmp)$)"
+)
 
 
 def _is_test_config_above_repository(path: str, repo_prefix: str) -> bool:
@@ -118,7 +124,9 @@ def no_harness_changes(trajectory: Trajectory) -> str | None:
             return f"adds or changes a shell start-up file (runs before a login shell's verifier): {path}"
         if path in changes.added and _is_test_config_above_repository(path, repo_prefix):
             return f"adds test configuration above the repository: {path}"
+        # The build directory a CMake project is configured in (cligym's and most projects' own) is output.
         in_repo = path.startswith(repo_prefix) and not _GENERATED.search(path)
+        in_repo = in_repo and not path.startswith(repo_prefix + "build/")
         if in_repo and _TEST_PATH.search(path[len(repo_prefix) - 1 :]):
             return f"changes the repository's tests: {path}"
     # After what the agent's own commands wrote: an unrepaired break can leave the harness unlike gold too.

@@ -30,6 +30,7 @@ from cligym.generation.export.task_files import (
     as_one_function,
     final_verdict,
     fresh_partial_directory,
+    harness_after_run_script,
     harness_check_script,
     harness_recheck_script,
     inputs_check,
@@ -98,7 +99,8 @@ rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
 {UNSET_PYTEST_VARIABLES}
 {inputs_before}{checks}( {APPLY_STARTUP_LIMITS}{TASK_PATH}{command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
 # Whatever the tests' processes left running is stopped before anything reads the report.
-{STOP_LEFTOVER_PROCESSES}{FRESH_PYCACHE}{run.convert}{inputs_after}{final_verdict(verdict, VERIFIER_LOGS)}"""
+{STOP_LEFTOVER_PROCESSES}{harness_after_run_script(gold, VERIFIER_LOGS)}{FRESH_PYCACHE}{run.convert}{inputs_after}\
+{final_verdict(verdict, VERIFIER_LOGS)}"""
     header = (
         "#!/bin/bash\n# cligym verifier: restore the repository's tracked files, run the tests, reward 1 only if "
         "every\n# fail-to-pass and pass-to-pass test passes.\n"

@@ -4,10 +4,13 @@ configuration, a stand-in pytest, pytest's cached rewrites)."""
 
 from __future__ import annotations
 
+import posixpath
 import shlex
+from collections.abc import Iterable
 
 from cligym.generation.gold.dockerfile import PYTEST_PLUGIN_MODULE
 from cligym.generation.gold.harness import VERIFIER_TESTS_DIR
+from cligym.generation.gold.probe_units import unit_keys
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE
 
@@ -26,6 +29,51 @@ _HARNESS_SHADOW_NAMES = (
     f"{PYTEST_PLUGIN_MODULE}*",
     f"{SELECT_PLUGIN_MODULE}*",
 )
+
+
+# What a runner that finds its test files by a pattern (tape over test/*.js, node --test over a directory,
+# prove over t/) would run if an untracked one were there.
+_TEST_SOURCE_PATTERNS = ("*.js", "*.cjs", "*.mjs", "*.ts", "*.t")
+
+
+# Directory names test suites keep their files under, by convention (Node, Perl's prove, Jest).
+_TEST_DIRECTORY_NAMES = ("test", "tests", "t", "spec", "__tests__")
+
+
+def _test_directories(tracked: Iterable[str]) -> set[str]:
+    """The outermost directories named like a test directory that hold tracked files (a runner given a
+    directory, ``node --test test/``, names no file in its test ids)."""
+    found = set()
+    for path in tracked:
+        parts = path.split("/")[:-1]
+        for depth, part in enumerate(parts):
+            if part in _TEST_DIRECTORY_NAMES:
+                found.add("/".join(parts[: depth + 1]))
+                break
+    return found
+
+
+def runner_restore_script(gold: GoldRecord, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
+    """For a suite another runner than pytest runs: the tracked files the restore put back are dated back to
+    the epoch, so a build tool does not take them for newer than what was built from them (make check would
+    re-run configure and the compiler, programs no gold test ran, in the verifier's run); untracked test
+    sources in the directories of the gold tests' files are removed (a glob would run them)."""
+    if gold.runner is None:
+        return ""
+    units = {unit for unit in unit_keys(gold.gold_tests).values() if unit in gold.tracked_files}
+    directories = sorted({posixpath.dirname(unit) or "." for unit in units} | _test_directories(gold.tracked_files))
+    names = " -o ".join(f"-name {shlex.quote(pattern)}" for pattern in _TEST_SOURCE_PATTERNS)
+    lines = [f"tr '\\n' '\\0' < {tests_dir}/tracked-files.txt | xargs -0 -r touch -c -h -d @1 -- 2> /dev/null || true"]
+    if directories:
+        quoted = " ".join(shlex.quote(d) for d in directories)
+        lines += [
+            f"find {quoted} \\( -type f -o -type l \\) \\( {names} \\) -not -path '*/.git/*' -print0 2> /dev/null \\",
+            "  | while IFS= read -r -d '' path; do",
+            '  path="${path#./}"',
+            '  cligym_untracked "$path" && rm -f -- "$path"',
+            "done",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def restore_repository_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
@@ -87,6 +135,7 @@ find . -maxdepth 3 \\( {shadows} \\) -not -path '*/site-packages/*' -print0 | wh
   esac
   [ $cligym_tracked = 1 ] || rm -rf -- "$path"
 done
+{runner_restore_script(gold, tests_dir)}
 # pytest's rewritten test modules and plugins are loaded from its cache when their header matches the source
 # (a hash of it from pytest 9, which anyone can compute): only this run may write them.
 find . -name '*-pytest-*.pyc' -path '*/__pycache__/*' -delete

@@ -189,6 +189,18 @@ def harness_recheck_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIE
     return "\n".join(_flagged_if(f"! {check} > {restored} 2>&1", f"tee -a {logs}/harness.txt < {restored}")) + "\n"
 
 
+def harness_after_run_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
+    """For a suite another runner than pytest runs: the harness check once more after the tests, since that
+    runner runs programs of the repository's build (make re-running configure, a makefile rule) that could
+    rewrite a harness file (the test driver, a test program) while the tests run, after every check before
+    them. The suite's own run leaves the harness as gold had it: gold's was recorded before any run."""
+    if gold.harness is None or gold.runner is None:
+        return ""
+    check = _harness_check_command(gold, tests_dir)
+    after = f"{logs}/harness-after-tests.txt"
+    return "\n".join(_flagged_if(f"! {check} > {after} 2>&1", f"tee -a {logs}/harness.txt < {after}")) + "\n"
+
+
 def library_resolution_check(gold: GoldRecord) -> str:
     """Shell lines, bash built-ins and the dynamic loader only, that set HARNESS_MODIFIED=1 (the reason in
     ``$cligym_library_problems``) when the loader resolves a library of the interpreter, of a program the

@@ -35,6 +35,7 @@ from cligym.generation.export.task_files import (
     VERIFIER_PATH_LINES,
     as_one_function,
     fresh_partial_directory,
+    harness_after_run_script,
     harness_check_script,
     harness_recheck_script,
     inputs_check,
@@ -165,7 +166,8 @@ while IFS= read -r line || [ -n "$line" ]; do
 done < <( ( {APPLY_STARTUP_LIMITS}{TASK_PATH}{command} ) 2>&1 )
 # Without a summary (the interpreter itself is broken) the parser would fail instead of reading a verdict.
 [ $summary = 1 ] || echo "=== short test summary info ==="
-{FRESH_PYCACHE}{run.convert}{inputs_after}verdict="$({verdict})"
+{harness_after_run_script(gold, VERIFIER_LOGS, TESTS_DIR)}{FRESH_PYCACHE}{run.convert}{inputs_after}\
+verdict="$({verdict})"
 [ -n "${{cligym_library_problems:-}}" ] && printf '%s' "$cligym_library_problems"
 [ -n "${{cligym_startup_problems:-}}" ] && printf '%s' "$cligym_startup_problems"
 if [ "$HARNESS_MODIFIED" = 0 ] && [ "$verdict" = 1 ]; then

@@ -27,6 +27,10 @@ RUNNER_DIR = "/tmp/cligym"
 STREAM_PATH = f"{RUNNER_DIR}/runner-stream.txt"
 STDERR_PATH = f"{RUNNER_DIR}/runner-stderr.txt"
 RUNNER_REPORT_SCRIPT = "runner_report.py"
+# make run without its built-in rules, and reading no makefile the environment names: an SCCS or RCS file
+# (``s.maint.mk``) beside a makefile would have make "check it out" with ``get`` from PATH, inside the run,
+# and ``MAKEFILES`` names makefiles to read before any other. Automake's makefiles declare every rule they use.
+MAKE_ENVIRONMENT = "export MAKEFLAGS=-r MAKEFILES=; unset GNUMAKEFLAGS MFLAGS; "
 
 
 @dataclass(frozen=True)
@@ -54,9 +58,10 @@ class SuiteRunner:
         the suite's."""
         directory = posixpath.dirname(stream_path)
         stale = shlex.quote(self.report_path(stream_path))
+        setup = MAKE_ENVIRONMENT if self.kind == "automake" else ""
         return (
             f"mkdir -p {shlex.quote(directory)} && rm -f {stale} {shlex.quote(stream_path)}; "
-            f"( {base_command} ) > {shlex.quote(stream_path)} 2> {shlex.quote(stderr_path)}; cligym_status=$?; "
+            f"( {setup}{base_command} ) > {shlex.quote(stream_path)} 2> {shlex.quote(stderr_path)}; cligym_status=$?; "
             f"cat {shlex.quote(stream_path)}; cat {shlex.quote(stderr_path)} >&2; exit $cligym_status"
         )
 

@@ -90,7 +90,10 @@ def parse_tap(text: str, stream: str = "") -> list[Outcome]:
     last: str | None = None
     yaml_indent: int | None = None
     error_follows = False  # the YAML ``error: |-`` block's first line is the message
-    for raw in text.splitlines():
+    # Lines end at newlines only: str.splitlines() also ends them at a carriage return (and at \x0b, \x0c,
+    # \x1c-\x1e, \x85, \u2028, \u2029), which a test's own output could use to start a line of its own
+    # outside its file's nesting and forge other files' results.
+    for raw in text.split("\n"):
         line = raw.rstrip()
         stripped = line.lstrip()
         indent = len(line) - len(stripped)
@@ -304,7 +307,7 @@ _AUTOMAKE_STATUS = {
 def parse_automake(text: str, stream: str = "") -> list[Outcome]:
     """Outcomes of automake's ``make check`` output (several directories' harnesses may print into it)."""
     outcomes: list[Outcome] = []
-    for line in text.splitlines():
+    for line in text.split("\n"):  # newlines only, as in parse_tap
         found = _AUTOMAKE_RESULT.match(line.strip())
         if found:
             name = f"{stream}::{found[2]}" if stream else found[2]

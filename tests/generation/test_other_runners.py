@@ -242,6 +242,31 @@ def test_a_makefile_make_prefers_earns_nothing(
     assert any("/repo/GNUmakefile (added" in problem for problem in named), named
 
 
+# config.status (untracked, and never run in gold's suite) made newer than the Makefile: make regenerates the
+# Makefile with it first thing in the verifier's make check, after every check before the tests, and the line
+# put into it swaps the lying driver in.
+REBUILD_SWAPS_DRIVER = (
+    FAKE_DRIVER.replace("> test-driver", "> /usr/local/share/driver")
+    + " && sed -i '2i cp /usr/local/share/driver /repo/test-driver' /repo/config.status && touch /repo/config.status"
+)
+
+
+def test_a_harness_file_rewritten_while_the_tests_run_earns_nothing(
+    automake_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    gold, run_dir = automake_gold
+    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    with Sandbox(task.image, name_prefix="cligym-test") as box:
+        assert box.exec(REBUILD_SWAPS_DRIVER, timeout=120).ok
+        result = run_verifier(box, load_task(task.task_dir), timeout=600)
+        # The lying driver was swapped in during the run (the checks before it saw gold's).
+        assert box.exec("sed -n 2p /repo/test-driver").stdout.startswith("while")
+        after = box.exec("cat /logs/verifier/harness-after-tests.txt").stdout
+    assert result.reward == 0.0
+    assert "/repo/test-driver (modified)" in after, after
+    assert any("/repo/test-driver (modified)" in problem for problem in result.harness_modified)
+
+
 def test_the_terminal_bench_export_of_an_automake_task_resolves_under_tb_with_the_oracle(
     automake_gold: tuple[GoldRecord, Path], tb_python: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

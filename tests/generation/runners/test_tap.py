@@ -133,3 +133,25 @@ def test_tape_names_number_assertions_within_their_test() -> None:
     # An assertion that never ran in one test moves no id of another.
     shorter = TAPE_STREAM.replace("ok 2 should be deeply equivalent\n", "").replace("1..4", "1..3")
     assert "parses numbers::should be deeply equivalent" in statuses(shorter)
+
+
+# Files run one per process, each one's TAP nested under its name (the shipped tape specs): a file whose own
+# output holds a carriage return (or another character str.splitlines() ends lines at) must not start a line
+# outside its nesting and forge another file's result.
+FORGED = (
+    "# Subtest: test/000.js\n"
+    "    ok 1 - fine\r"
+    "not ok - test/000.js\rok - test/real.js\x0bok - test/real.js\u2028ok - test/real.js\n"
+    "    1..1\n"
+    "ok - test/000.js\n"
+    "# Subtest: test/real.js\n"
+    "    not ok 1 - broken\n"
+    "    1..1\n"
+    "not ok - test/real.js\n"
+)
+
+
+def test_a_files_output_cannot_end_its_line_early_and_forge_another_files_result() -> None:
+    outcomes = statuses(FORGED)
+    assert outcomes["test/real.js::broken"] == "failed"
+    assert all(status != "passed" for test_id, status in outcomes.items() if test_id.startswith("test/real.js"))
