@@ -53,24 +53,39 @@ def _test_directories(tracked: Iterable[str]) -> set[str]:
     return found
 
 
-def runner_restore_script(gold: GoldRecord, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
-    """For a suite another runner than pytest runs: the tracked files the restore put back are dated back to
-    the epoch, so a build tool does not take them for newer than what was built from them (make check would
-    re-run configure and the compiler, programs no gold test ran, in the verifier's run); untracked test
-    sources in the directories of the gold tests' files are removed (a glob would run them)."""
+def runner_restore_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
+    """For a suite another runner than pytest runs: every file of the repository (its dependencies in
+    ``node_modules`` aside) is dated back to the epoch, so a build tool takes nothing for newer than what was
+    built from it and remakes nothing in the verifier's run (restored sources made make check re-run
+    configure and the compiler; a config.status the agent dated into the future had make run it); untracked
+    test sources in the directories of the gold tests' files are removed, directories so named too (a glob
+    would run them)."""
     if gold.runner is None:
         return ""
     units = {unit for unit in unit_keys(gold.gold_tests).values() if unit in gold.tracked_files}
     directories = sorted({posixpath.dirname(unit) or "." for unit in units} | _test_directories(gold.tracked_files))
     names = " -o ".join(f"-name {shlex.quote(pattern)}" for pattern in _TEST_SOURCE_PATTERNS)
-    lines = [f"tr '\\n' '\\0' < {tests_dir}/tracked-files.txt | xargs -0 -r touch -c -h -d @1 -- 2> /dev/null || true"]
+    tracked = f"{tests_dir}/tracked-files.txt"
+    # A date that cannot be reset (an immutable file) would leave the agent deciding what make remakes.
+    lines = [
+        "if ! find . \\( -path ./.git -o -name node_modules \\) -prune -o -print0 \\",
+        f"    | xargs -0 -r touch -c -h -d @1 -- 2> {logs}/dates.txt; then",
+        f'  echo "harness_modified: {gold.repo_path} (a date could not be reset: $(head -c 300 {logs}/dates.txt))" \\',
+        f"    | tee -a {logs}/harness.txt",
+        "  HARNESS_MODIFIED=1",
+        "fi",
+    ]
     if directories:
         quoted = " ".join(shlex.quote(d) for d in directories)
         lines += [
-            f"find {quoted} \\( -type f -o -type l \\) \\( {names} \\) -not -path '*/.git/*' -print0 2> /dev/null \\",
+            f"find {quoted} \\( {names} \\) -not -path '*/.git/*' -print0 2> /dev/null \\",
             "  | while IFS= read -r -d '' path; do",
             '  path="${path#./}"',
-            '  cligym_untracked "$path" && rm -f -- "$path"',
+            '  if [ -d "$path" ] && [ ! -L "$path" ]; then',
+            f'    grep -qF -- "$path/" {tracked} || rm -rf -- "$path"',
+            "  else",
+            '    cligym_untracked "$path" && rm -f -- "$path"',
+            "  fi",
             "done",
         ]
     return "\n".join(lines) + "\n"
@@ -135,7 +150,7 @@ find . -maxdepth 3 \\( {shadows} \\) -not -path '*/site-packages/*' -print0 | wh
   esac
   [ $cligym_tracked = 1 ] || rm -rf -- "$path"
 done
-{runner_restore_script(gold, tests_dir)}
+{runner_restore_script(gold, logs, tests_dir)}
 # pytest's rewritten test modules and plugins are loaded from its cache when their header matches the source
 # (a hash of it from pytest 9, which anyone can compute): only this run may write them.
 find . -name '*-pytest-*.pyc' -path '*/__pycache__/*' -delete

@@ -242,16 +242,17 @@ def test_a_makefile_make_prefers_earns_nothing(
     assert any("/repo/GNUmakefile (added" in problem for problem in named), named
 
 
-# config.status (untracked, and never run in gold's suite) made newer than the Makefile: make regenerates the
+# config.status (untracked, and never run in gold's suite) dated into the future: make would remake the
 # Makefile with it first thing in the verifier's make check, after every check before the tests, and the line
-# put into it swaps the lying driver in.
+# put into it would swap the lying driver in. The restore dates every file of the repository back.
 REBUILD_SWAPS_DRIVER = (
     FAKE_DRIVER.replace("> test-driver", "> /usr/local/share/driver")
-    + " && sed -i '2i cp /usr/local/share/driver /repo/test-driver' /repo/config.status && touch /repo/config.status"
+    + " && sed -i '2i cp /usr/local/share/driver /repo/test-driver' /repo/config.status"
+    + " && touch -d 2030-01-01 /repo/config.status"
 )
 
 
-def test_a_harness_file_rewritten_while_the_tests_run_earns_nothing(
+def test_a_build_file_dated_into_the_future_remakes_nothing_in_the_verifiers_run(
     automake_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     gold, run_dir = automake_gold
@@ -259,12 +260,33 @@ def test_a_harness_file_rewritten_while_the_tests_run_earns_nothing(
     with Sandbox(task.image, name_prefix="cligym-test") as box:
         assert box.exec(REBUILD_SWAPS_DRIVER, timeout=120).ok
         result = run_verifier(box, load_task(task.task_dir), timeout=600)
-        # The lying driver was swapped in during the run (the checks before it saw gold's).
-        assert box.exec("sed -n 2p /repo/test-driver").stdout.startswith("while")
+        # The driver is gold's: config.status never ran (it would have swapped it during the run).
+        assert not box.exec("sed -n 2p /repo/test-driver").stdout.startswith("while")
         after = box.exec("cat /logs/verifier/harness-after-tests.txt").stdout
+    assert result.reward == 0.0  # gzip is still missing
+    # The break (gzip removed) is all the check after the tests finds: the driver is as gold had it.
+    assert "/usr/bin/gzip (deleted)" in after and "test-driver" not in after, after
+
+
+# A directory named like a test file (tape is handed test/000.js/ by the suite's glob and loads it as a
+# package whose main lies outside test/): removed with the untracked test sources.
+TEST_DIRECTORY_PACKAGE = (
+    "mkdir -p /repo/test/000.test.js /usr/local/share/rt && printf '%s\\n' '{\"main\": \"/usr/local/share/rt/x.js\"}'"
+    " > /repo/test/000.test.js/package.json && echo 'process.exit(0)' > /usr/local/share/rt/x.js"
+)
+
+
+def test_an_untracked_directory_named_like_a_test_file_is_removed_before_the_run(
+    node_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    gold, run_dir = node_gold
+    task = _task(gold, run_dir, "catalog:node-module-files-emptied", "node_modules/left-pad", tmp_path_factory)
+    with Sandbox(task.image, name_prefix="cligym-test") as box:
+        assert box.exec(TEST_DIRECTORY_PACKAGE, timeout=120).ok
+        result = run_verifier(box, load_task(task.task_dir), timeout=600)
+        assert not box.exec("test -e /repo/test/000.test.js").ok
+        assert box.exec("test -f /repo/test/slug.test.js").ok  # the tracked ones stay
     assert result.reward == 0.0
-    assert "/repo/test-driver (modified)" in after, after
-    assert any("/repo/test-driver (modified)" in problem for problem in result.harness_modified)
 
 
 def test_the_terminal_bench_export_of_an_automake_task_resolves_under_tb_with_the_oracle(
