@@ -61,13 +61,9 @@ from cligym.generation.gold.harness_interpreter import (  # noqa: E402
     record_interpreter_paths,
     record_pth_files,
     script_bodies,
-)
-from cligym.generation.gold.harness_runner import (  # noqa: E402
-    program_links,
-    runner_problems,
     script_programs,
-    still_absent,
 )
+from cligym.generation.gold.harness_runner import program_links, runner_problems, still_absent  # noqa: E402
 
 # Files of a distribution that hold behaviour (not installer bookkeeping that a reinstall may rewrite).
 _CODE_SUFFIXES = (".py", ".pth", ".so")

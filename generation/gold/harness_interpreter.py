@@ -17,8 +17,8 @@ _PYTHON_NAMES = ("python", "python3")
 PYTEST_SCRIPT_NAMES = ("pytest", "py.test")
 
 
-def _shebang_program(path):
-    """The absolute program a script's ``#!`` line starts (``/usr/bin/env NAME`` resolved on PATH), or None."""
+def _shebang_words(path):
+    """The words of a script's ``#!`` line when it names a program by absolute path, else None."""
     try:
         with open(path, "rb") as handle:
             first = handle.readline(512)
@@ -27,11 +27,32 @@ def _shebang_program(path):
     if not first.startswith(b"#!"):
         return None
     words = first[2:].decode(errors="replace").split()
-    if not words or not words[0].startswith("/"):
+    return words if words and words[0].startswith("/") else None
+
+
+def _shebang_program(path):
+    """The absolute program a script's ``#!`` line starts (``/usr/bin/env NAME`` resolved on PATH), or None."""
+    words = _shebang_words(path)
+    if words is None:
         return None
     if os.path.basename(words[0]) == "env" and len(words) > 1:
         return shutil.which(words[1])
     return words[0]
+
+
+def script_programs(paths):
+    """Every program the scripts among ``paths`` start by their ``#!`` line, as files: the interpreter named
+    (``/usr/bin/env`` itself included) and, behind ``env``, the program it finds on PATH (tape's
+    ``#!/usr/bin/env node``: a wrapper at either runs before any line of the script)."""
+    found = set()
+    for words in filter(None, map(_shebang_words, paths)):
+        found.add(os.path.realpath(words[0]))
+        named = [word for word in words[1:] if not word.startswith("-")]
+        if os.path.basename(words[0]) == "env" and named:
+            program = shutil.which(named[0])
+            if program:
+                found.add(os.path.realpath(program))
+    return sorted(path for path in found if os.path.isfile(path))
 
 
 def _starting_paths(commands):

@@ -7,7 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
-from cligym.generation.gold.harness_runner import program_links, runner_problems, script_programs, still_absent
+from cligym.generation.gold.harness_interpreter import script_programs
+from cligym.generation.gold.harness_runner import program_links, runner_problems, still_absent
 
 
 def test_a_scripts_interpreter_and_the_program_env_finds_are_harness_files(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ gives the oracle reward 1 and doing nothing reward 0 through the verifier our ro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,21 @@ def _task(
 
 
 @pytest.fixture(scope="module")
+def runner_task(tmp_path_factory: pytest.TempPathFactory) -> Callable[[GoldRecord, Path, str, str], RunnerTask]:
+    """A validated, exported task per gold environment, operator and target, made once for the module (each
+    is a full validation: the tests that replay hacks on the same task share it)."""
+    made: dict[tuple[str, str, str], RunnerTask] = {}
+
+    def task(gold: GoldRecord, run_dir: Path, inverter: str, target: str) -> RunnerTask:
+        key = (gold.name, inverter, target)
+        if key not in made:
+            made[key] = _task(gold, run_dir, inverter, target, tmp_path_factory)
+        return made[key]
+
+    return task
+
+
+@pytest.fixture(scope="module")
 def node_gold(base_image: BaseImage, tmp_path_factory: pytest.TempPathFactory) -> tuple[GoldRecord, Path]:
     return _gold(NODE_SPEC, tmp_path_factory)
 
@@ -126,11 +142,11 @@ def test_a_node_suite_is_read_from_its_tap_stream(node_gold: tuple[GoldRecord, P
 
 
 def test_a_node_task_pays_the_oracle_and_not_doing_nothing(
-    node_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+    node_gold: tuple[GoldRecord, Path], runner_task: Callable[[GoldRecord, Path, str, str], RunnerTask]
 ) -> None:
     gold, run_dir = node_gold
     # Not a program apt needs: the oracle reinstalls its package with apt.
-    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    task = runner_task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip")
     assert [t.rpartition("::")[2] for t in task.task.validation.fail_to_pass] == ["packs through a program"]
     assert (task.task_dir / "tests" / "runner_report.py").is_file()
     assert _rewards(task) == (0.0, 1.0)
@@ -148,10 +164,10 @@ def test_an_automake_suite_is_read_from_make_check(automake_gold: tuple[GoldReco
 
 
 def test_an_automake_task_pays_the_oracle_and_not_doing_nothing(
-    automake_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+    automake_gold: tuple[GoldRecord, Path], runner_task: Callable[[GoldRecord, Path, str, str], RunnerTask]
 ) -> None:
     gold, run_dir = automake_gold
-    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    task = runner_task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip")
     assert task.task.validation.fail_to_pass == ["tests/pack.sh"]
     assert task.task.candidate.expected_failures == ["tests/pack.sh"]
     assert _rewards(task) == (0.0, 1.0)
@@ -167,10 +183,10 @@ def test_an_automake_task_pays_the_oracle_and_not_doing_nothing(
     ],
 )
 def test_node_package_breaks_are_valid_tasks(
-    node_gold: tuple[GoldRecord, Path], inverter: str, tmp_path_factory: pytest.TempPathFactory
+    node_gold: tuple[GoldRecord, Path], inverter: str, runner_task: Callable[[GoldRecord, Path, str, str], RunnerTask]
 ) -> None:
     gold, run_dir = node_gold
-    task = _task(gold, run_dir, inverter, "node_modules/left-pad", tmp_path_factory)
+    task = runner_task(gold, run_dir, inverter, "node_modules/left-pad")
     assert "pads on the left" in {t.rpartition("::")[2] for t in task.task.validation.fail_to_pass}
 
 
@@ -185,20 +201,20 @@ FAKE_DRIVER = (
 
 
 def test_a_fake_program_earns_nothing_on_a_node_task(
-    node_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+    node_gold: tuple[GoldRecord, Path], runner_task: Callable[[GoldRecord, Path, str, str], RunnerTask]
 ) -> None:
     gold, run_dir = node_gold
-    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    task = runner_task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip")
     reward, named = _verdict(task, [FAKE_PROGRAM])
     assert reward == 0.0
     assert any("gzip" in problem for problem in named), named
 
 
 def test_a_lying_test_driver_earns_nothing_on_an_automake_task(
-    automake_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+    automake_gold: tuple[GoldRecord, Path], runner_task: Callable[[GoldRecord, Path, str, str], RunnerTask]
 ) -> None:
     gold, run_dir = automake_gold
-    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    task = runner_task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip")
     reward, named = _verdict(task, [FAKE_DRIVER])
     assert reward == 0.0
     assert any("/repo/test-driver" in problem for problem in named), named
@@ -221,22 +237,22 @@ PREFERRED_MAKEFILE = (
 
 
 def test_a_module_in_a_nearer_node_modules_earns_nothing(
-    node_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+    node_gold: tuple[GoldRecord, Path], runner_task: Callable[[GoldRecord, Path, str, str], RunnerTask]
 ) -> None:
     gold, run_dir = node_gold
     # Node skips a node_modules directory that is not there without looking inside.
     assert "/repo/test/node_modules" in (gold.harness.runner_absent if gold.harness else [])
-    task = _task(gold, run_dir, "catalog:node-module-files-emptied", "node_modules/left-pad", tmp_path_factory)
+    task = runner_task(gold, run_dir, "catalog:node-module-files-emptied", "node_modules/left-pad")
     reward, named = _verdict(task, [NEARER_MODULE])
     assert reward == 0.0
     assert any("/repo/test/node_modules (added: gold's test run" in problem for problem in named), named
 
 
 def test_a_makefile_make_prefers_earns_nothing(
-    automake_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+    automake_gold: tuple[GoldRecord, Path], runner_task: Callable[[GoldRecord, Path, str, str], RunnerTask]
 ) -> None:
     gold, run_dir = automake_gold
-    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    task = runner_task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip")
     reward, named = _verdict(task, [PREFERRED_MAKEFILE])
     assert reward == 0.0
     assert any("/repo/GNUmakefile (added" in problem for problem in named), named
@@ -253,10 +269,10 @@ REBUILD_SWAPS_DRIVER = (
 
 
 def test_a_build_file_dated_into_the_future_remakes_nothing_in_the_verifiers_run(
-    automake_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+    automake_gold: tuple[GoldRecord, Path], runner_task: Callable[[GoldRecord, Path, str, str], RunnerTask]
 ) -> None:
     gold, run_dir = automake_gold
-    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    task = runner_task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip")
     with Sandbox(task.image, name_prefix="cligym-test") as box:
         assert box.exec(REBUILD_SWAPS_DRIVER, timeout=120).ok
         result = run_verifier(box, load_task(task.task_dir), timeout=600)
@@ -277,10 +293,10 @@ TEST_DIRECTORY_PACKAGE = (
 
 
 def test_an_untracked_directory_named_like_a_test_file_is_removed_before_the_run(
-    node_gold: tuple[GoldRecord, Path], tmp_path_factory: pytest.TempPathFactory
+    node_gold: tuple[GoldRecord, Path], runner_task: Callable[[GoldRecord, Path, str, str], RunnerTask]
 ) -> None:
     gold, run_dir = node_gold
-    task = _task(gold, run_dir, "catalog:node-module-files-emptied", "node_modules/left-pad", tmp_path_factory)
+    task = runner_task(gold, run_dir, "catalog:node-module-files-emptied", "node_modules/left-pad")
     with Sandbox(task.image, name_prefix="cligym-test") as box:
         assert box.exec(TEST_DIRECTORY_PACKAGE, timeout=120).ok
         result = run_verifier(box, load_task(task.task_dir), timeout=600)
@@ -290,10 +306,13 @@ def test_an_untracked_directory_named_like_a_test_file_is_removed_before_the_run
 
 
 def test_the_terminal_bench_export_of_an_automake_task_resolves_under_tb_with_the_oracle(
-    automake_gold: tuple[GoldRecord, Path], tb_python: Path, tmp_path_factory: pytest.TempPathFactory
+    automake_gold: tuple[GoldRecord, Path],
+    tb_python: Path,
+    runner_task: Callable[[GoldRecord, Path, str, str], RunnerTask],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     gold, run_dir = automake_gold
-    task = _task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip", tmp_path_factory)
+    task = runner_task(gold, run_dir, "catalog:executable-removed", "/usr/bin/gzip")
     out = tmp_path_factory.mktemp("tb-tasks")
     task_dir = export_terminal_bench_task(task.task, gold, gold_dir(run_dir, gold.name) / "context", out, hinted=False)
     assert tb_trial(tb_python, "oracle", task_dir, tmp_path_factory.mktemp("tb-oracle"))["is_resolved"] is True
