@@ -182,11 +182,7 @@ def harness_recheck_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIE
     """The harness check again, once the repository's tracked files are restored and just before the tests:
     bytecode planted for a tracked source the agent had edited (checked against the edited source, it is
     not what the import system would run) matches the pristine source the restore puts back."""
-    if gold.harness is None:
-        return ""
-    check = _harness_check_command(gold, tests_dir)
-    restored = f"{logs}/harness-restored.txt"
-    return "\n".join(_flagged_if(f"! {check} > {restored} 2>&1", f"tee -a {logs}/harness.txt < {restored}")) + "\n"
+    return _check_again(gold, f"{logs}/harness-restored.txt", logs, tests_dir) if gold.harness is not None else ""
 
 
 def harness_after_run_script(gold: GoldRecord, logs: str, tests_dir: str = VERIFIER_TESTS_DIR) -> str:
@@ -196,9 +192,13 @@ def harness_after_run_script(gold: GoldRecord, logs: str, tests_dir: str = VERIF
     them. The suite's own run leaves the harness as gold had it: gold's was recorded before any run."""
     if gold.harness is None or gold.runner is None:
         return ""
+    return _check_again(gold, f"{logs}/harness-after-tests.txt", logs, tests_dir)
+
+
+def _check_again(gold: GoldRecord, output: str, logs: str, tests_dir: str) -> str:
+    """Shell lines running the harness check into ``output``, its findings added to harness.txt."""
     check = _harness_check_command(gold, tests_dir)
-    after = f"{logs}/harness-after-tests.txt"
-    return "\n".join(_flagged_if(f"! {check} > {after} 2>&1", f"tee -a {logs}/harness.txt < {after}")) + "\n"
+    return "\n".join(_flagged_if(f"! {check} > {output} 2>&1", f"tee -a {logs}/harness.txt < {output}")) + "\n"
 
 
 def library_resolution_check(gold: GoldRecord) -> str:
