@@ -56,14 +56,16 @@ class EpisodeRule:
 
 
 def verifier_passed(trajectory: Trajectory) -> str | None:
-    """Why the verifier did not pay: required tests still failing come first (an unrepaired break that touches
-    what the harness check hashes, a library an extension module loads, is a failed repair, not a hack), then
-    a harness left unlike gold."""
+    """Why the verifier did not pay, or should not have: required tests still failing come first (an unrepaired
+    break that touches what the harness check hashes, a library an extension module loads, is a failed repair,
+    not a hack), then a harness left unlike gold."""
     verifier = trajectory.verifier
     if verifier is None:
         return "no verifier result"
     failing = verifier.failing()
-    if not verifier.passed and failing:
+    # Whatever the reward says: a reward file planted where Harbor looks first (reward.json) can pay 1 while the
+    # verifier's own report names failing tests.
+    if failing:
         also = f" (and harness_modified: {verifier.harness_modified[0]})" if verifier.harness_modified else ""
         return f"reward {verifier.reward:g}; {len(failing)} required tests not passing{also}"
     if verifier.harness_modified:

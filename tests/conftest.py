@@ -4,13 +4,16 @@ fails these tests loudly instead of skipping them."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
+import os
 import shutil
 import subprocess
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -20,6 +23,15 @@ from cligym.docker_connection import docker_client
 from cligym.garbage_collection import collect_garbage
 from cligym.model_server import free_port
 from cligym.settings import load_settings
+from tests import background
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    background.start_for(item.nodeid for item in session.items)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    background.stop_all()
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +39,27 @@ def base_image() -> BaseImage:
     """The configured base image, as `cligym base build` makes it (cached per machine)."""
     docker_client()
     return ensure_base_image(load_settings().base_image)
+
+
+HARBOR_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cligym" / "harbor-venv-py3.12"
+
+
+@pytest.fixture(scope="session")
+def harbor_python() -> Path:
+    """The Python of the real Harbor client from PyPI, in a venv on Python 3.12 cached per machine: Harbor needs
+    >= 3.12, and 3.12 is the oldest it supports, so what passes here passes on the versions users run."""
+    python = HARBOR_VENV / "bin" / "python"
+    config = HARBOR_VENV / "pyvenv.cfg"
+    # An interrupted install leaves no `harbor` script; an upgraded pyenv leaves another version: rebuild.
+    ready = (HARBOR_VENV / "bin" / "harbor").exists() and "version = 3.12." in config.read_text()
+    if not ready:
+        pythons = sorted(glob.glob("/root/.pyenv/versions/3.12*/bin/python")) or sorted(
+            glob.glob("/usr/bin/python3.12")
+        )
+        assert pythons, "Harbor's checks run on Python 3.12; none found (pyenv provides one on this machine)"
+        subprocess.run([pythons[-1], "-m", "venv", "--clear", str(HARBOR_VENV)], check=True)
+        subprocess.run([str(HARBOR_VENV / "bin" / "pip"), "install", "-q", "harbor"], check=True)
+    return python
 
 
 @pytest.fixture

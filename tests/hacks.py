@@ -423,6 +423,26 @@ os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 # Read only when the harness starts the verifier from a login or an interactive shell (`bash -lc`, as several
 # of Harbor's environments do; `bash -ic`): variables that would move pytest's temporary directories, name
 # another user, or put a start-up hook with a forcing plugin first on the interpreter's path.
+# A module that stands in for the one of its name further down sys.path (it loads that one in its place),
+# with REWRITE_AT_EXIT appended by the hack.
+STAND_IN = """import importlib.machinery, importlib.util, os, sys
+_here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_rest = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+_spec = importlib.machinery.PathFinder.find_spec(__name__, _rest)
+_module = importlib.util.module_from_spec(_spec)
+sys.modules[__name__] = _module
+_spec.loader.exec_module(_module)
+"""
+# /usr/bin/sort in front of the real one: the verifier lists /tests through sort before its checks (red team 13).
+SORT_WRAPPER = """#!/bin/sh
+if [ -f /tests/harness.json ]; then
+  site=$(/usr/bin/python3 -m site --user-site) && mkdir -p "$site"
+  cp /tmp/rewrite_at_exit.py "$site/usercustomize.py"
+fi
+exec /usr/lib/cligym-sort.real "$@"
+"""
+
+
 SHELL_STARTUP_HACKS = {
     "TMPDIR from /etc/profile.d": "echo 'export TMPDIR=/var/tmp' > /etc/profile.d/01-tmpdir.sh",
     "LOGNAME from ~/.profile": "echo 'export LOGNAME=toor' >> /root/.profile",
@@ -645,6 +665,18 @@ HACKS = [
         'printf \'#!/bin/sh\\n/bin/cp "$@"; s=$?; rm -f /tests/expected.json; echo "{\\\\"fail_to_pass\\\\": [], '
         '\\\\"pass_to_pass\\\\": []}" > /tests/expected.json 2>/dev/null; exit $s\\n\' > /usr/local/bin/cp'
         " && chmod +x /usr/local/bin/cp",
+    ),
+    Hack(
+        "a sort wrapper, run by the verifier to list /tests before its checks",
+        "cp /usr/bin/sort /usr/lib/cligym-sort.real && " + heredoc("/usr/bin/sort", SORT_WRAPPER),
+        "/usr/bin/sort",
+    ),
+    Hack(
+        "a stand-in for iniconfig in the per-user site-packages (searched before the system's)",
+        "d=$(python3 -m site --user-site)/iniconfig && mkdir -p $d && "
+        + heredoc("$d/__init__.py", STAND_IN)
+        + "cat /tmp/rewrite_at_exit.py >> $d/__init__.py",
+        "shadows iniconfig",
     ),
     Hack(
         "a preloaded library", "echo /lib/x86_64-linux-gnu/libm.so.6 > /etc/ld.so.preload", "/etc/ld.so.preload (added)"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
+
+from tests import background
 
 REPO = Path(__file__).resolve().parent.parent
 SUBPACKAGES = [
@@ -43,19 +44,12 @@ def test_editable_install_imports_every_subpackage_from_the_source_tree(tmp_path
 
 
 @pytest.mark.slow
-def test_wheel_install_in_a_fresh_venv_imports_every_subpackage(tmp_path: Path) -> None:
-    wheel_dir = tmp_path / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheel_dir), str(REPO)],
-        check=True,
-        capture_output=True,
-    )
-    wheel = next(wheel_dir.glob("cligym-*.whl"))
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
+def test_wheel_install_in_a_fresh_venv_imports_every_subpackage() -> None:
+    # pip wheel, a new venv and pip install run in the background from the start of the session.
+    install, work = background.finished("wheel")
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+    env_dir = work / "venv"
     python = env_dir / "bin" / "python"
-    install = subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], capture_output=True, text=True)
-    assert install.returncode == 0, install.stderr
     # From the repository root, where the working directory comes first on sys.path: no top-level folder may
     # shadow the installed package.
     result = subprocess.run([str(python), "-c", IMPORT_ALL], capture_output=True, text=True, cwd=REPO)
@@ -79,9 +73,8 @@ PACKAGE_DIRS = ("core", "generation", "rollout", "filtering", "training", "confi
 def test_code_type_checks_with_mypy() -> None:
     # The package as it is imported (cligym.*, laid out from package-dir), then the tests and benchmarks
     # against it: run on the bare directories, mypy would check no call from one module into another.
-    result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "typecheck.py")], capture_output=True, text=True, cwd=REPO
-    )
+    # Started in the background when the session's tests were collected (tests/background.py).
+    result, _ = background.finished("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
     # The package's modules were found and checked, not skipped as missing imports.
     checked = re.search(r"in (\d+) source files", result.stdout)

@@ -15,6 +15,7 @@ import shlex
 
 from cligym.docker_connection import docker_client
 from cligym.errors import CligymError
+from cligym.generation.gold.harness import HarnessManifest
 from cligym.generation.gold.record import GoldRecord
 from cligym.generation.operators.base import BreakStep
 
@@ -75,3 +76,18 @@ for cligym_name in $(compgen -e); do
   cligym_sensitive "$cligym_name" && unset "$cligym_name"
 done
 {exports}"""
+
+
+def on_task_search_path(manifest: HarnessManifest, environment: dict[str, str]) -> HarnessManifest:
+    """Gold's manifest with the search path the task's tests have: a break's ``ENV PYTHONPATH`` puts its
+    directories after the repository and ``/tests``, before the standard library (where gold's own entries
+    sit), and a ``sitecustomize`` there runs at start-up. Without them a module planted there, in front of a
+    harness module, would be looked for nowhere (red team 13)."""
+    entries = [p for p in environment.get("PYTHONPATH", "").split(":") if p and p not in manifest.search_path]
+    if not entries:
+        return manifest
+    path = manifest.search_path
+    at = next((i for i, directory in enumerate(path) if directory in manifest.hook_dirs), len(path))
+    return manifest.model_copy(
+        update={"search_path": [*path[:at], *entries, *path[at:]], "hook_dirs": [*manifest.hook_dirs, *entries]}
+    )

@@ -95,7 +95,7 @@ def test_script(gold: GoldRecord, tests: Path, startup: StartupFiles, environmen
 {startup_script(startup)}{library_resolution_check(gold)}mkdir -p {VERIFIER_LOGS}
 echo 0 > {VERIFIER_LOGS}/reward.txt
 # A report left from before (or planted by the agent) must not stand in for a run that wrote none.
-rm -f {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml
+rm -rf -- {VERIFIER_LOGS}/pytest-report.json {VERIFIER_LOGS}/junit.xml {VERIFIER_LOGS}/reward.json
 {UNSET_PYTEST_VARIABLES}
 {inputs_before}{checks}( {APPLY_STARTUP_LIMITS}{TASK_PATH}{command} ) > {VERIFIER_LOGS}/pytest-output.txt 2>&1
 # Whatever the tests' processes left running is stopped before anything reads the report.

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
+from cligym.generation.export.container_environment import image_environment, on_task_search_path
 from cligym.generation.gold.distributions import constraints_file
 from cligym.generation.gold.dockerfile import CONSTRAINTS_FILE, PYTEST_PLUGIN_MODULE, SOURCE_DIR_IN_CONTEXT
 from cligym.generation.gold.harness import VERIFIER_TESTS_DIR, harness_script
@@ -81,7 +82,8 @@ def write_verifier_files(task: TaskRecord, gold: GoldRecord, gold_context: Path,
         (tests / RUNNER_REPORT_SCRIPT).write_text(package.joinpath(f"runners/{RUNNER_REPORT_SCRIPT}").read_text())
     if gold.harness is not None:
         (tests / HARNESS_CHECK_SCRIPT).write_text(harness_script())
-        (tests / HARNESS_MANIFEST).write_text(gold.harness.model_dump_json(indent=0))
+        manifest = on_task_search_path(gold.harness, image_environment(gold, task.candidate.break_steps))
+        (tests / HARNESS_MANIFEST).write_text(manifest.model_dump_json(indent=0))
         (tests / HARNESS_OWN_FILES).write_text(own_files_list(gold))
     expected = {"fail_to_pass": task.validation.fail_to_pass, "pass_to_pass": task.validation.pass_to_pass}
     (tests / "expected.json").write_text(json.dumps(expected, indent=1))
@@ -246,6 +248,9 @@ cligym_problems="${{cligym_library_problems:-}}${{cligym_startup_problems:-}}${{
 if [ -n "$cligym_problems" ]; then
   printf '%s' "$cligym_problems" >> {logs}/harness.txt
 fi
+# Harbor reads reward.json before reward.txt: one planted there, and kept from Harbor's own removal by an rm
+# first on the agent's PATH, would stand in for this verdict.
+rm -rf -- {logs}/reward.json
 echo "$cligym_reward" > {logs}/reward.txt
 echo "$cligym_reward"
 """

@@ -3,7 +3,6 @@ container): recorded once per gold image, checked after every repair we judge an
 
 from __future__ import annotations
 
-import ast
 import json
 import posixpath
 import shlex
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from cligym.generation.gold.dockerfile import PYTEST_PLUGIN_MODULE
+from cligym.generation.gold.script_inlining import inlined_script
 from cligym.generation.gold.suite_run import SELECT_PLUGIN_MODULE
 from cligym.sandbox import Sandbox
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the record holds a manifest: importing it here would be cir
 HARNESS_SCRIPT = "harness_integrity.py"
 # Its rules on bytecode and planted modules, and on the interpreter the tests start, in the order the script
 # imports them: inlined into the one file it ships as (harness_script).
-INLINED_MODULES = ("harness_imports", "harness_interpreter", "harness_runner")
+INLINED_MODULES = ("harness_imports", "harness_interpreter", "harness_libraries", "harness_runner")
 # Imported by name (-p) from /tests: a module of that name first on sys.path would stand in for one.
 VERIFIER_PLUGIN_MODULES = (PYTEST_PLUGIN_MODULE, SELECT_PLUGIN_MODULE)
 IMPORT_NAMES_SCRIPT = "import_names.py"
@@ -35,7 +35,7 @@ RUNNER_REPORT_IN_CONTAINER = "/tmp/cligym-runner-report.py"
 HARNESS_PREFIX = "harness_modified: "
 # Where every exported verifier (Harbor, Terminal-Bench, our rollouts) puts its files and plugins.
 VERIFIER_TESTS_DIR = "/tests"
-# Where the verifier's programs are found by absolute path (harness_integrity.py's _SYSTEM_DIRS).
+# Where the verifier's programs are found by absolute path (harness_libraries.py's _SYSTEM_DIRS).
 SYSTEM_PROGRAM_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
 # Read by every process the tests start, to find libraries and users: part of what the tests load.
 # (Not ld.so.cache: installing any package with a library rewrites it; a directory added to the linker's path
@@ -56,6 +56,7 @@ VERIFIER_PROGRAMS = (
     "tee",
     "sha256sum",
     "mktemp",
+    "sort",
 )
 
 
@@ -136,25 +137,10 @@ class HarnessManifest(BaseModel):
 
 def harness_script() -> str:
     """The harness check as containers run it: ``harness_integrity.py`` with the text of each module it imports
-    from this package (``INLINED_MODULES``, docstrings left out) in place of the import that names it. Run
-    isolated (``-I -S``), the check finds no module beside it; and one file is what the verifier's digests
-    cover (a module it imported from ``/tests`` would be code outside gold's ``own_files``)."""
-    package = resources.files("cligym.generation.gold")
-    script = package.joinpath(HARNESS_SCRIPT).read_text()
-    # Replaced from the last import up, so the line numbers of those above it still hold.
-    statements = [n for n in ast.parse(script).body if isinstance(n, ast.ImportFrom)]
-    for name in reversed(INLINED_MODULES):
-        module = f"cligym.generation.gold.{name}"
-        rules = package.joinpath(f"{name}.py").read_text()
-        imports = [n for n in statements if n.module == module]
-        docstring = ast.parse(rules).body[0]
-        if len(imports) != 1 or not (isinstance(docstring, ast.Expr) and isinstance(docstring.value, ast.Constant)):
-            raise RuntimeError(f"{HARNESS_SCRIPT} must import {module} once, and that module start with a docstring")
-        lines = script.splitlines(keepends=True)
-        body = "".join(rules.splitlines(keepends=True)[docstring.end_lineno :]).strip("\n") + "\n\n"
-        script = "".join([*lines[: imports[0].lineno - 1], body, *lines[imports[0].end_lineno :]])
-    compile(script, HARNESS_SCRIPT, "exec", dont_inherit=True)  # a misplaced import fails here, not in a container
-    return script
+    from this package (``INLINED_MODULES``) in place of the import that names it. Run isolated (``-I -S``), the
+    check finds no module beside it; and one file is what the verifier's digests cover (a module it imported
+    from ``/tests`` would be code outside gold's ``own_files``)."""
+    return inlined_script(HARNESS_SCRIPT, INLINED_MODULES)
 
 
 def harness_modules(gold: GoldRecord) -> list[str]:

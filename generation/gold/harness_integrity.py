@@ -42,7 +42,8 @@ from importlib import metadata  # noqa: E402
 
 # What the import system would load in the tests' process beside the harness (bytecode standing for a source,
 # a module planted in the repository) is judged in harness_imports.py, which interpreter the tests start in
-# harness_interpreter.py, what another test runner runs and looks for in harness_runner.py. The shipped
+# harness_interpreter.py, what another test runner runs and looks for in harness_runner.py, the shared
+# libraries the loader resolves in harness_libraries.py. The shipped
 # script holds those modules' text in place of these imports (harness.py's harness_script): the container
 # runs one file, isolated, whose every byte the verifier's inputs.sha256 covers, and imports nothing from
 # beside it.
@@ -62,6 +63,15 @@ from cligym.generation.gold.harness_interpreter import (  # noqa: E402
     record_pth_files,
     script_bodies,
     script_programs,
+)
+from cligym.generation.gold.harness_libraries import (  # noqa: E402
+    _LOADER,
+    _SYSTEM_DIRS,
+    _interpreter_libraries,
+    _libraries,
+    _library_links,
+    _program_paths,
+    _shared_objects,
 )
 from cligym.generation.gold.harness_runner import program_links, runner_problems, still_absent  # noqa: E402
 
@@ -85,7 +95,6 @@ _OPTIONS = (
     "--absent-paths",
 )
 # Where the programs the verifier's shell runs around the check (``--programs``) are found, by absolute path.
-_SYSTEM_DIRS = ("/usr/bin", "/bin", "/usr/sbin", "/sbin")
 # Present in no gold image, and read by every process before any check could run.
 _START_UP_FILES = ("/etc/ld.so.preload",)
 # Directories where a new file changes what every process loads (a directory added to the linker's path).
@@ -104,12 +113,12 @@ def _interpreters():
 
 
 def _site_dirs():
-    """Site directories, the per-user one included whether or not it exists yet (an agent may create it)."""
-    found = list(site.getsitepackages())
+    """Site directories in the order the tests' interpreter searches them: the per-user one (whether or not it
+    exists yet: an agent may create it) before the system's, as site.main() adds them. Searched last, a module
+    planted there would resolve to gold's file here while the tests import the plant (red team 13)."""
     user = site.getusersitepackages()
-    if isinstance(user, str):
-        found.append(user)
-    return list(dict.fromkeys(found))
+    found = [user] if isinstance(user, str) else []
+    return list(dict.fromkeys([*found, *site.getsitepackages()]))
 
 
 def _hook_files(directories):
@@ -197,52 +206,6 @@ def _own_files(programs):
         files.add(os.path.realpath(path))
         files.update(os.path.realpath(library) for library in _libraries(path))
     return {path: _digest(path) for path in sorted(files) if os.path.isfile(path)}
-
-
-def _program_paths(programs):
-    found = []
-    for name in programs:
-        for directory in _SYSTEM_DIRS:
-            path = os.path.join(directory, name)
-            if os.path.isfile(path):
-                found.append(path)
-                break
-    return found
-
-
-def _shared_objects(paths):
-    """The shared objects among ``paths``: extension modules and libraries the gold session loaded."""
-    return sorted(p for p in paths if p.endswith(".so") or ".so." in os.path.basename(p))
-
-
-def _library_links(programs, objects=()):
-    """Each library name the loader resolves for the interpreter, the verifier's programs and the shared
-    objects the session loaded (``_bz2``'s ``libbz2``), with the file it leads to: a link re-pointed at
-    another library runs that library's code in the verifier's shell or its pytest process."""
-    links = {}
-    for path in [os.path.realpath(sys.executable), *_program_paths(programs), *objects]:
-        for library in _libraries(path):
-            links[library] = os.path.realpath(library)
-    return dict(sorted(links.items()))
-
-
-_LOADER = "/lib64/ld-linux-x86-64.so.2"
-
-
-def _interpreter_libraries():
-    """The shared libraries the dynamic loader resolves for the interpreter, in order."""
-    return _libraries(os.path.realpath(sys.executable))
-
-
-def _libraries(program):
-    """The shared libraries the dynamic loader resolves for ``program``, in order (its --list mode maps them
-    without running any of their code)."""
-    import subprocess
-
-    if not os.path.exists(_LOADER):
-        return []
-    listed = subprocess.run([_LOADER, "--list", program], capture_output=True, text=True)
-    return [line.split("=>", 1)[1].split()[0] for line in listed.stdout.splitlines() if "=> /" in line]
 
 
 def _absent():

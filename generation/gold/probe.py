@@ -9,6 +9,7 @@ from typing import Any
 
 from cligym.generation.gold.probe_units import PROCESS_CALLS, per_unit_probe
 from cligym.generation.gold.record import Probe
+from cligym.generation.gold.script_inlining import inlined_script
 from cligym.generation.gold.suite_run import install_report_plugin
 from cligym.sandbox import Sandbox
 from cligym.settings import SandboxSettings
@@ -46,7 +47,7 @@ def run_probe(
         box.write_file(f"{site}/{_HOOK_MODULE}.py", _script("probe_hook.py"))
         box.write_file(f"{site}/{_TESTS_PLUGIN}.py", _script("probe_tests_plugin.py"))
         box.write_file(f"{site}/{_PTH_FILE}", f"import {_HOOK_MODULE}\n")
-        box.write_file(_COLLECTOR, _script("probe_collect.py"))
+        box.write_file(_COLLECTOR, inlined_script("probe_collect.py", ("probe_guards",)))
         box.exec(f"mkdir -p {PROBE_DIR}")
         command = test_command
         if traced:

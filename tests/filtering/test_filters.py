@@ -39,6 +39,16 @@ def test_verifier_passed_keeps_a_repair_and_drops_a_run_that_did_nothing(episode
     assert reason is not None and reason.startswith("reward 0;") and "required tests not passing" in reason
 
 
+def test_a_reward_of_1_beside_failing_tests_is_dropped(episodes: dict) -> None:
+    """Harbor reads a reward.json before reward.txt: one planted there pays 1 while the verifier's own report
+    names the failing tests (red team 13). The report wins."""
+    repaired, did_nothing = episodes[TASK, 0], episodes[TASK, 3]
+    assert repaired.verifier is not None and did_nothing.verifier is not None and did_nothing.verifier.failing()
+    paid = repaired.model_copy(update={"verifier": did_nothing.verifier.model_copy(update={"reward": 1.0})})
+    reason = verifier_passed(paid)
+    assert reason is not None and reason.startswith("reward 1;") and "required tests not passing" in reason
+
+
 def test_tampering_with_tests_drops_even_a_verified_repair(episodes: dict) -> None:
     tamperer = episodes[TASK, 4]
     assert tamperer.resolved  # the verifier restored the tests, so the reward alone would keep it

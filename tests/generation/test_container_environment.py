@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import subprocess
 
-from cligym.generation.export.container_environment import DOCKER_EXEC_DEFAULTS, container_environment_script
+from cligym.generation.export.container_environment import (
+    DOCKER_EXEC_DEFAULTS,
+    container_environment_script,
+    on_task_search_path,
+)
+from cligym.generation.gold.harness import HarnessManifest
 
 
 def _environment_after(script: str, calling: dict[str, str]) -> dict[str, str]:
@@ -36,3 +41,15 @@ def test_values_with_shell_syntax_are_exported_verbatim() -> None:
     image = {"NODE_OPTIONS": "--require=/opt/x.js $(touch /tmp/pwned)", "LANG": "C.UTF-8"}
     after = _environment_after(container_environment_script(image), {"PATH": "/usr/bin:/bin"})
     assert after["NODE_OPTIONS"] == "--require=/opt/x.js $(touch /tmp/pwned)"
+
+
+def test_a_breaks_pythonpath_joins_the_search_path_the_harness_check_resolves_over() -> None:
+    """Red team 13: a break's ENV PYTHONPATH put a directory before the standard library that neither the
+    check nor the rollout's outside view searched; a stand-in for a harness module there went unseen."""
+    stdlib = ["/usr/lib/python311.zip", "/usr/lib/python3.11", "/usr/lib/python3.11/lib-dynload"]
+    sites = ["/root/.local/lib/python3.11/site-packages", "/usr/local/lib/python3.11/dist-packages"]
+    gold = HarnessManifest(search_path=["/repo", "/tests", *stdlib, *sites], hook_dirs=[*stdlib, *sites])
+    task = on_task_search_path(gold, {"PYTHONPATH": "/usr/local/share/pylib:/tests", "PATH": "/usr/bin"})
+    assert task.search_path == ["/repo", "/tests", "/usr/local/share/pylib", *stdlib, *sites]
+    assert task.hook_dirs == [*stdlib, *sites, "/usr/local/share/pylib"]
+    assert on_task_search_path(gold, {"PATH": "/usr/bin"}) is gold

@@ -13,6 +13,8 @@ import pytest
 
 from cligym.base_images import BaseImage
 from cligym.generation.attempt_log import read_attempts
+from cligym.generation.gold import GoldRecord
+from cligym.generation.gold.build import gold_dir
 from cligym.generation.task_record import TaskRecord
 from cligym.run_state import RunState
 
@@ -95,3 +97,11 @@ def test_generate_on_a_real_pypi_project_makes_valid_tasks(base_image: BaseImage
         assert attempt.validation.fail_to_pass
         assert len(attempt.validation.fail_to_pass) + len(attempt.validation.pass_to_pass) == 247
         assert (out / "harbor" / str(attempt.task_id) / "environment" / "Dockerfile").is_file()
+    # The gold environment of a pure-Python sdist (markupsafe's C extension: test_gold_build.py).
+    record = GoldRecord.model_validate_json((gold_dir(out, "tabulate") / "record.json").read_text())
+    assert record.source.startswith("PyPI sdist")
+    assert len(record.gold_tests) == 247 and record.flaky_tests == []
+    assert set(record.gold_tests) <= set(record.collected_tests)
+    assert not record.install_plan.has_c_extension and "build-essential" not in record.dockerfile
+    assert {m.name: m for m in record.probe.modules}["tabulate"].origin == "repo"
+    assert not any(Path(lib.path).name.startswith("_speedups") for lib in record.probe.shared_libraries)

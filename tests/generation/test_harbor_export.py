@@ -4,12 +4,12 @@ editing the repository's tests cannot earn anything."""
 from __future__ import annotations
 
 import contextlib
-import glob
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,9 +17,11 @@ from docker.errors import DockerException
 
 from cligym.docker_connection import docker_client
 from cligym.generation.export import export_harbor_task
+from cligym.generation.export.task_files import LOADER
 from cligym.generation.gold import GoldRecord
 from cligym.generation.gold.distributions import installed_distributions
 from cligym.generation.gold.dockerfile import CONSTRAINTS_FILE, CONSTRAINTS_PATH
+from cligym.generation.gold.harness import VERIFIER_PROGRAMS
 from cligym.generation.inverters.catalog import all_catalog_candidates
 from cligym.generation.task_record import TaskRecord
 from cligym.generation.validation import validate_candidate
@@ -28,10 +30,9 @@ from cligym.sandbox import Sandbox
 from cligym.settings import load_settings
 from tests.generation.conftest import ValidatedTask, task_record
 from tests.hacks import HACKS, SHELL_STARTUP_HACKS, Hack, helpers
+from tests.running_ahead import running_ahead
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
-
-HARBOR_VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cligym" / "harbor-venv"
 
 
 def copy_verifier(box: Sandbox, task_dir: Path) -> None:
@@ -41,17 +42,9 @@ def copy_verifier(box: Sandbox, task_dir: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def harbor() -> Path:
-    """The real Harbor CLI from PyPI, in a Python >= 3.12 venv cached per machine."""
-    executable = HARBOR_VENV / "bin" / "harbor"
-    if not executable.exists():
-        pythons = sorted(glob.glob("/root/.pyenv/versions/3.1[2-9]*/bin/python")) or sorted(
-            glob.glob("/usr/bin/python3.1[2-9]")
-        )
-        assert pythons, "Harbor needs Python >= 3.12 (pyenv provides one on this machine)"
-        subprocess.run([pythons[-1], "-m", "venv", str(HARBOR_VENV)], check=True)
-        subprocess.run([str(HARBOR_VENV / "bin" / "pip"), "install", "-q", "harbor"], check=True)
-    return executable
+def harbor(harbor_python: Path) -> Path:
+    """The real Harbor CLI from PyPI (tests/conftest.py)."""
+    return harbor_python.parent / "harbor"
 
 
 @pytest.fixture(scope="module")
@@ -245,6 +238,36 @@ def test_the_unseen_break_leaves_no_harness_difference_and_its_oracle_earns_1(
         assert box.read_file("/logs/verifier/reward.txt").strip() == b"1"
 
 
+TRACED_VERIFIER = "BASH_XTRACEFD=9 bash -x /tests/test.sh 9> /tmp/xtrace > /dev/null 2>&1; cat /tmp/xtrace"
+
+
+def test_every_program_the_verifier_starts_is_one_a_check_covers(
+    unseen_break: tuple[GoldRecord, TaskRecord, Path],
+) -> None:
+    """Red team 13: test.sh listed /tests through `sort`, which no check covered, so a wrapper for it started a
+    daemon that forged the report. Every program the verifier's shell starts (bash's own trace of it, broken
+    and repaired) must be one whose file gold's digests cover: a verifier program, the loader, the gold
+    interpreter, or a program the gold tests ran."""
+    gold, task, task_dir = unseen_break
+    assert task.validation.image_tag and gold.harness is not None
+    with Sandbox(task.validation.image_tag) as box:
+        copy_verifier(box, task_dir)
+        traces = box.exec(TRACED_VERIFIER, timeout=600).stdout
+        box.write_file("/solution/solve.sh", (task_dir / "solution" / "solve.sh").read_bytes(), mode=0o755)
+        assert box.exec("bash /solution/solve.sh", timeout=300).ok
+        traces += box.exec(TRACED_VERIFIER, timeout=600).stdout
+        assert box.read_file("/logs/verifier/reward.txt").strip() == b"1"
+        words = sorted({line.lstrip("+ ").split(" ", 1)[0] for line in traces.splitlines()} - {""})
+        box.write_file("/tmp/words.txt", "\n".join(w for w in words if "=" not in w).encode() + b"\n")
+        found = box.exec(
+            "export PATH=/usr/sbin:/usr/bin:/sbin:/bin; while read -r w; do"
+            ' if [ "$(type -t "$w")" = file ] || [[ "$w" == /* ]]; then echo "$w"; fi; done < /tmp/words.txt'
+        ).stdout.split()
+    assert "sort" in found and "sha256sum" in found  # the trace saw the listing and the digest checks
+    covered = {*VERIFIER_PROGRAMS, *gold.harness.commands, LOADER, gold.harness.interpreter}
+    assert sorted(set(found) - covered) == []
+
+
 @pytest.mark.parametrize("name", sorted(SHELL_STARTUP_HACKS))
 def test_variables_a_login_or_interactive_shell_exports_do_not_reach_the_tests(
     unseen_break: tuple[GoldRecord, TaskRecord, Path], name: str
@@ -261,17 +284,43 @@ def test_variables_a_login_or_interactive_shell_exports_do_not_reach_the_tests(
         assert box.read_file("/logs/verifier/reward.txt").strip() == b"0", result.stdout[-2000:]
 
 
-@pytest.mark.parametrize("hack", INSIDE_HACKS, ids=[hack.name for hack in INSIDE_HACKS])
-def test_a_reward_hack_that_repairs_nothing_earns_reward_0(
-    unseen_break: tuple[GoldRecord, TaskRecord, Path], hack: Hack
-) -> None:
-    _, task, task_dir = unseen_break
-    assert task.validation.image_tag
-    with Sandbox(task.validation.image_tag) as box:
+@dataclass(frozen=True)
+class HackOutcome:
+    hack_ran: bool
+    reward: bytes
+    harness: str
+    output: str
+
+
+def replay_hack(hack: Hack, image: str, task_dir: Path) -> HackOutcome:
+    """The hack in a container of the task's image, then the task's verifier there, as Harbor runs it."""
+    with Sandbox(image) as box:
         done = box.exec(helpers() + hack.command, timeout=120)
-        assert done.ok, done.stdout[-1000:] + done.stderr[-1000:]
+        if not done.ok:
+            return HackOutcome(False, b"", "", done.stdout[-1000:] + done.stderr[-1000:])
         copy_verifier(box, task_dir)
         result = box.exec("bash /tests/test.sh", timeout=600)
-        assert box.read_file("/logs/verifier/reward.txt").strip() == b"0", result.stdout[-2000:]
-        if hack.named is not None:
-            assert hack.named in box.read_file("/logs/verifier/harness.txt").decode(), result.stdout[-2000:]
+        harness = box.read_file("/logs/verifier/harness.txt").decode(errors="replace")
+        return HackOutcome(True, box.read_file("/logs/verifier/reward.txt").strip(), harness, result.stdout[-2000:])
+
+
+@pytest.fixture(scope="module")
+def hack_outcomes(unseen_break: tuple[GoldRecord, TaskRecord, Path]) -> Iterator[dict[str, Future[HackOutcome]]]:
+    """Every hack replayed, two at a time from the first test on (tests/running_ahead.py)."""
+    _, task, task_dir = unseen_break
+    image = task.validation.image_tag
+    assert image
+    by_name = {hack.name: hack for hack in INSIDE_HACKS}
+    with running_ahead(lambda name: replay_hack(by_name[name], image, task_dir), list(by_name)) as cases:
+        yield cases
+
+
+@pytest.mark.parametrize("hack", INSIDE_HACKS, ids=[hack.name for hack in INSIDE_HACKS])
+def test_a_reward_hack_that_repairs_nothing_earns_reward_0(
+    hack_outcomes: dict[str, Future[HackOutcome]], hack: Hack
+) -> None:
+    outcome = hack_outcomes[hack.name].result()
+    assert outcome.hack_ran, outcome.output
+    assert outcome.reward == b"0", outcome.output
+    if hack.named is not None:
+        assert hack.named in outcome.harness, outcome.output

@@ -11,6 +11,9 @@ import hashlib
 import random
 import shutil
 import tempfile
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,7 @@ from docker.errors import ImageNotFound
 
 from cligym.base_images import BaseImage
 from cligym.docker_connection import docker_client
+from cligym.garbage_collection import collect_garbage
 from cligym.generation.operators import OPERATORS
 from cligym.generation.operators.base import (
     DistributionTarget,
@@ -33,6 +37,7 @@ from cligym.generation.operators.base import (
 from cligym.image_build import build_image
 from cligym.labels import cligym_labels
 from cligym.sandbox import Sandbox
+from tests.running_ahead import running_ahead
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -308,8 +313,9 @@ def test_every_operator_has_a_scenario() -> None:
     assert sorted({*SCENARIOS, *NODE_OPERATORS}) == sorted(OPERATORS)
 
 
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
-def test_operator_breaks_its_target_and_its_oracle_repairs_it(name: str, scenario_image: str, run_id: str) -> None:
+def breaks_and_repairs(name: str, scenario_image: str, run_id: str) -> str | None:
+    """None when the operator's break fails the scenario's check and its repair makes it pass again; else what
+    went wrong."""
     operator = OPERATORS[name]
     target, check = SCENARIOS[name]
     steps = operator.break_steps(target, random.Random(1))
@@ -317,12 +323,36 @@ def test_operator_breaks_its_target_and_its_oracle_repairs_it(name: str, scenari
     tag = f"cligym/test-operator-{name}:{hashlib.sha256(dockerfile.encode()).hexdigest()[:12]}"
     with Sandbox(scenario_image, run_id=run_id) as healthy:
         before = healthy.exec(check, timeout=60)
-    assert before.ok, f"the check fails even in the healthy scenario: {before.stderr[-500:]}"
+    if not before.ok:
+        return f"the check fails even in the healthy scenario: {before.stderr[-500:]}"
     build(dockerfile, tag, run_id)
     with Sandbox(tag, run_id=run_id) as broken:
-        assert not broken.exec(check, timeout=60).ok, f"{name} did not break the check: {dockerfile}"
+        if broken.exec(check, timeout=60).ok:
+            return f"{name} did not break the check: {dockerfile}"
         for command in operator.repair_commands(target):
             repaired = broken.exec(command, timeout=300)
-            assert repaired.ok, f"repair {command!r} failed: {(repaired.stdout + repaired.stderr)[-800:]}"
+            if not repaired.ok:
+                return f"repair {command!r} failed: {(repaired.stdout + repaired.stderr)[-800:]}"
         after = broken.exec(check, timeout=60)
-        assert after.ok, f"{name}: the check still fails after the repair: {(after.stdout + after.stderr)[-800:]}"
+        if not after.ok:
+            return f"{name}: the check still fails after the repair: {(after.stdout + after.stderr)[-800:]}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def effects(scenario_image: str) -> Iterator[dict[str, Future[str | None]]]:
+    """Every scenario, two at a time from the first test on (tests/running_ahead.py)."""
+    run_id = f"test-{uuid.uuid4().hex[:8]}"
+    try:
+        with running_ahead(lambda name: breaks_and_repairs(name, scenario_image, run_id), sorted(SCENARIOS)) as cases:
+            yield cases
+    finally:
+        collect_garbage(run_id=run_id)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_operator_breaks_its_target_and_its_oracle_repairs_it(
+    name: str, effects: dict[str, Future[str | None]]
+) -> None:
+    problem = effects[name].result()
+    assert problem is None, problem

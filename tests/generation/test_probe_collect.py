@@ -12,8 +12,6 @@ from cligym.generation.gold import probe_collect
 from cligym.generation.gold.probe import without_undecodable_names
 from cligym.generation.gold.probe_collect import (
     context_at,
-    guarded_lines,
-    import_guards,
     is_interesting_file,
     is_scratch_file,
     is_shared_library,
@@ -21,7 +19,9 @@ from cligym.generation.gold.probe_collect import (
     parse_strace_events,
     usrmerge_variants,
 )
+from cligym.generation.gold.probe_guards import guarded_lines, import_guards
 from cligym.generation.gold.record import Probe
+from cligym.generation.gold.script_inlining import inlined_script
 
 STRACE_LOG = """\
 100   execve("/bin/sh", ["/bin/sh", "-c", "python -m pytest"], 0x7ffd /* 9 vars */) = 0
@@ -159,7 +159,7 @@ def test_a_variable_a_test_sets_and_a_program_only_the_stdlib_starts_are_not_wha
     (tmp_path / "py-1.json").write_text(json.dumps(record))
     (tmp_path / "tests-1.json").write_text(json.dumps({"windows": [[test, 0.0, 1.0, 1]], "fixtures": {}}))
     # As in a probe container: the collector as a script, in an interpreter without our site-packages.
-    script = Path(probe_collect.__file__)
+    script = _shipped_collector(tmp_path)
     out = tmp_path / "report.json"
     subprocess.run([sys.executable, "-S", str(script), str(tmp_path), str(tmp_path / "repo"), str(out)], check=True)
     context = json.loads(out.read_text())["per_test"]["contexts"][test]
@@ -182,11 +182,18 @@ def test_the_hook_records_variables_read_by_name_not_an_environment_copied_whole
     assert record["contexts"][""]["env"] == ["APP_OTHER", "APP_SETTING", "APP_THIRD"]
 
 
+def _shipped_collector(tmp_path: Path) -> Path:
+    """The collector as probe.py writes it into a container: one file, its guard rules inlined."""
+    script = tmp_path / "cligym-probe-collect.py"
+    script.write_text(inlined_script("probe_collect.py", ("probe_guards",)))
+    return script
+
+
 def _collect(tmp_path: Path, probe_dir: Path, session: dict[str, object], pythonpath: str = "") -> dict:
     """Runs the collector as in a probe container: a script, in an interpreter without our site-packages."""
     (probe_dir / "tests-1.json").write_text(json.dumps({"windows": [], "fixtures": {}, **session}))
     out = tmp_path / "report.json"
-    script = Path(probe_collect.__file__)
+    script = _shipped_collector(tmp_path)
     environment = {"PYTHONPATH": pythonpath} if pythonpath else {}
     subprocess.run(
         [sys.executable, "-S", str(script), str(probe_dir), str(tmp_path / "repo"), str(out)],

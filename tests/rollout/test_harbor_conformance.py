@@ -98,8 +98,8 @@ def broken_copy(task_dir: Path, destination: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_harbor_runs_on_python_3_12(harbor_python_312: Path) -> None:
-    completed = harbor_run(harbor_python_312, "-c", "import sys, harbor; print(*sys.version_info[:2])")
+def test_harbor_runs_on_python_3_12(harbor_python: Path) -> None:
+    completed = harbor_run(harbor_python, "-c", "import sys, harbor; print(*sys.version_info[:2])")
     assert completed.stdout.split() == ["3", "12"], completed.stderr
 
 
@@ -130,9 +130,9 @@ def task_dirs(
 @pytest.mark.docker
 @pytest.mark.slow
 def test_harbor_loads_every_exported_task_and_reads_back_what_we_wrote(
-    task_dirs: list[Path], harbor_python_312: Path
+    task_dirs: list[Path], harbor_python: Path
 ) -> None:
-    loaded = harbor_reads(harbor_python_312, LOAD_TASK_DIRS, *map(str, task_dirs))
+    loaded = harbor_reads(harbor_python, LOAD_TASK_DIRS, *map(str, task_dirs))
     assert len(loaded) == len(task_dirs)
     for task_dir, harbor in zip(task_dirs, loaded, strict=True):
         ours = TaskToml.read(task_dir / "task.toml")
@@ -155,24 +155,24 @@ def test_harbor_loads_every_exported_task_and_reads_back_what_we_wrote(
 @pytest.mark.docker
 @pytest.mark.slow
 def test_harbor_rejects_a_mistyped_task_toml_and_a_task_without_its_verifier(
-    exported_task_dir: Path, harbor_python_312: Path, tmp_path: Path
+    exported_task_dir: Path, harbor_python: Path, tmp_path: Path
 ) -> None:
     mistyped = broken_copy(exported_task_dir, tmp_path / "mistyped")
     toml = mistyped / "task.toml"
     text, replaced = re.subn(r"(\[verifier\]\n(?:#.*\n)*)timeout_sec = .*", r'\1timeout_sec = "soon"', toml.read_text())
     assert replaced == 1
     toml.write_text(text)
-    assert "verifier.timeout_sec" in harbor_rejects(harbor_python_312, LOAD_TASK_DIRS, str(mistyped))
+    assert "verifier.timeout_sec" in harbor_rejects(harbor_python, LOAD_TASK_DIRS, str(mistyped))
     no_verifier = broken_copy(exported_task_dir, tmp_path / "no-verifier")
     (no_verifier / "tests" / "test.sh").unlink()
-    assert "Task.is_valid_dir rejects" in harbor_rejects(harbor_python_312, LOAD_TASK_DIRS, str(no_verifier))
+    assert "Task.is_valid_dir rejects" in harbor_rejects(harbor_python, LOAD_TASK_DIRS, str(no_verifier))
 
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_harbor_lint_finds_only_the_intentional_shared_verifier(task_dirs: list[Path], harbor_python_312: Path) -> None:
+def test_harbor_lint_finds_only_the_intentional_shared_verifier(task_dirs: list[Path], harbor_python: Path) -> None:
     for task_dir in task_dirs:
-        findings = lint_findings(harbor_python_312, task_dir)
+        findings = lint_findings(harbor_python, task_dir)
         assert unintended(findings, task_dir) == [], task_dir.name
         # The shared verifier is still reported: the allowance is for a finding that exists.
         assert [finding["rule"] for finding in findings] == ["shared-verifier"], task_dir.name
@@ -181,14 +181,14 @@ def test_harbor_lint_finds_only_the_intentional_shared_verifier(task_dirs: list[
 @pytest.mark.docker
 @pytest.mark.slow
 def test_harbor_lint_catches_what_is_not_intentional(
-    exported_task_dir: Path, harbor_python_312: Path, tmp_path: Path
+    exported_task_dir: Path, harbor_python: Path, tmp_path: Path
 ) -> None:
     broken = broken_copy(exported_task_dir, tmp_path)
     toml = broken / "task.toml"
     toml.write_text(toml.read_text().replace("\n[agent]\n", "\n[agent]\ntimeout_secs = 60.0\n", 1))
     (broken / "instruction.md").write_text("\n")
-    before = set(unintended(lint_findings(harbor_python_312, exported_task_dir), exported_task_dir))
-    after = set(unintended(lint_findings(harbor_python_312, broken), broken))
+    before = set(unintended(lint_findings(harbor_python, exported_task_dir), exported_task_dir))
+    after = set(unintended(lint_findings(harbor_python, broken), broken))
     assert sorted(after - before) == [
         "instruction.md [invalid-task-files] Instruction is empty; describe the agent's task.",
         "task.toml [unknown-config-field] Unknown field 'agent.timeout_secs'; remove or correct it."
@@ -205,11 +205,9 @@ def test_the_saved_job_holds_the_trials_checked_here() -> None:
 
 
 @pytest.mark.slow
-def test_harbor_reads_every_trial_result_as_our_importer_does(harbor_python_312: Path) -> None:
+def test_harbor_reads_every_trial_result_as_our_importer_does(harbor_python: Path) -> None:
     results = [trial / "result.json" for trial in TRIALS]
-    harbor = harbor_reads(
-        harbor_python_312, READ_WITH_MODEL, "harbor.models.trial.result.TrialResult", *map(str, results)
-    )
+    harbor = harbor_reads(harbor_python, READ_WITH_MODEL, "harbor.models.trial.result.TrialResult", *map(str, results))
     for path, theirs in zip(results, harbor, strict=True):
         ours = read_model(path, TrialResult)
         assert (theirs["task_name"], theirs["trial_name"]) == (ours.task_name, ours.trial_name)
@@ -218,7 +216,7 @@ def test_harbor_reads_every_trial_result_as_our_importer_does(harbor_python_312:
         assert theirs["agent_info"]["name"] == (ours.agent_info.name if ours.agent_info else None)
         assert theirs["verifier_environment_mode"] == "shared"
     harbor_reads(
-        harbor_python_312,
+        harbor_python,
         READ_WITH_MODEL,
         "harbor.models.trial.config.TrialConfig",
         *(str(t / "config.json") for t in TRIALS),
@@ -226,18 +224,18 @@ def test_harbor_reads_every_trial_result_as_our_importer_does(harbor_python_312:
 
 
 @pytest.mark.slow
-def test_harbor_reads_the_jobs_own_result_and_config(harbor_python_312: Path) -> None:
+def test_harbor_reads_the_jobs_own_result_and_config(harbor_python: Path) -> None:
     (result,) = harbor_reads(
-        harbor_python_312, READ_WITH_MODEL, "harbor.models.job.result.JobResult", str(JOB / "result.json")
+        harbor_python, READ_WITH_MODEL, "harbor.models.job.result.JobResult", str(JOB / "result.json")
     )
     assert result["n_total_trials"] == len(TRIALS)
-    harbor_reads(harbor_python_312, READ_WITH_MODEL, "harbor.models.job.config.JobConfig", str(JOB / "config.json"))
+    harbor_reads(harbor_python, READ_WITH_MODEL, "harbor.models.job.config.JobConfig", str(JOB / "config.json"))
 
 
 @pytest.mark.slow
-def test_harbor_reads_the_atif_trajectory_as_our_importer_does(harbor_python_312: Path) -> None:
+def test_harbor_reads_the_atif_trajectory_as_our_importer_does(harbor_python: Path) -> None:
     path = JOB / "terminus-2" / "agent" / "trajectory.json"
-    (theirs,) = harbor_reads(harbor_python_312, READ_WITH_MODEL, "harbor.models.trajectories.Trajectory", str(path))
+    (theirs,) = harbor_reads(harbor_python, READ_WITH_MODEL, "harbor.models.trajectories.Trajectory", str(path))
     ours = read_model(path, AtifTrajectory)
     assert theirs["schema_version"] == ours.schema_version
     assert [(s["step_id"], s["source"]) for s in theirs["steps"]] == [(s.step_id, s.source) for s in ours.steps]
@@ -248,16 +246,16 @@ def test_harbor_reads_the_atif_trajectory_as_our_importer_does(harbor_python_312
 
 
 @pytest.mark.slow
-def test_harbor_rejects_a_broken_trajectory_and_a_broken_result(harbor_python_312: Path, tmp_path: Path) -> None:
+def test_harbor_rejects_a_broken_trajectory_and_a_broken_result(harbor_python: Path, tmp_path: Path) -> None:
     atif = json.loads((JOB / "terminus-2" / "agent" / "trajectory.json").read_text())
     atif["steps"][1]["tool_call"] = atif["steps"][1].pop("tool_calls")  # ATIF forbids unknown fields
     trajectory = tmp_path / "trajectory.json"
     trajectory.write_text(json.dumps(atif))
-    error = harbor_rejects(harbor_python_312, READ_WITH_MODEL, "harbor.models.trajectories.Trajectory", str(trajectory))
+    error = harbor_rejects(harbor_python, READ_WITH_MODEL, "harbor.models.trajectories.Trajectory", str(trajectory))
     assert "steps.1.tool_call" in error
     trial = json.loads((JOB / "oracle" / "result.json").read_text())
     trial["verifier_result"]["rewards"]["reward"] = "high"
     result = tmp_path / "result.json"
     result.write_text(json.dumps(trial))
-    error = harbor_rejects(harbor_python_312, READ_WITH_MODEL, "harbor.models.trial.result.TrialResult", str(result))
+    error = harbor_rejects(harbor_python, READ_WITH_MODEL, "harbor.models.trial.result.TrialResult", str(result))
     assert "verifier_result.rewards.reward" in error

@@ -291,10 +291,8 @@ print("valid", len(sys.argv) - 1)
 
 
 @pytest.mark.slow  # installs the Harbor client on the first run
-def test_the_hand_written_trajectories_are_valid_for_harbors_own_models(
-    harbor_python_312: Path, tmp_path: Path
-) -> None:
-    python = harbor_python_312
+def test_the_hand_written_trajectories_are_valid_for_harbors_own_models(harbor_python: Path, tmp_path: Path) -> None:
+    python = harbor_python
     documents = [resumed_session(), delegating_parent(), summary_subagent(), first_segment(), continuation()]
     paths = []
     for number, document in enumerate(documents):
