@@ -57,12 +57,21 @@ def parse_pytest_report(json_text: str | bytes) -> list[TestOutcome]:
         data = json.loads(json_text)
         return [
             TestOutcome(
-                test_id=node_id, status=entry["status"], duration_s=entry["duration_s"], message=entry["message"]
+                test_id=node_id,
+                status=entry["status"],
+                duration_s=entry["duration_s"],
+                message=_storable(entry["message"]),
             )
             for node_id, entry in data["tests"].items()
         ]
     except (ValueError, KeyError, TypeError) as exc:
         raise CligymError(f"the pytest report is malformed: {exc}") from None
+
+
+def _storable(text: str) -> str:
+    """``text`` as records can store it: JSON carries a failure message's lone surrogates (a test decoding
+    ``"\\ud800"`` prints it) as escapes that decode to no UTF-8; pairs are joined, a lone one becomes U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def junit_node_id(file: str | None, classname: str, name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -166,3 +167,14 @@ def test_report_plugin_gives_exact_ids_even_for_custom_items(tmp_path: Path) -> 
     # JUnit cannot name custom items exactly: the reason verdicts use the plugin's report.
     junit_ids = {o.test_id for o in parse_junit((tmp_path / "report.xml").read_bytes())}
     assert "tests/data.cases::good-one" not in junit_ids
+
+
+def test_a_failure_message_with_lone_surrogates_can_be_stored() -> None:
+    """ujson's tests decode "\\ud800" and print it: the report's JSON carries it as an escape that decodes to a
+    lone surrogate, and writing the task record failed (a generation run stopped with a traceback)."""
+    report = json.dumps(
+        {"tests": {"t.py::test_a": {"status": "failed", "duration_s": 0, "message": "x \ud800 \ud83d\udca9"}}}
+    )
+    (outcome,) = parse_pytest_report(report)
+    assert outcome.message == "x \ufffd \U0001f4a9"
+    outcome.model_dump_json()  # raised PydanticSerializationError before
