@@ -131,9 +131,9 @@ def export_harbor_task(
     (partial / "task.toml").write_text(task_toml(task, gold, hinted))
     (partial / "instruction.md").write_text(task.statement_with_hint if hinted else task.statement)
     write_build_context(gold, task, gold_context, environment, gold_image_reference)
-    write_verifier_files(task, gold, gold_context, tests)
     break_steps = task.candidate.break_steps
     environment_values = image_environment(gold, break_steps)
+    write_verifier_files(task, gold, gold_context, tests, environment_values)
     (tests / "test.sh").write_text(test_script(gold, tests, startup_files(break_steps), environment_values))
     (partial / "solution" / "solve.sh").write_text(solve_script(task))
     for script in (tests / "test.sh", partial / "solution" / "solve.sh"):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from cligym.generation.export.container_environment import image_environment, on_task_search_path
+from cligym.generation.export.container_environment import on_task_search_path
 from cligym.generation.gold.distributions import constraints_file
 from cligym.generation.gold.dockerfile import CONSTRAINTS_FILE, PYTEST_PLUGIN_MODULE, SOURCE_DIR_IN_CONTEXT
 from cligym.generation.gold.harness import VERIFIER_TESTS_DIR, harness_script
@@ -68,9 +68,12 @@ def write_build_context(
         shutil.copytree(source, destination / SOURCE_DIR_IN_CONTEXT, symlinks=True)
 
 
-def write_verifier_files(task: TaskRecord, gold: GoldRecord, gold_context: Path, tests: Path) -> None:
+def write_verifier_files(
+    task: TaskRecord, gold: GoldRecord, gold_context: Path, tests: Path, environment: dict[str, str]
+) -> None:
     """Into ``tests``: ``pristine/`` (the tracked files), ``tracked-files.txt``, ``expected.json``,
-    ``required-tests.txt``, the report and selection plugins and ``verdict.py``."""
+    ``required-tests.txt``, the report and selection plugins and ``verdict.py``. ``environment``: the task
+    image's (``image_environment``), whose ``PYTHONPATH`` the harness manifest searches too."""
     tests.mkdir(parents=True, exist_ok=True)
     source = gold_context / SOURCE_DIR_IN_CONTEXT
     write_pristine(gold, tests / "pristine", source if source.is_dir() else None)
@@ -82,7 +85,7 @@ def write_verifier_files(task: TaskRecord, gold: GoldRecord, gold_context: Path,
         (tests / RUNNER_REPORT_SCRIPT).write_text(package.joinpath(f"runners/{RUNNER_REPORT_SCRIPT}").read_text())
     if gold.harness is not None:
         (tests / HARNESS_CHECK_SCRIPT).write_text(harness_script())
-        manifest = on_task_search_path(gold.harness, image_environment(gold, task.candidate.break_steps))
+        manifest = on_task_search_path(gold.harness, environment)
         (tests / HARNESS_MANIFEST).write_text(manifest.model_dump_json(indent=0))
         (tests / HARNESS_OWN_FILES).write_text(own_files_list(gold))
     expected = {"fail_to_pass": task.validation.fail_to_pass, "pass_to_pass": task.validation.pass_to_pass}
